@@ -1,0 +1,185 @@
+//! AsciiDoc input through asciidork-parser.
+//!
+//! In: AsciiDoc source. Out: sections and delimited code blocks. The AST gives structure and
+//! spans; the text of each block is sliced from the source by its span, because the AST's
+//! text has had substitutions applied (callouts, `<`, `&`, trailing blank lines).
+
+use std::path::Path;
+
+use asciidork_ast::{
+    AttrData, Block, BlockContent, BlockContext, DocContent, Section as AstSection,
+};
+use asciidork_parser::prelude::{Bump, Parser, SourceFile};
+
+use super::{CodeBlock, Format, LineIndex, Parsed, ParsedBlock, push_section};
+use crate::error::{Error, Result};
+
+/// The AsciiDoc format.
+pub struct AsciiDoc;
+
+impl Format for AsciiDoc {
+    fn parse(&self, path: &Path, source: &str) -> Result<Parsed> {
+        let bump = Bump::new();
+        let parser = Parser::from_str(source, SourceFile::Tmp, &bump);
+        let result = parser.parse().map_err(|diagnostics| {
+            let d = &diagnostics[0];
+            Error::input(path, d.line_num as usize, d.message.clone())
+        })?;
+        let mut walk = Walk {
+            source,
+            index: LineIndex::new(source),
+            out: Parsed::default(),
+            section: None,
+            prose_from: 0,
+        };
+        match &result.document.content {
+            DocContent::Blocks(blocks) => walk.blocks(blocks),
+            DocContent::Sections(s) => {
+                if let Some(pre) = &s.preamble {
+                    walk.blocks(pre);
+                }
+                for sec in s.sections.iter() {
+                    walk.section(sec);
+                }
+            }
+            DocContent::Parts(book) => {
+                if let Some(pre) = &book.preamble {
+                    walk.blocks(pre);
+                }
+                let parts = book.parts.iter().flat_map(|p| p.sections.iter());
+                let all = book.opening_special_sects.iter().chain(parts);
+                for sec in all.chain(book.closing_special_sects.iter()) {
+                    walk.section(sec);
+                }
+            }
+        }
+        Ok(walk.out)
+    }
+
+    fn directive<'a>(&self, line: &'a str) -> Option<&'a str> {
+        let rest = line.trim().strip_prefix("//")?;
+        if rest.starts_with('/') {
+            return None; // a `////` comment block delimiter
+        }
+        rest.trim_start().strip_prefix("labrun:").map(str::trim)
+    }
+}
+
+struct Walk<'s> {
+    source: &'s str,
+    index: LineIndex,
+    out: Parsed,
+    section: Option<usize>,
+    /// Byte offset where the prose leading into the next block starts.
+    prose_from: usize,
+}
+
+impl Walk<'_> {
+    fn section(&mut self, sec: &AstSection) {
+        let title = sec.heading.plain_text().concat().trim().to_string();
+        let start = sec.loc.start_pos as usize;
+        let line = self.index.line(start);
+        push_section(&mut self.out.sections, title, sec.level, line);
+        let outer = self.section;
+        self.section = Some(self.out.sections.len() - 1);
+        // Prose starts after the heading line.
+        self.prose_from = self.index.start(line + 1).min(self.source.len());
+        self.blocks(&sec.blocks);
+        self.section = outer;
+    }
+
+    fn blocks(&mut self, blocks: &[Block]) {
+        for b in blocks {
+            match &b.content {
+                BlockContent::Section(sec) => self.section(sec),
+                BlockContent::Compound(inner) => self.blocks(inner),
+                BlockContent::List { items, .. } => {
+                    for item in items.iter() {
+                        self.blocks(&item.blocks);
+                    }
+                }
+                _ if matches!(b.context, BlockContext::Listing | BlockContext::Literal) => {
+                    self.code_block(b)
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn code_block(&mut self, b: &Block) {
+        let start = b.loc.start_pos as usize;
+        let end = (b.loc.end_pos as usize).min(self.source.len());
+        let first_line = self.index.line(start);
+        let last_line = self.index.line(end.saturating_sub(1).max(start));
+        let line_text = |n: usize| {
+            let s = self.index.start(n).min(self.source.len());
+            let e = self.index.start(n + 1).min(self.source.len());
+            self.source[s..e].trim_end_matches(['\n', '\r'])
+        };
+        let opening = line_text(first_line).trim_end();
+        let delimited = is_delimiter(opening) && last_line > first_line;
+        let (content_first, content_end) = if delimited {
+            (
+                first_line + 1,
+                self.index.start(last_line).min(self.source.len()),
+            )
+        } else {
+            (
+                first_line,
+                self.index.start(last_line + 1).min(self.source.len()),
+            )
+        };
+        let content_start = self.index.start(content_first).min(content_end);
+        let raw = self.source[content_start..content_end].to_string();
+
+        let fence_lang = opening
+            .strip_prefix("```")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.split([',', ' ']).next().unwrap_or(s).to_string());
+        let language = b
+            .meta
+            .attrs
+            .source_language()
+            .map(|s| s.trim().to_string())
+            .or(fence_lang)
+            .map(|s| s.to_ascii_lowercase());
+        let markup_start = if b.meta.is_empty() {
+            start
+        } else {
+            (b.meta.start_loc.start as usize).min(start)
+        };
+        let markup_line = self.index.line(markup_start);
+        let attributes = if markup_line < first_line {
+            line_text(markup_line)
+                .trim()
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string()
+        } else {
+            String::new()
+        };
+        let lead = super::lead_text(
+            &self.source[self.prose_from.min(markup_start)..markup_start],
+            "//",
+        );
+        self.out.blocks.push(ParsedBlock {
+            block: CodeBlock {
+                language,
+                attributes,
+                line: content_first,
+                raw,
+                section: self.section,
+                lead,
+                directives: Default::default(),
+            },
+            markup_line,
+        });
+        self.prose_from = end;
+    }
+}
+
+fn is_delimiter(line: &str) -> bool {
+    let repeated = |c: char| line.len() >= 4 && line.chars().all(|x| x == c);
+    repeated('-') || repeated('.') || line.starts_with("```")
+}

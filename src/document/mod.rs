@@ -1,0 +1,288 @@
+//! Stage 1, document: a tutorial file becomes a [`Document`].
+//!
+//! In: a path to an AsciiDoc (`.adoc`, `.asciidoc`) or Markdown (`.md`) file. Out: its sections
+//! (title, level, line) and its code blocks (language, attributes, first content line, raw
+//! text sliced byte-exact from the source, the prose that leads into it, and the labrun
+//! directives written just above it). Each input format is one [`Format`] implementation in
+//! its own file; everything after this stage is format-agnostic.
+
+mod asciidoc;
+mod markdown;
+
+use std::path::{Path, PathBuf};
+
+use crate::directive::Directives;
+use crate::error::{Error, Result};
+
+pub use asciidoc::AsciiDoc;
+pub use markdown::Markdown;
+
+/// A parsed tutorial.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub path: PathBuf,
+    pub source: String,
+    pub sections: Vec<Section>,
+    pub blocks: Vec<CodeBlock>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub title: String,
+    /// 1 for `==` / `#`-level chapters' first sub-level, as the format counts it.
+    pub level: u8,
+    /// 1-based line of the heading.
+    pub line: usize,
+    /// Unique within the document: the title slugged, with `-2`, `-3` … on repeats.
+    pub slug: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeBlock {
+    /// Lower-cased source language, if any (`bash`, `console`, …).
+    pub language: Option<String>,
+    /// The attribute or info string as written (`source,bash`, `bash title="x"`).
+    pub attributes: String,
+    /// 1-based line of the first content line (the line after the opening delimiter).
+    pub line: usize,
+    /// The content exactly as in the source, delimiters excluded, with its final newline.
+    pub raw: String,
+    /// Index into [`Document::sections`] of the innermost section holding the block.
+    pub section: Option<usize>,
+    /// Plain text of the prose between the previous code block (or heading) and this one.
+    pub lead: String,
+    /// Directives from the `labrun:` comments just above the block.
+    pub directives: Directives,
+}
+
+/// What a format's parser hands back before directives are attached.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub sections: Vec<Section>,
+    pub blocks: Vec<ParsedBlock>,
+}
+
+#[derive(Debug)]
+pub struct ParsedBlock {
+    pub block: CodeBlock,
+    /// 1-based line where the block's own markup starts (attribute line, title or fence):
+    /// directive comments must stand on the lines directly above it.
+    pub markup_line: usize,
+}
+
+/// One input format. A second format is a new implementation, not a branch elsewhere.
+pub trait Format {
+    /// Parse `source` (read from `path`, used in messages) into sections and code blocks.
+    fn parse(&self, path: &Path, source: &str) -> Result<Parsed>;
+    /// If `line` is a labrun directive comment in this format, the directive text after
+    /// `labrun:`.
+    fn directive<'a>(&self, line: &'a str) -> Option<&'a str>;
+}
+
+/// The format for a path, by its extension.
+pub fn format_for(path: &Path) -> Result<Box<dyn Format>> {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+    {
+        Some(e) if e == "adoc" || e == "asciidoc" || e == "asc" => Ok(Box::new(AsciiDoc)),
+        Some(e) if e == "md" || e == "markdown" => Ok(Box::new(Markdown)),
+        _ => Err(Error::input(
+            path,
+            0,
+            "unknown document format: expected .adoc, .asciidoc or .md",
+        )),
+    }
+}
+
+/// Read and parse a document from disk.
+pub fn load(path: &Path) -> Result<Document> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let source = decode(path, bytes)?;
+    parse(path, source)
+}
+
+/// Parse a document already in memory.
+pub fn parse(path: &Path, source: String) -> Result<Document> {
+    let format = format_for(path)?;
+    if source.trim().is_empty() {
+        return Err(Error::input(path, 0, "the document is empty"));
+    }
+    let parsed = format.parse(path, &source)?;
+    let blocks = attach_directives(path, &source, format.as_ref(), parsed.blocks)?;
+    Ok(Document {
+        path: path.to_path_buf(),
+        source,
+        sections: parsed.sections,
+        blocks,
+    })
+}
+
+/// UTF-8 or a clear error naming the line of the first invalid byte.
+fn decode(path: &Path, bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..valid]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        Error::input(
+            path,
+            line,
+            format!("not valid UTF-8 (byte {valid}); labrun reads UTF-8 documents only"),
+        )
+    })
+}
+
+/// Every `labrun:` comment must stand directly above a code block (only other directive
+/// comments between them); each is parsed, and an unknown word is an error at its line.
+fn attach_directives(
+    path: &Path,
+    source: &str,
+    format: &dyn Format,
+    blocks: Vec<ParsedBlock>,
+) -> Result<Vec<CodeBlock>> {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut claimed = vec![false; lines.len() + 1];
+    let mut out = Vec::with_capacity(blocks.len());
+    for ParsedBlock {
+        mut block,
+        markup_line,
+    } in blocks
+    {
+        let mut found = Vec::new();
+        let mut n = markup_line;
+        while n > 1 {
+            let Some(text) = format.directive(lines[n - 2]) else {
+                break;
+            };
+            found.push((n - 1, text));
+            claimed[n - 1] = true;
+            n -= 1;
+        }
+        found.reverse();
+        for (line, text) in found {
+            block
+                .directives
+                .add(text)
+                .map_err(|message| Error::input(path, line, message))?;
+        }
+        out.push(block);
+    }
+    for (i, line) in lines.iter().enumerate() {
+        if format.directive(line).is_some() && !claimed[i + 1] {
+            return Err(Error::input(
+                path,
+                i + 1,
+                "labrun directive is not directly above a code block",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// The prose between two blocks as one line of text, leaving out comment lines (those that
+/// start with `comment`).
+pub(crate) fn lead_text(between: &str, comment: &str) -> String {
+    between
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with(comment))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Turns byte offsets into 1-based line numbers.
+pub(crate) struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    pub fn new(source: &str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(source.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { starts }
+    }
+
+    /// 1-based line holding byte `offset`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset)
+    }
+
+    /// Byte offset where 1-based `line` starts (the end of the source past the last line).
+    pub fn start(&self, line: usize) -> usize {
+        self.starts.get(line - 1).copied().unwrap_or(usize::MAX)
+    }
+}
+
+/// A heading's slug: lower-case ASCII letters and digits, other runs become one `-`.
+pub fn slug(title: &str) -> String {
+    let mut out = String::new();
+    for c in title.chars() {
+        if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    if out.is_empty() {
+        out.push_str("section");
+    }
+    out
+}
+
+/// Push a section, making its slug unique among those already pushed.
+pub(crate) fn push_section(sections: &mut Vec<Section>, title: String, level: u8, line: usize) {
+    let base = slug(&title);
+    let mut slug = base.clone();
+    let mut n = 1;
+    while sections.iter().any(|s| s.slug == slug) {
+        n += 1;
+        slug = format!("{base}-{n}");
+    }
+    sections.push(Section {
+        title,
+        level,
+        line,
+        slug,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_maps_offsets_to_lines() {
+        let idx = LineIndex::new("a\nbc\n\nd");
+        assert_eq!(idx.line(0), 1);
+        assert_eq!(idx.line(2), 2);
+        assert_eq!(idx.line(5), 3);
+        assert_eq!(idx.line(6), 4);
+        assert_eq!(idx.start(2), 2);
+    }
+
+    #[test]
+    fn slugs_are_lowercase_and_dashed() {
+        assert_eq!(slug("  NodePort"), "nodeport");
+        assert_eq!(
+            slug("Deploy Kind Cluster with ingress enabled"),
+            "deploy-kind-cluster-with-ingress-enabled"
+        );
+        assert_eq!(slug("Pod on host, by hand!"), "pod-on-host-by-hand");
+        assert_eq!(slug("***"), "section");
+    }
+
+    #[test]
+    fn repeated_titles_get_numbered_slugs() {
+        let mut s = Vec::new();
+        push_section(&mut s, "Setup".into(), 1, 1);
+        push_section(&mut s, "Setup".into(), 2, 5);
+        assert_eq!(s[1].slug, "setup-2");
+    }
+}

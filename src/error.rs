@@ -1,0 +1,91 @@
+//! Errors of the library stages, and the exit codes the binary maps them to.
+//!
+//! In: nothing. Out: [`Error`], one variant per kind of failure labrun itself can meet
+//! (as opposed to a step that ran and drifted, which is a verdict, not an error), and
+//! [`ExitCode`], the documented process exit codes.
+
+use std::path::PathBuf;
+
+/// Process exit codes. Documented in the README; this is the only place they are defined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ExitCode {
+    /// Everything ran and matched.
+    Success = 0,
+    /// At least one step failed (drift, non-zero exit, timeout).
+    StepsFailed = 1,
+    /// Bad input or usage: a malformed document, run file or snapshot; an unknown directive.
+    BadInput = 2,
+    /// A required piece of the environment is missing (Docker, kind, a network namespace).
+    Environment = 3,
+}
+
+/// A place in a file, printed as `file:line`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: PathBuf,
+    /// 1-based line; 0 when the problem concerns the whole file.
+    pub line: usize,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}", self.file.display())
+        } else {
+            write!(f, "{}:{}", self.file.display(), self.line)
+        }
+    }
+}
+
+impl Location {
+    pub fn new(file: impl Into<PathBuf>, line: usize) -> Self {
+        Location {
+            file: file.into(),
+            line,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input (document, run file, snapshot, configuration) is malformed.
+    #[error("{at}: {message}")]
+    Input { at: Location, message: String },
+    /// A file could not be read or written.
+    #[error("{}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The machine lacks something labrun needs.
+    #[error("{0}")]
+    Environment(String),
+}
+
+impl Error {
+    pub fn input(file: impl Into<PathBuf>, line: usize, message: impl Into<String>) -> Self {
+        Error::Input {
+            at: Location::new(file, line),
+            message: message.into(),
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The exit code this error maps to.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Input { .. } | Error::Io { .. } => ExitCode::BadInput,
+            Error::Environment(_) => ExitCode::Environment,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,12 @@
+//! labrun makes tutorials executable: it reads a lab written in AsciiDoc or Markdown, splits
+//! its shell blocks into steps, runs them, masks what legitimately changes between runs,
+//! compares with accepted snapshots and renders the book annotated with the verdicts.
+//!
+//! The stages, in the order data flows through them, are the modules below; see
+//! ARCHITECTURE.md.
+
+pub mod directive;
+pub mod document;
+pub mod error;
+pub mod list;
+pub mod steps;

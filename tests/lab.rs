@@ -1,0 +1,148 @@
+//! The lab as a fixture: every step of the book's lab chapter, with its command, line and
+//! printed output, against a listing reviewed line by line against the lab's text.
+
+use std::path::Path;
+
+use labrun::{document, steps};
+
+const LAB: &str = "book/src/kubernetes-networking-abstractions.adoc";
+
+fn lab_steps() -> Vec<steps::Step> {
+    steps::split(&document::load(Path::new(LAB)).unwrap())
+}
+
+#[test]
+fn every_step_matches_the_reviewed_listing() {
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/lab.steps.json").unwrap())
+            .unwrap();
+    let doc = document::load(Path::new(LAB)).unwrap();
+    let steps = steps::split(&doc);
+    let mut out = Vec::new();
+    labrun::list::json(&doc, &steps, &mut out).unwrap();
+    let actual: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let (a, e) = (&actual["steps"], &expected["steps"]);
+    assert_eq!(a.as_array().unwrap().len(), 65);
+    for (i, (a, e)) in a
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(e.as_array().unwrap())
+        .enumerate()
+    {
+        assert_eq!(a, e, "step {i}");
+    }
+}
+
+#[test]
+fn lines_point_at_the_commands_in_the_source() {
+    let source = std::fs::read_to_string(LAB).unwrap();
+    let lines: Vec<&str> = source.lines().collect();
+    for step in lab_steps() {
+        let first = step.command.lines().next().unwrap();
+        assert_eq!(lines[step.line - 1].trim(), first, "{}", step.id);
+        if let (Some(l), Some(e)) = (step.expected_line, step.expected.first()) {
+            assert_eq!(lines[l - 1], e, "{}", step.id);
+        }
+    }
+}
+
+#[test]
+fn kind_output_keeps_its_kubectl_hint_line() {
+    let steps = lab_steps();
+    let create = &steps[0];
+    assert_eq!(
+        create.command,
+        "kind create cluster --config=kind-ingress.yaml"
+    );
+    assert!(
+        create
+            .expected
+            .contains(&"kubectl cluster-info --context kind-kind".to_string())
+    );
+    assert_eq!(
+        create.expected.last().unwrap().split(' ').next(),
+        Some("Have")
+    );
+}
+
+#[test]
+fn the_namespace_excerpt_is_not_a_step() {
+    assert!(
+        !lab_steps()
+            .iter()
+            .any(|s| s.command.starts_with("cni-") || s.line == 420)
+    );
+}
+
+#[test]
+fn watch_commands_without_output_have_none() {
+    let steps = lab_steps();
+    let watches: Vec<_> = steps
+        .iter()
+        .filter(|s| s.command.ends_with(" -w"))
+        .collect();
+    assert_eq!(watches.len(), 3);
+    assert!(!watches[0].has_expected() && !watches[1].has_expected());
+    assert_eq!(watches[2].expected.len(), 15);
+}
+
+#[test]
+fn ids_are_section_and_ordinal_and_unique() {
+    let steps = lab_steps();
+    let mut ids: Vec<_> = steps.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids[0], "deploy-kind-cluster-with-ingress-enabled/1");
+    assert!(ids.contains(&"cluster-ip/22"));
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), steps.len());
+}
+
+#[test]
+fn ids_do_not_shift_when_an_unrelated_block_is_added() {
+    let source = std::fs::read_to_string(LAB).unwrap();
+    let before = lab_steps();
+    // A new block in the first section must not move the ids of later sections.
+    let edited = source.replacen(
+        "== Explore StatefulSets",
+        "[source,bash]\n----\nkubectl version\n----\n\n== Explore StatefulSets",
+        1,
+    );
+    let after = steps::split(&document::parse(Path::new(LAB), edited).unwrap());
+    assert_eq!(after.len(), before.len() + 1);
+    let later = |v: &[steps::Step]| {
+        v.iter()
+            .filter(|s| !s.id.starts_with("deploy-kind"))
+            .map(|s| (s.id.clone(), s.command.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(later(&before), later(&after));
+}
+
+/// The book's copy is the user's lab with only the mis-decoded lines repaired.
+#[test]
+fn book_copy_differs_from_the_original_only_in_repaired_lines() {
+    let original = Path::new("../shared/lab/kubernetes-networking-abstractions.adoc");
+    let original = std::fs::read_to_string(original)
+        .expect("../shared/lab must be present beside the project (see README)");
+    let book = std::fs::read_to_string(LAB).unwrap();
+    let (o, b): (Vec<_>, Vec<_>) = (original.split('\n').collect(), book.split('\n').collect());
+    assert_eq!(o.len(), b.len());
+    let mut repaired = 0;
+    for (o, b) in o.iter().zip(&b) {
+        if o != b {
+            repaired += 1;
+            assert!(
+                o.contains('‚') || o.contains("\u{f8ff}"),
+                "unexpected change: {o}"
+            );
+            assert!(
+                !b.contains('‚') && !b.contains("\u{f8ff}"),
+                "not repaired: {b}"
+            );
+        }
+    }
+    assert_eq!(repaired, 11);
+    assert!(book.contains(" ✓ Preparing nodes 📦"));
+    assert!(book.contains("\"/usr/local/bin/entr…\""));
+}
