@@ -5,8 +5,11 @@
 //! The stages, in the order data flows through them, are the modules below; see
 //! ARCHITECTURE.md.
 
+pub mod bind;
+pub mod compare;
 pub mod directive;
 pub mod document;
 pub mod error;
 pub mod list;
+pub mod normalize;
 pub mod steps;

@@ -1,0 +1,246 @@
+//! Stage 4c, bind: what each printed value stands for in this run.
+//!
+//! In: the value pairs that comparing a step's printed output with its live output yields
+//! (`class`, document value, live value). Out: [`Bindings`], kept for the rest of the run, and
+//! [`Bindings::rewrite`], which turns a later command written with the author's values
+//! (`kubectl exec app-9cc7d9df8-ffsm6 ip a`) into the command to run today. The executor calls
+//! [`prepare`]: rewrite, then remove the TTY flags no unattended run can honour.
+
+use std::collections::HashMap;
+
+use crate::compare::Pair;
+use crate::normalize::forms;
+
+/// Document value → live value, per class.
+#[derive(Debug, Default, Clone)]
+pub struct Bindings {
+    map: HashMap<(String, String), String>,
+}
+
+impl Bindings {
+    /// Learn from one step. Within the step the first pair for a value wins (the first row
+    /// that names it); a later step's pair replaces an earlier step's.
+    pub fn learn(&mut self, pairs: &[Pair]) {
+        let mut seen = std::collections::HashSet::new();
+        for (class, doc, live) in pairs {
+            let key = (class.clone(), doc.clone());
+            if seen.insert(key.clone()) {
+                if doc == live {
+                    self.map.remove(&key);
+                } else {
+                    self.map.insert(key, live.clone());
+                }
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Every (class, document value, live value), sorted, for reports.
+    pub fn entries(&self) -> Vec<(&str, &str, &str)> {
+        let mut v: Vec<_> = self
+            .map
+            .iter()
+            .map(|((c, d), l)| (c.as_str(), d.as_str(), l.as_str()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Replace every bound document value in `command` by its live value. A value is replaced
+    /// only where it stands alone (no letter or digit right before or after it), and all
+    /// replacements are made in one pass, longest value first.
+    pub fn rewrite(&self, command: &str) -> String {
+        if self.map.is_empty() {
+            return command.to_string();
+        }
+        let mut subs: Vec<(String, String)> = Vec::new();
+        for ((class, doc), live) in &self.map {
+            for (d, l) in forms(class, doc).into_iter().zip(forms(class, live)) {
+                subs.push((d, l));
+            }
+        }
+        subs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        let bytes = command.as_bytes();
+        let mut out = String::with_capacity(command.len());
+        let mut i = 0;
+        'outer: while i < command.len() {
+            let before_ok = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+            if before_ok {
+                for (d, l) in &subs {
+                    if command[i..].starts_with(d.as_str()) {
+                        let end = i + d.len();
+                        let after_ok = end == command.len() || !bytes[end].is_ascii_alphanumeric();
+                        if after_ok {
+                            out.push_str(l);
+                            i = end;
+                            continue 'outer;
+                        }
+                    }
+                }
+            }
+            let c = command[i..].chars().next().unwrap();
+            out.push(c);
+            i += c.len_utf8();
+        }
+        out
+    }
+}
+
+/// The command to run: bindings applied, TTY flags removed.
+pub fn prepare(command: &str, bindings: &Bindings) -> String {
+    strip_tty(&bindings.rewrite(command))
+}
+
+const TTY_FLAGS: &[&str] = &["-it", "-ti", "-t", "--tty", "--tty=true"];
+/// Options of `docker exec|run` and `kubectl exec|run` that take a separate value.
+const VALUED: &[&str] = &[
+    "-e",
+    "--env",
+    "-u",
+    "--user",
+    "-w",
+    "--workdir",
+    "--name",
+    "-v",
+    "--volume",
+    "-p",
+    "--publish",
+    "--network",
+    "--entrypoint",
+    "-l",
+    "--label",
+    "-c",
+    "--container",
+    "-n",
+    "--namespace",
+    "--context",
+    "--image",
+    "--env-file",
+    "--detach-keys",
+    "--kubeconfig",
+];
+
+/// Remove `-it`, `-ti`, `-t`, `--tty` from `docker exec|run` and `kubectl exec|run`: only among
+/// their own options (before the container or pod and its command), never from the command
+/// run inside (`iptables -t nat` keeps its `-t`).
+pub fn strip_tty(command: &str) -> String {
+    let mut out = Vec::new();
+    let mut words = command.split(' ').peekable();
+    let mut prev: Option<&str> = None;
+    // State inside a docker/kubectl exec|run: Some(positionals seen), None outside.
+    let mut inside: Option<(bool, usize)> = None; // (is_kubectl, positionals)
+    let mut after_value = false;
+    while let Some(w) = words.next() {
+        if let Some((kubectl, positionals)) = inside {
+            let limit = if kubectl { 2 } else { 1 };
+            if w == "--" || positionals >= limit || ["|", "&&", "||", ";"].contains(&w) {
+                inside = None;
+            } else if after_value {
+                after_value = false;
+            } else if w.is_empty() {
+            } else if TTY_FLAGS.contains(&w) {
+                prev = Some(w);
+                continue;
+            } else if VALUED.contains(&w) {
+                after_value = true;
+            } else if !w.starts_with('-') {
+                inside = Some((kubectl, positionals + 1));
+                if positionals + 1 >= limit && !kubectl {
+                    inside = None;
+                }
+            }
+        }
+        if matches!(prev, Some("docker") | Some("kubectl")) && (w == "exec" || w == "run") {
+            inside = Some((prev == Some("kubectl"), 0));
+        }
+        out.push(w);
+        prev = Some(w);
+    }
+    out.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(c: &str, d: &str, l: &str) -> Pair {
+        (c.into(), d.into(), l.into())
+    }
+
+    #[test]
+    fn rewrites_values_where_they_stand_alone() {
+        let mut b = Bindings::default();
+        b.learn(&[
+            pair("POD", "9cc7d9df8-ffsm6", "5f6b7c8d9-xk2lp"),
+            pair("IP", "10.244.1.4", "10.244.3.7"),
+            pair("NODE", "kind-worker2", "kind-worker3"),
+        ]);
+        assert_eq!(
+            b.rewrite("kubectl exec app-9cc7d9df8-ffsm6 ip a"),
+            "kubectl exec app-5f6b7c8d9-xk2lp ip a"
+        );
+        assert_eq!(
+            b.rewrite("wget 10.244.1.4:8080/host"),
+            "wget 10.244.3.7:8080/host"
+        );
+        assert_eq!(b.rewrite("host 10.244.1.45"), "host 10.244.1.45");
+        assert_eq!(
+            b.rewrite("dig 4.1.244.10.in-addr.arpa"),
+            "dig 7.3.244.10.in-addr.arpa"
+        );
+        assert_eq!(
+            b.rewrite("docker exec kind-worker2 ip a"),
+            "docker exec kind-worker3 ip a"
+        );
+    }
+
+    #[test]
+    fn one_pass_no_chains() {
+        let mut b = Bindings::default();
+        b.learn(&[
+            pair("IP", "10.0.0.1", "10.0.0.2"),
+            pair("IP", "10.0.0.2", "10.0.0.3"),
+        ]);
+        assert_eq!(b.rewrite("a 10.0.0.1 b 10.0.0.2"), "a 10.0.0.2 b 10.0.0.3");
+    }
+
+    #[test]
+    fn first_pair_in_a_step_wins_later_steps_replace() {
+        let mut b = Bindings::default();
+        b.learn(&[
+            pair("NODE", "kind-worker2", "kind-worker3"),
+            pair("NODE", "kind-worker2", "kind-worker"),
+        ]);
+        assert_eq!(b.rewrite("kind-worker2"), "kind-worker3");
+        b.learn(&[pair("NODE", "kind-worker2", "kind-worker")]);
+        assert_eq!(b.rewrite("kind-worker2"), "kind-worker");
+    }
+
+    #[test]
+    fn tty_flags_go_only_from_the_outer_command() {
+        assert_eq!(
+            strip_tty("docker exec -it kind-worker2 ip a"),
+            "docker exec kind-worker2 ip a"
+        );
+        assert_eq!(
+            strip_tty("docker exec -it  kind-worker2 iptables -t nat -L"),
+            "docker exec  kind-worker2 iptables -t nat -L"
+        );
+        assert_eq!(
+            strip_tty("kubectl exec -it dnsutils -- host -v -t a github.com"),
+            "kubectl exec dnsutils -- host -v -t a github.com"
+        );
+        assert_eq!(
+            strip_tty("kubectl run -ti --image=busybox b -- sh"),
+            "kubectl run --image=busybox b -- sh"
+        );
+        assert_eq!(
+            strip_tty("docker exec -it kind-worker2 ps aux | grep -t 4687"),
+            "docker exec kind-worker2 ps aux | grep -t 4687"
+        );
+        assert_eq!(strip_tty("iptables -t nat -L"), "iptables -t nat -L");
+    }
+}

@@ -1,0 +1,389 @@
+//! Stage 4b, compare: expected lines against live lines, both normalized.
+//!
+//! In: the expected [`Line`]s (from the document or a snapshot) and the live ones. Out: a
+//! [`Comparison`]: whether they agree, why not, and the value pairs (class, expected, live)
+//! that the binding stage learns from. Lines agree when they have the same shape in the same
+//! place, except that lines of one shape, and runs of lines keyed by generated names (which
+//! kubectl sorts by those names), may come in another order; and identity values must
+//! correspond one to one across the whole step.
+
+use std::collections::HashMap;
+
+use similar::{Algorithm, DiffOp, TextDiff};
+
+use crate::normalize::{Kind, Labels, Line, Normalizer};
+
+/// Classes whose values are generated names: rows keyed by them may be reordered.
+const GENERATED: &[&str] = &["POD", "RS", "NAME"];
+
+/// A pair learned from comparing: `(class, expected value, live value)`.
+pub type Pair = (String, String, String);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    pub pass: bool,
+    pub reason: Option<String>,
+    /// For each expected line, the index of the live line it was matched with.
+    pub matching: Option<Vec<usize>>,
+    /// Identity and placement pairs, in expected order.
+    pub pairs: Vec<Pair>,
+}
+
+/// Compare. `unordered`: all lines form one group that may come in any order.
+pub fn compare(norm: &Normalizer, expected: &[Line], live: &[Line], unordered: bool) -> Comparison {
+    let fail = |reason: String| Comparison {
+        pass: false,
+        reason: Some(reason),
+        matching: None,
+        pairs: align_pairs(norm, expected, live),
+    };
+    if expected.len() != live.len() {
+        return fail(format!(
+            "expected {} line(s), got {}",
+            expected.len(),
+            live.len()
+        ));
+    }
+    let groups = groups(expected, unordered);
+    for &(a, b) in &groups {
+        let mut want: HashMap<&str, isize> = HashMap::new();
+        for l in &expected[a..b] {
+            *want.entry(&l.shape).or_default() += 1;
+        }
+        for l in &live[a..b] {
+            *want.entry(&l.shape).or_default() -= 1;
+        }
+        if want.values().any(|&n| n != 0) {
+            let line = (a..b)
+                .find(|&i| expected[i].shape != live[i].shape)
+                .unwrap_or(a);
+            return fail(format!("line {} differs", line + 1));
+        }
+    }
+    let mut m = Matcher::new(norm, expected, live);
+    let mut order: Vec<usize> = Vec::with_capacity(expected.len());
+    if !m.greedy(&groups, &mut order) {
+        m = Matcher::new(norm, expected, live);
+        order.clear();
+        let mut budget = 200_000usize;
+        if expected.len() > 2_000 || !m.search(&groups, 0, &mut order, &mut budget) {
+            return fail(
+                m.conflict
+                    .take()
+                    .unwrap_or_else(|| "identity values do not correspond one to one".to_string()),
+            );
+        }
+    }
+    let pairs = pairs_of(norm, expected, live, &order);
+    Comparison {
+        pass: true,
+        reason: None,
+        matching: Some(order),
+        pairs,
+    }
+}
+
+/// Ranges of expected lines whose order is free.
+fn groups(expected: &[Line], unordered: bool) -> Vec<(usize, usize)> {
+    if unordered {
+        return vec![(0, expected.len())];
+    }
+    let generated = |l: &Line| {
+        l.slots
+            .iter()
+            .any(|s| GENERATED.contains(&s.class.as_str()))
+    };
+    let mut out = Vec::new();
+    let mut a = 0;
+    while a < expected.len() {
+        let mut b = a + 1;
+        while b < expected.len()
+            && (expected[b].shape == expected[a].shape
+                || (generated(&expected[a]) && generated(&expected[b])))
+        {
+            b += 1;
+        }
+        out.push((a, b));
+        a = b;
+    }
+    out
+}
+
+struct Matcher<'a> {
+    norm: &'a Normalizer,
+    expected: &'a [Line],
+    live: &'a [Line],
+    fwd: HashMap<(&'a str, &'a str), &'a str>,
+    bwd: HashMap<(&'a str, &'a str), &'a str>,
+    used: Vec<bool>,
+    conflict: Option<String>,
+}
+
+impl<'a> Matcher<'a> {
+    fn new(norm: &'a Normalizer, expected: &'a [Line], live: &'a [Line]) -> Self {
+        Matcher {
+            norm,
+            expected,
+            live,
+            fwd: HashMap::new(),
+            bwd: HashMap::new(),
+            used: vec![false; live.len()],
+            conflict: None,
+        }
+    }
+
+    /// Try to bind expected line `e` to live line `l`; on success returns the keys added.
+    fn bind(&mut self, e: usize, l: usize) -> Option<Vec<(&'a str, &'a str, &'a str)>> {
+        let (el, ll) = (&self.expected[e], &self.live[l]);
+        if el.shape != ll.shape {
+            return None;
+        }
+        let mut added = Vec::new();
+        for (es, ls) in el.slots.iter().zip(&ll.slots) {
+            if self.norm.kind(&es.class) != Kind::Identity {
+                continue;
+            }
+            let class = es.class.as_str();
+            let ok_f = self
+                .fwd
+                .get(&(class, es.value.as_str()))
+                .is_none_or(|v| *v == ls.value);
+            let ok_b = self
+                .bwd
+                .get(&(class, ls.value.as_str()))
+                .is_none_or(|v| *v == es.value);
+            if !(ok_f && ok_b) {
+                if self.conflict.is_none() {
+                    self.conflict = Some(format!(
+                        "line {}: {} `{}` does not correspond one to one with the live `{}`",
+                        e + 1,
+                        class,
+                        es.value,
+                        ls.value
+                    ));
+                }
+                self.unbind(&added);
+                return None;
+            }
+            if !self.fwd.contains_key(&(class, es.value.as_str())) {
+                self.fwd.insert((class, &es.value), &ls.value);
+                self.bwd.insert((class, &ls.value), &es.value);
+                added.push((class, es.value.as_str(), ls.value.as_str()));
+            }
+        }
+        self.used[l] = true;
+        Some(added)
+    }
+
+    fn unbind(&mut self, added: &[(&'a str, &'a str, &'a str)]) {
+        for &(c, e, l) in added {
+            self.fwd.remove(&(c, e));
+            self.bwd.remove(&(c, l));
+        }
+    }
+
+    /// Same position first, then the first compatible line of the group.
+    fn greedy(&mut self, groups: &[(usize, usize)], order: &mut Vec<usize>) -> bool {
+        for &(a, b) in groups {
+            for e in a..b {
+                let found = std::iter::once(e)
+                    .chain(a..b)
+                    .find(|&l| !self.used[l] && self.bind(e, l).is_some());
+                match found {
+                    Some(l) => order.push(l),
+                    None => return false,
+                }
+            }
+        }
+        true
+    }
+
+    /// Backtracking over the free orders, within a budget of attempts.
+    fn search(
+        &mut self,
+        groups: &[(usize, usize)],
+        e: usize,
+        order: &mut Vec<usize>,
+        budget: &mut usize,
+    ) -> bool {
+        if e == self.expected.len() {
+            return true;
+        }
+        let &(a, b) = groups.iter().find(|&&(a, b)| a <= e && e < b).unwrap();
+        for l in a..b {
+            if self.used[l] || *budget == 0 {
+                continue;
+            }
+            *budget -= 1;
+            if let Some(added) = self.bind(e, l) {
+                order.push(l);
+                if self.search(groups, e + 1, order, budget) {
+                    return true;
+                }
+                order.pop();
+                self.used[l] = false;
+                self.unbind(&added);
+            }
+        }
+        false
+    }
+}
+
+fn pairs_of(norm: &Normalizer, expected: &[Line], live: &[Line], order: &[usize]) -> Vec<Pair> {
+    let mut out = Vec::new();
+    for (e, &l) in order.iter().enumerate() {
+        for (es, ls) in expected[e].slots.iter().zip(&live[l].slots) {
+            if norm.kind(&es.class) != Kind::Volatile {
+                out.push((es.class.clone(), es.value.clone(), ls.value.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Pairs from the lines that agree in shape, in order, when the whole does not agree (the
+/// document is stale but later commands still need the values it names).
+fn align_pairs(norm: &Normalizer, expected: &[Line], live: &[Line]) -> Vec<Pair> {
+    let a: Vec<&str> = expected.iter().map(|l| l.shape.as_str()).collect();
+    let b: Vec<&str> = live.iter().map(|l| l.shape.as_str()).collect();
+    let mut order_e = Vec::new();
+    let mut order_l = Vec::new();
+    for op in similar::capture_diff_slices(Algorithm::Patience, &a, &b) {
+        if let DiffOp::Equal {
+            old_index,
+            new_index,
+            len,
+        } = op
+        {
+            order_e.extend(old_index..old_index + len);
+            order_l.extend(new_index..new_index + len);
+        }
+    }
+    let e: Vec<Line> = order_e.iter().map(|&i| expected[i].clone()).collect();
+    let identity: Vec<usize> = (0..order_l.len()).collect();
+    let l: Vec<Line> = order_l.iter().map(|&i| live[i].clone()).collect();
+    pairs_of(norm, &e, &l, &identity)
+}
+
+/// Expected and live rendered with one set of labels (live values shown under the labels of
+/// the expected values they correspond to), live lines in matched order when there is one.
+pub fn render_both(
+    norm: &Normalizer,
+    expected: &[Line],
+    live: &[Line],
+    comparison: &Comparison,
+) -> (String, String) {
+    let mut labels = Labels::default();
+    let exp = norm.render(expected, &mut labels);
+    let mut live_labels = Labels::default();
+    for (class, e, l) in &comparison.pairs {
+        if norm.kind(class) == Kind::Identity {
+            live_labels.set(class, l, labels.label(class, e));
+        }
+    }
+    let ordered: Vec<Line> = match &comparison.matching {
+        Some(order) => order.iter().map(|&i| live[i].clone()).collect(),
+        None => live.to_vec(),
+    };
+    // New live values get labels after the expected ones, marked with a prime.
+    let rendered = norm.render(&ordered, &mut live_labels);
+    (exp, rendered)
+}
+
+/// A unified diff of expected against live.
+pub fn unified_diff(expected: &str, live: &str) -> String {
+    let (e, l) = (format!("{expected}\n"), format!("{live}\n"));
+    TextDiff::configure()
+        .algorithm(Algorithm::Patience)
+        .timeout(std::time::Duration::from_secs(1))
+        .diff_lines(&e, &l)
+        .unified_diff()
+        .context_radius(3)
+        .header("expected", "live")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmp(expected: &str, live: &str) -> Comparison {
+        let n = Normalizer::default();
+        compare(&n, &n.lines(expected, "x"), &n.lines(live, "x"), false)
+    }
+
+    #[test]
+    fn same_values_twice_must_stay_the_same() {
+        assert!(cmp("a 10.0.0.1 b 10.0.0.1", "a 10.9.9.9 b 10.9.9.9").pass);
+        let c = cmp("a 10.0.0.1 b 10.0.0.1", "a 10.9.9.9 b 10.9.9.8");
+        assert!(!c.pass);
+        assert!(c.reason.unwrap().contains("one to one"));
+        assert!(!cmp("a 10.0.0.1 b 10.0.0.2", "a 10.9.9.9 b 10.9.9.9").pass);
+    }
+
+    #[test]
+    fn rows_keyed_by_generated_names_may_reorder() {
+        let exp = "app-9cc7d9df8-9d5t8 Running 10.244.2.4\napp-9cc7d9df8-ffsm6 Pending 10.244.1.4\ndnsutils Running 10.244.3.2";
+        let live = "app-5f6b7c8d9-xk2lp Pending 10.244.3.9\napp-5f6b7c8d9-bq7rt Running 10.244.1.7\ndnsutils Running 10.244.2.2";
+        let c = cmp(exp, live);
+        assert!(c.pass, "{:?}", c.reason);
+        assert_eq!(c.matching, Some(vec![1, 0, 2]));
+        assert!(c.pairs.contains(&(
+            "POD".into(),
+            "9cc7d9df8-ffsm6".into(),
+            "5f6b7c8d9-xk2lp".into()
+        )));
+    }
+
+    #[test]
+    fn lines_of_one_shape_may_reorder_but_others_may_not() {
+        assert!(cmp("A 10.0.0.1\nA 10.0.0.2\nend", "A 10.1.0.2\nA 10.1.0.1\nend").pass);
+        assert!(!cmp("x\ny", "y\nx").pass);
+    }
+
+    #[test]
+    fn backtracking_finds_the_consistent_order() {
+        // Greedy in place would bind 10.0.0.1 to 10.1.1.1 and then fail on the last line.
+        let exp = "A 10.0.0.1\nA 10.0.0.2\nlast 10.0.0.2";
+        let live = "A 10.1.1.1\nA 10.1.1.2\nlast 10.1.1.1";
+        assert!(cmp(exp, live).pass);
+    }
+
+    #[test]
+    fn count_status_and_port_changes_fail() {
+        assert!(!cmp("a\nb", "a").pass);
+        assert!(!cmp("pod 1/1 Running", "pod 0/1 Running").pass);
+        assert!(!cmp("svc 80/TCP", "svc 81/TCP").pass);
+    }
+
+    #[test]
+    fn placement_is_not_one_to_one() {
+        let exp = "p-0 kind-worker2\np-1 kind-worker";
+        let live = "p-0 kind-worker3\np-1 kind-worker3";
+        let c = cmp(exp, live);
+        assert!(c.pass);
+        assert_eq!(
+            c.pairs[0],
+            ("NODE".into(), "kind-worker2".into(), "kind-worker3".into())
+        );
+    }
+
+    #[test]
+    fn diff_shows_live_values_under_expected_labels() {
+        let n = Normalizer::default();
+        let (e, l) = (
+            n.lines("ip 10.0.0.1\nok", ""),
+            n.lines("ip 10.0.0.9\nfailed", ""),
+        );
+        let c = compare(&n, &e, &l, false);
+        let (a, b) = render_both(&n, &e, &l, &c);
+        assert_eq!(
+            (a.as_str(), b.as_str()),
+            (
+                "<IP1>\nok".replace("<IP1>", "ip <IP1>").as_str(),
+                "ip <IP1>\nfailed"
+            )
+        );
+        assert!(unified_diff(&a, &b).contains("-ok\n+failed"));
+    }
+}
