@@ -128,12 +128,12 @@ const VALUED: &[&str] = &[
 /// run inside (`iptables -t nat` keeps its `-t`).
 pub fn strip_tty(command: &str) -> String {
     let mut out = Vec::new();
-    let mut words = command.split(' ').peekable();
+    let words = command.split(' ');
     let mut prev: Option<&str> = None;
     // State inside a docker/kubectl exec|run: Some(positionals seen), None outside.
     let mut inside: Option<(bool, usize)> = None; // (is_kubectl, positionals)
     let mut after_value = false;
-    while let Some(w) = words.next() {
+    for w in words {
         if let Some((kubectl, positionals)) = inside {
             let limit = if kubectl { 2 } else { 1 };
             if w == "--" || positionals >= limit || ["|", "&&", "||", ";"].contains(&w) {

@@ -871,7 +871,7 @@ mod tests {
             class: Some("BUILD".into()),
             kind: Some("volatile".into()),
         };
-        let n = Normalizer::new(&[user.clone()]).unwrap();
+        let n = Normalizer::new(std::slice::from_ref(&user)).unwrap();
         assert_eq!(
             n.normalize("made build-42 at 10.0.0.1", ""),
             "made <BUILD> at <IP1>"
