@@ -6,10 +6,16 @@
 //! ARCHITECTURE.md.
 
 pub mod bind;
+pub mod check;
 pub mod compare;
+pub mod config;
 pub mod directive;
 pub mod document;
 pub mod error;
+pub mod lab;
 pub mod list;
 pub mod normalize;
+pub mod record;
+pub mod report;
+pub mod snapshot;
 pub mod steps;

@@ -1,13 +1,16 @@
 //! The `labrun` command line: parses arguments, calls the library stages, maps errors to the
 //! documented exit codes.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode as ProcessExit;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use labrun::error::{Error, ExitCode};
+use labrun::lab::Lab;
+use labrun::normalize::{Labels, Normalizer};
+use labrun::snapshot::Entry;
 
 #[derive(Parser)]
 #[command(
@@ -26,8 +29,54 @@ enum ListFormat {
     Json,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum ReportFormat {
+    Human,
+    Json,
+    Junit,
+    Github,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Check a recorded run against the snapshots (or the document's printed output).
+    Check {
+        path: PathBuf,
+        /// The recorded run (JSON Lines) to check.
+        #[arg(long)]
+        replay: PathBuf,
+        #[arg(long, value_enum, default_value = "human")]
+        format: ReportFormat,
+        /// Not-run steps and stale prose fail too.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Accept outputs into the document's snapshot.
+    Accept {
+        path: PathBuf,
+        /// From a recorded run.
+        #[arg(
+            long,
+            conflicts_with = "from_doc",
+            required_unless_present = "from_doc"
+        )]
+        replay: Option<PathBuf>,
+        /// From the outputs printed in the document (marked not yet verified).
+        #[arg(long)]
+        from_doc: bool,
+    },
+    /// Walk the pending snapshot entries of a document: accept, reject or skip each.
+    Review { path: PathBuf },
+    /// Print a text (a file or standard input) as labrun sees it after masking.
+    Normalize {
+        /// Use the masks of this document's configuration.
+        #[arg(long)]
+        doc: Option<PathBuf>,
+        /// The command that printed the text (some masks apply only after some commands).
+        #[arg(long, default_value = "")]
+        command: String,
+        file: Option<PathBuf>,
+    },
     /// List the executable steps of a document.
     List {
         /// An AsciiDoc (.adoc) or Markdown (.md) document.
@@ -93,5 +142,187 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.flush().ok();
             Ok(ExitCode::Success)
         }
+        Command::Check {
+            path,
+            replay,
+            format,
+            strict,
+        } => {
+            let lab = Lab::open(&path)?;
+            let records = labrun::record::read(&replay)?;
+            let report = labrun::check::check(
+                &replay,
+                &lab.steps,
+                &records,
+                lab.snapshot.as_ref(),
+                &lab.norm,
+                labrun::check::Options { strict },
+            )?;
+            emit(&report, format, &path)?;
+            write_pending(&lab, &report)?;
+            Ok(if report.failed(strict) {
+                ExitCode::StepsFailed
+            } else {
+                ExitCode::Success
+            })
+        }
+        Command::Accept {
+            path,
+            replay,
+            from_doc,
+        } => {
+            let lab = Lab::open(&path)?;
+            let mut snap = lab.snapshot_or_new();
+            let order = lab.step_ids();
+            let mut n = 0;
+            if from_doc {
+                for step in lab.steps.iter().filter(|s| s.has_expected()) {
+                    let lines = lab.norm.lines(&step.expected.join("\n"), &step.command);
+                    let text = lab.norm.render(&lines, &mut Labels::default());
+                    let entry = Entry {
+                        command: step.command.clone(),
+                        origin: "document".into(),
+                        exit: step.directives.exit.unwrap_or(0),
+                        lines: text.split('\n').map(str::to_string).collect(),
+                    };
+                    snap.put(&step.id, entry, &order);
+                    n += 1;
+                }
+            } else if let Some(run) = replay {
+                let records = labrun::record::read(&run)?;
+                // Check first: that yields each step's normalized live output.
+                let report = labrun::check::check(
+                    &run,
+                    &lab.steps,
+                    &records,
+                    None,
+                    &lab.norm,
+                    Default::default(),
+                )?;
+                for v in report.verdicts {
+                    if let Some(entry) = v.pending {
+                        snap.put(&v.id, entry, &order);
+                        n += 1;
+                    }
+                }
+            }
+            labrun::snapshot::save(&lab.snapshot_path, &snap)?;
+            println!("accepted {n} step(s) into {}", lab.snapshot_path.display());
+            Ok(ExitCode::Success)
+        }
+        Command::Review { path } => review(&path),
+        Command::Normalize { doc, command, file } => {
+            let norm = match doc {
+                Some(d) => Lab::open(&d)?.norm,
+                None => Normalizer::default(),
+            };
+            let text = match file {
+                Some(f) => std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?,
+                None => {
+                    let mut s = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut s)
+                        .context("reading standard input")?;
+                    s
+                }
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            // Line by line keeps memory flat on large inputs; numbering spans the whole text.
+            let mut labels = Labels::default();
+            for chunk in text.split_inclusive('\n').collect::<Vec<_>>().chunks(4096) {
+                let lines = norm.lines(&chunk.concat(), &command);
+                writeln!(out, "{}", norm.render(&lines, &mut labels))?;
+            }
+            out.flush()?;
+            Ok(ExitCode::Success)
+        }
     }
+}
+
+fn emit(
+    report: &labrun::check::Report,
+    format: ReportFormat,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    let doc = path.display().to_string();
+    let mut out = std::io::stdout().lock();
+    match format {
+        ReportFormat::Human => {
+            let colour = labrun::report::colour_for(std::io::stdout().is_terminal());
+            labrun::report::human(report, colour, &mut out)?
+        }
+        ReportFormat::Json => labrun::report::json(report, &mut out)?,
+        ReportFormat::Junit => labrun::report::junit(report, &doc, &mut out)?,
+        ReportFormat::Github => labrun::report::github(report, &doc, &mut out)?,
+    }
+    Ok(())
+}
+
+/// Failing steps' live outputs as pending entries, for `labrun review`; never in CI.
+fn write_pending(lab: &Lab, report: &labrun::check::Report) -> anyhow::Result<()> {
+    let failed: Vec<_> = report
+        .verdicts
+        .iter()
+        .filter(|v| v.status == labrun::check::Status::Fail)
+        .filter_map(|v| v.pending.clone().map(|p| (v.id.clone(), p)))
+        .collect();
+    if failed.is_empty() || !labrun::snapshot::may_write_pending() {
+        return Ok(());
+    }
+    let pending = labrun::snapshot::Snapshot {
+        document: lab.doc.path.display().to_string(),
+        entries: failed,
+    };
+    let path = labrun::snapshot::pending_path(&lab.snapshot_path);
+    labrun::snapshot::save(&path, &pending)?;
+    eprintln!(
+        "labrun: pending snapshot entries written to {} (labrun review)",
+        path.display()
+    );
+    Ok(())
+}
+
+fn review(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let lab = Lab::open(path)?;
+    let pending_path = labrun::snapshot::pending_path(&lab.snapshot_path);
+    let Some(pending) = labrun::snapshot::load(&pending_path)? else {
+        println!("no pending snapshot entries for {}", path.display());
+        return Ok(ExitCode::Success);
+    };
+    let mut snap = lab.snapshot_or_new();
+    let order = lab.step_ids();
+    let mut left = labrun::snapshot::Snapshot {
+        document: pending.document.clone(),
+        entries: Vec::new(),
+    };
+    let stdin = std::io::stdin();
+    let mut answer = String::new();
+    for (id, entry) in pending.entries {
+        let old = snap
+            .get(&id)
+            .map(|e| e.lines.join("\n"))
+            .unwrap_or_default();
+        println!("=== {id}\n$ {}", entry.command);
+        print!(
+            "{}",
+            labrun::compare::unified_diff(&old, &entry.lines.join("\n"))
+        );
+        print!("[a]ccept, [r]eject, [s]kip? ");
+        std::io::stdout().flush().ok();
+        answer.clear();
+        stdin.read_line(&mut answer).context("reading the answer")?;
+        match answer.trim() {
+            "a" | "accept" => snap.put(&id, entry, &order),
+            "r" | "reject" => {}
+            _ => left.entries.push((id, entry)),
+        }
+    }
+    labrun::snapshot::save(&lab.snapshot_path, &snap)?;
+    if left.entries.is_empty() {
+        std::fs::remove_file(&pending_path).ok();
+    } else {
+        labrun::snapshot::save(&pending_path, &left)?;
+    }
+    Ok(ExitCode::Success)
 }

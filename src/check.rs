@@ -1,0 +1,303 @@
+//! Stage 4, check: every step's verdict for one run.
+//!
+//! In: the document's steps, the run's records (in execution order), the accepted snapshot if
+//! any, and the normalizer. Out: a [`Report`] with one [`Verdict`] per step, the snapshot
+//! entries no step claims any more (stale), the warnings about stale prose, and the bindings
+//! learned. The expectation is the accepted snapshot entry when there is one, otherwise the
+//! output printed in the document. Binding always learns from the document's printed output,
+//! since later commands are written with the document's values.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::bind::{Bindings, prepare, strip_tty};
+use crate::compare::{self, Comparison};
+use crate::error::{Error, Result};
+use crate::normalize::{Labels, Line, Normalizer};
+use crate::record::StepRecord;
+use crate::snapshot::{Entry, Snapshot};
+use crate::steps::Step;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+    NotRun,
+    /// The printed output was never observed (an `illustrative` step): neither pass nor fail.
+    Unverified,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+            Status::NotRun => "not-run",
+            Status::Unverified => "not yet verified",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    pub id: String,
+    pub status: Status,
+    pub reason: Option<String>,
+    pub diff: Option<String>,
+    #[serde(skip)]
+    pub section: String,
+    #[serde(skip)]
+    pub line: usize,
+    /// The command as executed, when it differs from the document's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub executed: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tries: Option<u32>,
+    /// The live output normalized, placeholders numbered as in the expectation.
+    #[serde(skip)]
+    pub live: Option<String>,
+    /// The live output normalized on its own, for a pending snapshot entry.
+    #[serde(skip)]
+    pub pending: Option<Entry>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub pass: usize,
+    pub fail: usize,
+    pub skip: usize,
+    pub not_run: usize,
+    pub unverified: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub verdicts: Vec<Verdict>,
+    /// Snapshot entries whose id matches no step.
+    pub stale: Vec<String>,
+    /// Steps whose printed output disagrees with the accepted snapshot.
+    pub doc_drift: Vec<(String, String)>,
+    pub bindings: Bindings,
+}
+
+impl Report {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for v in &self.verdicts {
+            match v.status {
+                Status::Pass => s.pass += 1,
+                Status::Fail => s.fail += 1,
+                Status::Skip => s.skip += 1,
+                Status::NotRun => s.not_run += 1,
+                Status::Unverified => s.unverified += 1,
+            }
+        }
+        s
+    }
+
+    pub fn failed(&self, strict: bool) -> bool {
+        let s = self.summary();
+        s.fail > 0 || (strict && (s.not_run > 0 || !self.doc_drift.is_empty()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub strict: bool,
+}
+
+/// Check a run. `records` must name steps of `steps`; an unknown id is bad input.
+pub fn check(
+    path: &std::path::Path,
+    steps: &[Step],
+    records: &[StepRecord],
+    snapshot: Option<&Snapshot>,
+    norm: &Normalizer,
+    opts: Options,
+) -> Result<Report> {
+    let mut by_id: HashMap<&str, &StepRecord> = HashMap::new();
+    for (n, r) in records.iter().enumerate() {
+        if !steps.iter().any(|s| s.id == r.step) {
+            return Err(Error::input(
+                path,
+                n + 1,
+                format!(
+                    "the run names step `{}`, which the document does not have",
+                    r.step
+                ),
+            ));
+        }
+        by_id.insert(&r.step, r);
+    }
+    let mut report = Report::default();
+    for step in steps {
+        let record = by_id.get(step.id.as_str()).copied();
+        let entry = snapshot.and_then(|s| s.get(&step.id));
+        let v = verdict(step, record, entry, norm, &mut report.bindings, opts);
+        if let (Some(entry), true) = (entry, step.has_expected()) {
+            let doc = norm.lines(&step.expected.join("\n"), &step.command);
+            let snap = norm.parse_normalized(&entry.lines.join("\n"));
+            let c = compare::compare(norm, &snap, &doc, step.directives.unordered);
+            if !c.pass {
+                report.doc_drift.push((
+                    step.id.clone(),
+                    format!(
+                        "line {}: the printed output disagrees with the accepted snapshot ({})",
+                        step.expected_line.unwrap_or(step.line),
+                        c.reason.unwrap_or_default()
+                    ),
+                ));
+            }
+        }
+        report.verdicts.push(v);
+    }
+    if let Some(snap) = snapshot {
+        report.stale = snap
+            .entries
+            .iter()
+            .filter(|(id, _)| !steps.iter().any(|s| &s.id == id))
+            .map(|(id, _)| id.clone())
+            .collect();
+    }
+    Ok(report)
+}
+
+fn squash(command: &str) -> String {
+    strip_tty(command)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn verdict(
+    step: &Step,
+    record: Option<&StepRecord>,
+    entry: Option<&Entry>,
+    norm: &Normalizer,
+    bindings: &mut Bindings,
+    opts: Options,
+) -> Verdict {
+    let mut v = Verdict {
+        id: step.id.clone(),
+        status: Status::Pass,
+        reason: None,
+        diff: None,
+        section: step.section.clone(),
+        line: step.line,
+        executed: None,
+        tries: record.and_then(|r| r.tries),
+        live: None,
+        pending: None,
+    };
+    if step.directives.skip {
+        v.status = Status::Skip;
+        v.reason = Some("skipped by directive".into());
+        return v;
+    }
+    let Some(record) = record else {
+        v.status = if opts.strict {
+            Status::Fail
+        } else {
+            Status::NotRun
+        };
+        v.reason = Some("not run".into());
+        return v;
+    };
+    let planned = prepare(&step.command, bindings);
+    if record.command != step.command {
+        v.executed = Some(record.command.clone());
+    }
+    let live_text = record.output();
+    let live = norm.lines(&live_text, &record.command);
+    let live_trimmed = trim(&live);
+
+    // Learn bindings from the document's printed output, whatever the verdict.
+    let doc_lines = norm.lines(&step.expected.join("\n"), &step.command);
+    let doc_cmp = step
+        .has_expected()
+        .then(|| compare::compare(norm, &doc_lines, live_trimmed, step.directives.unordered));
+    if squash(&record.command) != squash(&planned) {
+        v.status = Status::Fail;
+        v.reason = Some(format!(
+            "command drift: ran `{}`, the document (with bound values) says `{}`",
+            record.command, planned
+        ));
+        return v;
+    }
+    if let Some(c) = &doc_cmp {
+        bindings.learn(&c.pairs);
+    }
+    v.pending = Some(Entry {
+        command: step.command.clone(),
+        origin: if record.is_live() {
+            "run".into()
+        } else {
+            record.origin.clone().unwrap_or_else(|| "unknown".into())
+        },
+        exit: record.exit_code,
+        lines: norm
+            .render(live_trimmed, &mut Labels::default())
+            .split('\n')
+            .map(str::to_string)
+            .collect(),
+    });
+
+    let want_exit = step.directives.exit.unwrap_or(0);
+    if record.timed_out {
+        v.status = Status::Fail;
+        v.reason = Some("timed out".into());
+        return v;
+    }
+    if record.exit_code != want_exit {
+        v.status = Status::Fail;
+        v.reason = Some(format!(
+            "exit code {} (expected {want_exit})",
+            record.exit_code
+        ));
+        v.diff = Some(compare::unified_diff(
+            &step.expected.join("\n"),
+            live_text.trim_end(),
+        ));
+        return v;
+    }
+    if step.directives.illustrative && !entry.is_some_and(Entry::verified) {
+        v.status = Status::Unverified;
+        v.reason = Some("illustrative output, not yet verified by a live run".into());
+        return v;
+    }
+    let (expected, comparison): (Vec<Line>, Comparison) = match entry {
+        Some(e) => {
+            let exp = norm.parse_normalized(&e.lines.join("\n"));
+            let c = compare::compare(norm, &exp, live_trimmed, step.directives.unordered);
+            (exp, c)
+        }
+        None if step.has_expected() => (doc_lines.clone(), doc_cmp.clone().unwrap()),
+        None => {
+            v.reason = Some("no printed output; exit code checked".into());
+            return v;
+        }
+    };
+    let (exp_text, live_text) = compare::render_both(norm, &expected, live_trimmed, &comparison);
+    v.live = Some(live_text.clone());
+    if !comparison.pass {
+        v.status = Status::Fail;
+        v.reason = comparison.reason;
+        v.diff = Some(compare::unified_diff(&exp_text, &live_text));
+    }
+    v
+}
+
+/// Lines without leading and trailing blank lines (the document's printed output is trimmed
+/// the same way).
+fn trim(lines: &[Line]) -> &[Line] {
+    let first = lines.iter().position(|l| !l.shape.trim().is_empty());
+    let last = lines.iter().rposition(|l| !l.shape.trim().is_empty());
+    match (first, last) {
+        (Some(a), Some(b)) => &lines[a..=b],
+        _ => &[],
+    }
+}

@@ -1,0 +1,133 @@
+//! Recorded runs: the JSON Lines file an execution writes and `--replay` reads.
+//!
+//! In/out: one JSON object per executed step, in execution order:
+//! `{"step", "command", "stdout", "stderr", "exit_code", "duration_ms"}`, plus optional fields
+//! labrun itself adds (`origin`, `tries`, `truncated`, `timed_out`, `versions`). Unknown fields
+//! are ignored. Writing is atomic: a temporary file renamed into place.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// One executed step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: String,
+    pub command: String,
+    pub stdout: String,
+    pub stderr: String,
+    pub exit_code: i32,
+    pub duration_ms: u64,
+    /// Where the output came from: `live` (an execution by labrun), `simulated` (built by a
+    /// test from the document), `document`. Absent means unknown: never counted as verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+    /// How many times the step ran (retries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tries: Option<u32>,
+    /// The output was cut at the cap.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
+    /// The step was killed at its timeout.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub timed_out: bool,
+    /// Versions of what the step ran against (kind, Kubernetes, Docker), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<serde_json::Value>,
+}
+
+impl StepRecord {
+    /// What a reader would have seen: standard output, then standard error.
+    pub fn output(&self) -> String {
+        match (self.stdout.is_empty(), self.stderr.is_empty()) {
+            (_, true) => self.stdout.clone(),
+            (true, false) => self.stderr.clone(),
+            (false, false) => {
+                let mut s = self.stdout.clone();
+                if !s.ends_with('\n') {
+                    s.push('\n');
+                }
+                s.push_str(&self.stderr);
+                s
+            }
+        }
+    }
+
+    /// Whether this output was observed by a live execution.
+    pub fn is_live(&self) -> bool {
+        self.origin.as_deref() == Some("live")
+    }
+}
+
+/// Read a run file; a malformed line is an error naming `file:line`.
+pub fn read(path: &Path) -> Result<Vec<StepRecord>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    parse(path, &text)
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<Vec<StepRecord>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: StepRecord = serde_json::from_str(line)
+            .map_err(|e| Error::input(path, i + 1, format!("not a run record: {e}")))?;
+        out.push(record);
+    }
+    Ok(out)
+}
+
+/// Write a whole run file atomically.
+pub fn write(path: &Path, records: &[StepRecord]) -> Result<()> {
+    let mut text = String::new();
+    for r in records {
+        text.push_str(&serde_json::to_string(r).expect("records serialize"));
+        text.push('\n');
+    }
+    write_atomic(path, text.as_bytes())
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory and a rename, so an
+/// interrupted write never leaves a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_fields_are_ignored_and_bad_lines_are_located() {
+        let p = Path::new("run.jsonl");
+        let ok = r#"{"step":"a/1","command":"x","stdout":"o","stderr":"","exit_code":0,"duration_ms":3,"extra":1}"#;
+        assert_eq!(parse(p, ok).unwrap()[0].step, "a/1");
+        let err = parse(p, &format!("{ok}\n{{broken"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("run.jsonl:2:"), "{err}");
+    }
+
+    #[test]
+    fn output_is_stdout_then_stderr() {
+        let r = StepRecord {
+            stdout: "out".into(),
+            stderr: "err\n".into(),
+            ..Default::default()
+        };
+        assert_eq!(r.output(), "out\nerr\n");
+    }
+}

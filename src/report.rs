@@ -1,0 +1,199 @@
+//! Stage 6a, report: verdicts for people and for CI.
+//!
+//! In: a [`Report`]. Out: text on a writer — human (coloured diffs on a terminal, `NO_COLOR`
+//! respected, ending with `N passed, M failed`), JSON, JUnit XML, or GitHub Actions
+//! annotations.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::check::{Report, Status, Summary, Verdict};
+
+/// Whether to colour a stream: a terminal, and `NO_COLOR` unset.
+pub fn colour_for(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn paint(on: bool, code: &str, text: &str) -> String {
+    if on {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// The closing line: `N passed, M failed` and `, K skipped` when any were skipped.
+pub fn closing_line(s: &Summary) -> String {
+    let skipped = s.skip + s.not_run + s.unverified;
+    let mut line = format!("{} passed, {} failed", s.pass, s.fail);
+    if skipped > 0 {
+        line.push_str(&format!(", {skipped} skipped"));
+    }
+    line
+}
+
+pub fn human(report: &Report, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    for v in &report.verdicts {
+        let (tag, code) = match v.status {
+            Status::Pass => ("PASS", "32"),
+            Status::Fail => ("FAIL", "31;1"),
+            Status::Skip => ("SKIP", "33"),
+            Status::NotRun => ("NOT RUN", "33"),
+            Status::Unverified => ("UNVERIFIED", "36"),
+        };
+        let tries = match v.tries {
+            Some(n) if n > 1 => format!(" ({n} tries)"),
+            _ => String::new(),
+        };
+        writeln!(
+            out,
+            "{:<10} {} (line {}){tries}",
+            paint(colour, code, tag),
+            v.id,
+            v.line
+        )?;
+        if v.status == Status::Fail {
+            if let Some(r) = &v.reason {
+                writeln!(out, "    {r}")?;
+            }
+            if let Some(cmd) = &v.executed {
+                writeln!(out, "    ran: {cmd}")?;
+            }
+            if let Some(d) = &v.diff {
+                for l in d.lines() {
+                    let c = match l.as_bytes().first() {
+                        Some(b'-') if !l.starts_with("---") => "31",
+                        Some(b'+') if !l.starts_with("+++") => "32",
+                        Some(b'@') => "36",
+                        _ => "",
+                    };
+                    let l = if c.is_empty() {
+                        l.to_string()
+                    } else {
+                        paint(colour, c, l)
+                    };
+                    writeln!(out, "    {l}")?;
+                }
+            }
+        }
+    }
+    for (id, msg) in &report.doc_drift {
+        writeln!(out, "{} {id}: {msg}", paint(colour, "33", "warning:"))?;
+    }
+    for id in &report.stale {
+        writeln!(
+            out,
+            "{} snapshot entry `{id}` matches no step (stale)",
+            paint(colour, "33", "warning:")
+        )?;
+    }
+    writeln!(out, "{}", closing_line(&report.summary()))
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    steps: &'a [Verdict],
+    summary: Summary,
+    stale: &'a [String],
+    doc_drift: Vec<serde_json::Value>,
+}
+
+pub fn json(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
+    let r = JsonReport {
+        steps: &report.verdicts,
+        summary: report.summary(),
+        stale: &report.stale,
+        doc_drift: report
+            .doc_drift
+            .iter()
+            .map(|(id, m)| serde_json::json!({"id": id, "message": m}))
+            .collect(),
+    };
+    serde_json::to_writer_pretty(&mut *out, &r)?;
+    writeln!(out)
+}
+
+fn xml(text: &str) -> String {
+    text.chars()
+        .filter(|c| *c == '\n' || *c == '\t' || !c.is_control())
+        .collect::<String>()
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// JUnit XML: one testcase per step, classname the section.
+pub fn junit(report: &Report, document: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    let s = report.summary();
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites><testsuite name="{}" tests="{}" failures="{}" skipped="{}">"#,
+        xml(document),
+        report.verdicts.len(),
+        s.fail,
+        s.skip + s.not_run + s.unverified
+    )?;
+    for v in &report.verdicts {
+        let class = if v.section.is_empty() {
+            "preamble"
+        } else {
+            &v.section
+        };
+        write!(
+            out,
+            r#"  <testcase classname="{}" name="{}">"#,
+            xml(class),
+            xml(&v.id)
+        )?;
+        match v.status {
+            Status::Fail => write!(
+                out,
+                r#"<failure message="{}">{}</failure>"#,
+                xml(v.reason.as_deref().unwrap_or("failed")),
+                xml(v.diff.as_deref().unwrap_or(""))
+            )?,
+            Status::Skip | Status::NotRun | Status::Unverified => {
+                write!(out, r#"<skipped message="{}"/>"#, xml(v.status.label()))?
+            }
+            Status::Pass => {}
+        }
+        writeln!(out, "</testcase>")?;
+    }
+    writeln!(out, "</testsuite></testsuites>")
+}
+
+/// GitHub Actions annotations: `::error file=…,line=…::` per failed step.
+pub fn github(report: &Report, document: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    let esc = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    for v in &report.verdicts {
+        if v.status == Status::Fail {
+            let msg = format!(
+                "{}: {}\n{}",
+                v.id,
+                v.reason.as_deref().unwrap_or("failed"),
+                v.diff.as_deref().unwrap_or("")
+            );
+            writeln!(
+                out,
+                "::error file={document},line={},title=labrun::{}",
+                v.line,
+                esc(&msg)
+            )?;
+        }
+    }
+    for (id, msg) in &report.doc_drift {
+        writeln!(
+            out,
+            "::warning file={document},title=labrun::{}",
+            esc(&format!("{id}: {msg}"))
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! `labrun check` on replays of the lab: the document's own output, a simulated fresh
+//! cluster, and one substantive change at a time.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use labrun::check::{Options, Report, Status, check};
+use labrun::normalize::Normalizer;
+use labrun::record::StepRecord;
+use regex::Regex;
+
+fn run_check(records: &[StepRecord]) -> Report {
+    let steps = lab_steps();
+    check(
+        Path::new("run.jsonl"),
+        &steps,
+        records,
+        None,
+        &Normalizer::default(),
+        Options::default(),
+    )
+    .unwrap()
+}
+
+fn failures(report: &Report) -> Vec<(String, String)> {
+    report
+        .verdicts
+        .iter()
+        .filter(|v| v.status == Status::Fail)
+        .map(|v| (v.id.clone(), v.reason.clone().unwrap_or_default()))
+        .collect()
+}
+
+#[test]
+fn the_documents_own_output_passes_entirely() {
+    let steps = lab_steps();
+    let report = run_check(&run_from_document(&steps));
+    assert_eq!(failures(&report), []);
+    assert_eq!(report.summary().pass, steps.len());
+}
+
+/// The lab's outputs as a fresh cluster would print them: every volatile value changed
+/// consistently, ages changed, tables realigned, rows of generated names reordered, and the
+/// commands written with the new values.
+fn fresh_cluster() -> Vec<StepRecord> {
+    let steps = lab_steps();
+    let ages = Regex::new(r"\b(\d+)([smhd])\b").unwrap();
+    let columns = Regex::new(r"(\S)   +").unwrap();
+    let mut run = run_from_document(&steps);
+    for r in &mut run {
+        r.command = substitute(&r.command, FRESH);
+        let out = substitute(&r.stdout, FRESH);
+        let out = ages.replace_all(&out, |c: &regex::Captures| {
+            format!("{}{}", c[1].parse::<u32>().unwrap() + 7, &c[2])
+        });
+        r.stdout = columns.replace_all(&out, "${1}      ").into_owned();
+    }
+    // kubectl lists pods by name; new names sort differently.
+    let reorder = run.iter_mut().find(|r| r.step == "nodeport/2").unwrap();
+    let mut lines: Vec<&str> = reorder.stdout.lines().collect();
+    lines.swap(1, 3);
+    reorder.stdout = lines.join("\n") + "\n";
+    // A pod placed on another node than the author's, sharing it with another pod.
+    let moved = run
+        .iter_mut()
+        .find(|r| r.step == "explore-statefulsets/2")
+        .unwrap();
+    moved.stdout = moved.stdout.replacen("kind-worker ", "kind-worker3 ", 1);
+    run
+}
+
+#[test]
+fn a_simulated_fresh_cluster_passes_entirely() {
+    let run = fresh_cluster();
+    let report = run_check(&run);
+    assert_eq!(failures(&report), []);
+    assert_eq!(report.summary().pass, lab_steps().len());
+    // The values learned from earlier steps rewrote the later commands.
+    let ran: Vec<&str> = run.iter().map(|r| r.command.as_str()).collect();
+    assert!(ran.contains(&"kubectl exec app-7d4f8b6c5-x2kqz ip a"));
+    assert!(ran.contains(&"docker exec kind-worker3 ps aux | grep 9123"));
+}
+
+fn with_change(step: &str, change: impl Fn(&mut StepRecord)) -> Vec<(String, String)> {
+    let mut run = fresh_cluster();
+    change(run.iter_mut().find(|r| r.step == step).unwrap());
+    failures(&run_check(&run))
+}
+
+fn fails_only(step: &str, change: impl Fn(&mut StepRecord)) -> String {
+    let f = with_change(step, change);
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert_eq!(f[0].0, step);
+    f[0].1.clone()
+}
+
+#[test]
+fn a_changed_port_fails_there_only() {
+    fails_only("nodeport/6", |r| {
+        r.stdout = r.stdout.replace("30040/TCP", "30041/TCP")
+    });
+}
+
+#[test]
+fn a_changed_status_fails_there_only() {
+    fails_only("explore-statefulsets/2", |r| {
+        r.stdout = r.stdout.replacen("Running", "Pending", 2)
+    });
+}
+
+#[test]
+fn a_pod_not_ready_fails_there_only() {
+    fails_only("deploy-kind-cluster-with-ingress-enabled/3", |r| {
+        r.stdout = r.stdout.replace("1/1", "0/1")
+    });
+}
+
+#[test]
+fn one_endpoint_fewer_fails_there_only() {
+    fails_only("headless-service/4", |r| {
+        let lines: Vec<&str> = r
+            .stdout
+            .lines()
+            .filter(|l| !l.ends_with("10.244.9.5"))
+            .collect();
+        r.stdout = lines.join("\n");
+    });
+}
+
+#[test]
+fn an_error_instead_of_output_fails_there_only() {
+    let reason = fails_only("cluster-ip/3", |r| {
+        r.stdout.clear();
+        r.stderr = "Error from server (NotFound): pods \"dnsutils\" not found\n".into();
+        r.exit_code = 1;
+    });
+    assert!(reason.contains("exit code 1"));
+}
+
+#[test]
+fn a_different_cname_target_fails_there_only() {
+    fails_only("external-service/4", |r| {
+        r.stdout = r.stdout.replace("CNAME github.com.", "CNAME gitlab.com.")
+    });
+}
+
+#[test]
+fn a_non_zero_exit_fails_there_only() {
+    fails_only("services/1", |r| r.exit_code = 2);
+}
+
+#[test]
+fn a_command_changed_beyond_its_bound_values_fails_there_only() {
+    let reason = fails_only("cluster-ip/11", |r| {
+        r.command = r.command.replace(" ip r", " ip -6 r")
+    });
+    assert!(reason.contains("command drift"), "{reason}");
+}
+
+#[test]
+fn a_command_run_with_the_authors_stale_value_is_command_drift() {
+    let reason = fails_only("cluster-ip/14", |r| {
+        r.command = "docker exec kind-worker3 ps aux | grep 4687".into()
+    });
+    assert!(reason.contains("command drift"), "{reason}");
+}
+
+#[test]
+fn not_run_steps_are_reported_and_fail_when_strict() {
+    let mut run = run_from_document(&lab_steps());
+    run.retain(|r| r.step != "nodeport/4");
+    let report = run_check(&run);
+    let v = report
+        .verdicts
+        .iter()
+        .find(|v| v.id == "nodeport/4")
+        .unwrap();
+    assert_eq!(v.status, Status::NotRun);
+    assert!(!report.failed(false) && report.failed(true));
+}

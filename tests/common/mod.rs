@@ -1,0 +1,140 @@
+//! Helpers shared by integration tests: runs built from the lab's own printed output.
+//!
+//! Such runs are labelled `origin: "simulated"`; they stand for no observation.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use labrun::bind::strip_tty;
+use labrun::record::StepRecord;
+use labrun::steps::Step;
+
+pub const LAB: &str = "book/src/kubernetes-networking-abstractions.adoc";
+
+pub fn lab_steps() -> Vec<Step> {
+    labrun::steps::split(&labrun::document::load(Path::new(LAB)).unwrap())
+}
+
+/// A run in which every step printed exactly what the document shows.
+pub fn run_from_document(steps: &[Step]) -> Vec<StepRecord> {
+    steps
+        .iter()
+        .filter(|s| !s.directives.skip)
+        .map(|s| StepRecord {
+            step: s.id.clone(),
+            command: strip_tty(&s.command),
+            stdout: if s.expected.is_empty() {
+                String::new()
+            } else {
+                s.expected.join("\n") + "\n"
+            },
+            stderr: String::new(),
+            exit_code: 0,
+            duration_ms: 1,
+            origin: Some("simulated".into()),
+            ..Default::default()
+        })
+        .collect()
+}
+
+/// Replace every `(old, new)` at once (no chains), longest first.
+pub fn substitute(text: &str, table: &[(&str, &str)]) -> String {
+    let mut sorted: Vec<&(&str, &str)> = table.iter().collect();
+    sorted.sort_by_key(|(o, _)| std::cmp::Reverse(o.len()));
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    'outer: while i < text.len() {
+        for (old, new) in &sorted {
+            if text[i..].starts_with(old) {
+                out.push_str(new);
+                i += old.len();
+                continue 'outer;
+            }
+        }
+        let c = text[i..].chars().next().unwrap();
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// What a fresh cluster changes: every address, generated name, hash, MAC, container id,
+/// interface index, PID, DNS id and TTL, and the node each worker name stands for.
+pub const FRESH: &[(&str, &str)] = &[
+    // pod, service and node addresses (the three written forms)
+    ("10.244.1.", "10.244.7."),
+    ("10.244.2.", "10.244.5."),
+    ("10.244.3.", "10.244.9."),
+    ("10-244-1-", "10-244-7-"),
+    (".1.244.10.in-addr", ".7.244.10.in-addr"),
+    ("172.18.0.", "172.19.0."),
+    ("10.98.252.195", "10.96.44.12"),
+    ("10.105.214.153", "10.96.200.7"),
+    ("10.101.85.57", "10.96.3.33"),
+    ("140.82.112.3", "140.82.121.4"),
+    ("fc00:f853:ccd:e793::4", "fc00:f853:ccd:e793::6"),
+    ("fe80::42:acff:fe12:4", "fe80::42:acff:fe13:6"),
+    ("fe80::3c57:42ff:fe6e:cd45", "fe80::98c1:11ff:fe22:3344"),
+    // generated names
+    ("9cc7d9df8-ffsm6", "7d4f8b6c5-x2kqz"),
+    ("9cc7d9df8-9d5t8", "7d4f8b6c5-b7wnp"),
+    ("9cc7d9df8-srxk5", "7d4f8b6c5-hq4vd"),
+    ("9cc7d9df8-zrnvb", "7d4f8b6c5-m5ltc"),
+    ("5586fc9d77-7frts", "6b8f7c9d4-p9rgv"),
+    ("5586fc9d77-mxhgw", "6b8f7c9d4-k2zbd"),
+    ("5586fc9d77-qpxwk", "6b8f7c9d4-w6jsh"),
+    ("5586fc9d77-tpz8q", "6b8f7c9d4-c8vnm"),
+    ("5586fc9d77-6dcg2", "6b8f7c9d4-t4fwq"),
+    ("clusterip-service-l2n9q", "clusterip-service-r7kx2"),
+    // kube-proxy chains, network namespaces, veths, MACs, container ids, ports
+    ("V7R3EVKW3DT43QQM", "QW3ERT7YU8IO9PAS"),
+    ("THJR2P3Q4C2QAEPT", "ZXCV5BNM6LKJ7HGF"),
+    (
+        "c18c44cb-6c3e-c48d-b783-e7850d40e01c",
+        "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+    ),
+    (
+        "ec37f6e4-a1b5-9bc9-b324-59d612edb4d4",
+        "9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a",
+    ),
+    ("veth608eddaa", "veth1a2b3c4d"),
+    ("veth45d1f3e8", "vethdeadbe01"),
+    ("76:e6:c5:a4:71:7d", "aa:bb:cc:00:11:22"),
+    ("3e:39:16:38:3f:23", "aa:bb:cc:00:11:33"),
+    ("02:42:ac:12:00:04", "02:42:ac:13:00:06"),
+    ("3e:57:42:6e:cd:45", "9a:c1:11:22:33:44"),
+    ("df6df0736958", "1f2e3d4c5b6a"),
+    ("e242f11d2d00", "2a3b4c5d6e7f"),
+    ("a76b32f37c0e", "3b4c5d6e7f80"),
+    ("07ccb63d870f", "4c5d6e7f8091"),
+    ("52321->", "41234->"),
+    // interface indices and netns ids
+    ("4: veth608eddaa", "9: veth1a2b3c4d"),
+    ("5: veth45d1f3e8", "12: vethdeadbe01"),
+    ("11: eth0@if12", "21: eth0@if22"),
+    ("@if5", "@if3"),
+    ("(id: 2)", "(id: 0)"),
+    ("(id: 1)", "(id: 3)"),
+    // PIDs, DNS ids, TTLs, query times, timestamps, ages
+    ("4687", "9123"),
+    ("4737", "9188"),
+    ("id: 45294", "id: 101"),
+    ("id: 55908", "id: 202"),
+    ("id: 11252", "id: 303"),
+    ("id: 36874", "id: 404"),
+    (". 30 IN", ". 17 IN"),
+    (". 24 IN", ". 5 IN"),
+    ("30      IN", "4      IN"),
+    ("24      IN", "9      IN"),
+    ("in 18 ms", "in 2 ms"),
+    ("2021-01-30T", "2026-11-27T"),
+    ("About an hour ago", "2 minutes ago"),
+    ("Up About an hour", "Up 2 minutes"),
+    ("17:00", "02:41"),
+    // node placement: each worker name stands for another worker
+    ("kind-worker2", "kind-worker3"),
+    ("kind-worker3", "kind-worker"),
+    ("kind-worker ", "kind-worker2 "),
+    ("hostname=kind-worker\n", "hostname=kind-worker2\n"),
+];
