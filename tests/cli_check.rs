@@ -1,0 +1,276 @@
+//! The check, accept, review and normalize commands end to end, through the binary, on a
+//! copy of the lab in a scratch directory (so snapshots are written there, not here).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(LAB, dir.path().join("lab.adoc")).unwrap();
+        std::fs::write(dir.path().join("labrun.toml"), "snapshots = \"snaps\"\n").unwrap();
+        let run = run_from_document(&lab_steps());
+        labrun::record::write(&dir.path().join("run.jsonl"), &run).unwrap();
+        Scratch { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn labrun(&self, args: &[&str], ci: bool, stdin: &str) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_labrun"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1");
+        if ci {
+            cmd.env("CI", "true");
+        } else {
+            cmd.env_remove("CI");
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_prints_the_closing_line_and_exits_zero() {
+    let s = Scratch::new();
+    let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], true, "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        stdout.lines().last(),
+        Some(format!("{} passed, 0 failed", lab_steps().len()).as_str())
+    );
+}
+
+#[test]
+fn json_and_junit_reports() {
+    let s = Scratch::new();
+    let out = s.labrun(
+        &[
+            "check",
+            "lab.adoc",
+            "--replay",
+            "run.jsonl",
+            "--format",
+            "json",
+        ],
+        true,
+        "",
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["pass"], lab_steps().len());
+    assert_eq!(v["steps"][0]["status"], "pass");
+    let out = s.labrun(
+        &[
+            "check",
+            "lab.adoc",
+            "--replay",
+            "run.jsonl",
+            "--format",
+            "junit",
+        ],
+        true,
+        "",
+    );
+    let xml = text(&out.stdout);
+    assert_eq!(xml.matches("<testcase ").count(), lab_steps().len());
+    assert!(xml.contains(r#"classname="Cluster IP" name="cluster-ip/3""#));
+}
+
+fn break_step(s: &Scratch, id: &str) {
+    let path = s.path("run.jsonl");
+    let mut run = labrun::record::read(&path).unwrap();
+    let r = run.iter_mut().find(|r| r.step == id).unwrap();
+    r.stdout = r.stdout.replace("Running", "Pending");
+    labrun::record::write(&path, &run).unwrap();
+}
+
+#[test]
+fn a_failure_exits_one_with_a_diff_and_writes_pending_entries_only_outside_ci() {
+    let s = Scratch::new();
+    break_step(&s, "explore-statefulsets/2");
+    let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], true, "");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("FAIL       explore-statefulsets/2"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("-dnsutils 1/1 Running 0 <AGE> <IP1> <NODE> <none> <none>"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+dnsutils 1/1 Pending 0 <AGE> <IP1> <NODE> <none> <none>"),
+        "{stdout}"
+    );
+    assert!(!s.path("snaps/lab.snap.new").exists(), "never in CI");
+
+    let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], false, "");
+    assert_eq!(out.status.code(), Some(1));
+    let pending = std::fs::read_to_string(s.path("snaps/lab.snap.new")).unwrap();
+    assert!(pending.contains("=== explore-statefulsets/2"));
+    assert!(pending.contains("origin: simulated (not yet verified)"));
+}
+
+#[test]
+fn accept_from_doc_then_review_a_pending_change() {
+    let s = Scratch::new();
+    let out = s.labrun(&["accept", "lab.adoc", "--from-doc"], true, "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let snap = std::fs::read_to_string(s.path("snaps/lab.snap")).unwrap();
+    assert!(snap.contains("=== cluster-ip/3\ncommand: kubectl exec dnsutils -- host clusterip-service\norigin: document (not yet verified)\nexit: 0\n| clusterip-service.default.svc.cluster.local has address <IP1>\n"), "{snap}");
+    assert!(!snap.contains("origin: run"), "nothing was observed");
+
+    // The snapshot is now the expectation; a drifted run leaves a pending entry to review.
+    break_step(&s, "explore-statefulsets/2");
+    let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], false, "");
+    assert_eq!(out.status.code(), Some(1));
+    let out = s.labrun(&["review", "lab.adoc"], false, "a\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!s.path("snaps/lab.snap.new").exists());
+    let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], true, "");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "accepted: {}",
+        text(&out.stdout)
+    );
+    // The document still prints Running: its prose is now stale against the snapshot.
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("warning: explore-statefulsets/2"),
+        "{stdout}"
+    );
+    let out = s.labrun(
+        &["check", "lab.adoc", "--replay", "run.jsonl", "--strict"],
+        true,
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn stale_snapshot_entries_are_reported() {
+    let s = Scratch::new();
+    s.labrun(&["accept", "lab.adoc", "--from-doc"], true, "");
+    let p = s.path("snaps/lab.snap");
+    let mut snap = std::fs::read_to_string(&p).unwrap();
+    snap.push_str("\n=== gone/1\ncommand: echo\norigin: document\nexit: 0\n| hi\n");
+    std::fs::write(&p, snap).unwrap();
+    let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], true, "");
+    assert!(text(&out.stdout).contains("snapshot entry `gone/1` matches no step (stale)"));
+}
+
+fn assert_bad(out: &Output, location: &str) {
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(location),
+        "{location} in {}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn broken_run_file_unknown_step_and_nonsense_snapshot_are_bad_input() {
+    let s = Scratch::new();
+    let good = std::fs::read_to_string(s.path("run.jsonl")).unwrap();
+    std::fs::write(
+        s.path("broken.jsonl"),
+        format!(
+            "{}{{\"step\": oops\n",
+            good.lines().next().unwrap().to_owned() + "\n"
+        ),
+    )
+    .unwrap();
+    assert_bad(
+        &s.labrun(&["check", "lab.adoc", "--replay", "broken.jsonl"], true, ""),
+        "broken.jsonl:2",
+    );
+
+    std::fs::write(
+        s.path("unknown.jsonl"),
+        good.replacen(
+            "\"step\":\"deploy-kind-cluster-with-ingress-enabled/1\"",
+            "\"step\":\"nowhere/9\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let out = s.labrun(
+        &["check", "lab.adoc", "--replay", "unknown.jsonl"],
+        true,
+        "",
+    );
+    assert_bad(&out, "unknown.jsonl:1");
+    assert!(text(&out.stderr).contains("nowhere/9"));
+
+    std::fs::create_dir_all(s.path("snaps")).unwrap();
+    std::fs::write(
+        s.path("snaps/lab.snap"),
+        "=== a/1\ncommand: x\nthis is nonsense\n",
+    )
+    .unwrap();
+    assert_bad(
+        &s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], true, ""),
+        "lab.snap:3",
+    );
+}
+
+#[test]
+fn accept_from_a_run_is_atomic_and_keeps_origin() {
+    let s = Scratch::new();
+    let out = s.labrun(&["accept", "lab.adoc", "--replay", "run.jsonl"], true, "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let snap = std::fs::read_to_string(s.path("snaps/lab.snap")).unwrap();
+    assert!(snap.contains("origin: simulated (not yet verified)"));
+    let leftovers: Vec<_> = std::fs::read_dir(s.path("snaps"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers,
+        [std::ffi::OsString::from("lab.snap")],
+        "no temporary files left"
+    );
+}
+
+#[test]
+fn normalize_prints_the_masked_text() {
+    let s = Scratch::new();
+    let input = "app-9cc7d9df8-ffsm6   1/1   Running   0   49s   10.244.1.4   kind-worker2\n";
+    let out = s.labrun(&["normalize", "--doc", "lab.adoc"], true, input);
+    assert_eq!(
+        text(&out.stdout),
+        "app-<POD1> 1/1 Running 0 <AGE> <IP1> <NODE>\n"
+    );
+    assert!(Path::new(LAB).exists());
+}
