@@ -13,7 +13,9 @@ pub fn pods(rows: usize, seed: usize) -> String {
         "NAMESPACE   NAME   READY   STATUS   RESTARTS   AGE   IP   NODE   NOMINATED NODE   READINESS GATES\n",
     );
     let pick = |n: usize, len: usize| -> String {
-        (0..len).map(|i| SAFE[(n / SAFE.len().pow(i as u32) + i * 7) % SAFE.len()] as char).collect()
+        (0..len)
+            .map(|i| SAFE[(n / SAFE.len().pow(i as u32) + i * 7) % SAFE.len()] as char)
+            .collect()
     };
     for i in 0..rows {
         let n = i * 7919 + seed * 104_729;
@@ -40,11 +42,19 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("kubectl-get-pods-100k");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(a.len() as u64));
-    g.bench_function("normalize", |bch| bch.iter(|| norm.lines(&a, "kubectl get pods -A -o wide")));
+    g.bench_function("normalize", |bch| {
+        bch.iter(|| norm.lines(&a, "kubectl get pods -A -o wide"))
+    });
     let (la, lb) = (norm.lines(&a, ""), norm.lines(&b, ""));
     let verdict = compare(&norm, &la, &lb, false);
-    assert!(verdict.pass, "the two listings must agree: {:?}", verdict.reason);
-    g.bench_function("compare", |bch| bch.iter(|| compare(&norm, &la, &lb, false)));
+    assert!(
+        verdict.pass,
+        "the two listings must agree: {:?}",
+        verdict.reason
+    );
+    g.bench_function("compare", |bch| {
+        bch.iter(|| compare(&norm, &la, &lb, false))
+    });
     g.finish();
 }
 
