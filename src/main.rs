@@ -114,18 +114,14 @@ fn main() -> ProcessExit {
 }
 
 fn init_tracing() {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_env("LABRUN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(labrun_colour_stderr())
+        .with_ansi(labrun::report::colour_for(std::io::stderr().is_terminal()))
         .init();
-}
-
-fn labrun_colour_stderr() -> bool {
-    use std::io::IsTerminal;
-    std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal()
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

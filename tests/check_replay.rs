@@ -180,3 +180,16 @@ fn not_run_steps_are_reported_and_fail_when_strict() {
     assert_eq!(v.status, Status::NotRun);
     assert!(!report.failed(false) && report.failed(true));
 }
+
+#[test]
+fn a_dns_answer_section_in_another_order_passes() {
+    let f = with_change("headless-service/4", |r| {
+        let mut lines: Vec<String> = r.stdout.lines().map(str::to_string).collect();
+        let answers: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].contains(" IN A "))
+            .collect();
+        lines.swap(answers[0], answers[3]);
+        r.stdout = lines.join("\n");
+    });
+    assert_eq!(f, []);
+}
