@@ -49,6 +49,8 @@ pub fn json(doc: &Document, steps: &[Step], out: &mut dyn Write) -> std::io::Res
 /// A readable listing: one paragraph per step.
 pub fn human(doc: &Document, steps: &[Step], out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "{}: {} steps", doc.path.display(), steps.len())?;
+    let width = steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    let pad = width + 13;
     let mut section = None;
     for s in steps {
         if section != Some(&s.section) {
@@ -72,19 +74,19 @@ pub fn human(doc: &Document, steps: &[Step], out: &mut dyn Write) -> std::io::Re
             lines.next().unwrap_or("")
         )?;
         for l in lines {
-            writeln!(out, "{:<40} > {l}", "")?;
+            writeln!(out, "{:<pad$} > {l}", "")?;
         }
         if !s.directives.written.is_empty() {
             writeln!(
                 out,
-                "{:<40} [labrun: {}]",
+                "{:<pad$} [labrun: {}]",
                 "",
                 s.directives.written.join(" ")
             )?;
         }
         match s.expected.len() {
-            0 => writeln!(out, "{:<40} (no printed output)", "")?,
-            n => writeln!(out, "{:<40} {n} line(s) of printed output", "")?,
+            0 => writeln!(out, "{:<pad$} (no printed output)", "")?,
+            n => writeln!(out, "{:<pad$} {n} line(s) of printed output", "")?,
         }
     }
     Ok(())
