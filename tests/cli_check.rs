@@ -69,37 +69,25 @@ fn check_prints_the_closing_line_and_exits_zero() {
     );
 }
 
+fn report(s: &Scratch, format: &str) -> Output {
+    let args = [
+        "check",
+        "lab.adoc",
+        "--replay",
+        "run.jsonl",
+        "--format",
+        format,
+    ];
+    s.labrun(&args, true, "")
+}
+
 #[test]
 fn json_and_junit_reports() {
     let s = Scratch::new();
-    let out = s.labrun(
-        &[
-            "check",
-            "lab.adoc",
-            "--replay",
-            "run.jsonl",
-            "--format",
-            "json",
-        ],
-        true,
-        "",
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&report(&s, "json").stdout).unwrap();
     assert_eq!(v["summary"]["pass"], lab_steps().len());
     assert_eq!(v["steps"][0]["status"], "pass");
-    let out = s.labrun(
-        &[
-            "check",
-            "lab.adoc",
-            "--replay",
-            "run.jsonl",
-            "--format",
-            "junit",
-        ],
-        true,
-        "",
-    );
-    let xml = text(&out.stdout);
+    let xml = text(&report(&s, "junit").stdout);
     assert_eq!(xml.matches("<testcase ").count(), lab_steps().len());
     assert!(xml.contains(r#"classname="Cluster IP" name="cluster-ip/3""#));
 }
