@@ -12,6 +12,7 @@ pub mod config;
 pub mod directive;
 pub mod document;
 pub mod error;
+pub mod execute;
 pub mod lab;
 pub mod list;
 pub mod normalize;

@@ -1,0 +1,93 @@
+//! The shell session for real: state across steps, timeouts that leave no process behind,
+//! the output cap.
+
+use std::time::Duration;
+
+use labrun::execute::Shell;
+
+fn shell() -> (tempfile::TempDir, Shell) {
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(work.join("sub")).unwrap();
+    let sh = Shell::new(&dir.path().join("state"), &work).unwrap();
+    (dir, sh)
+}
+
+const T: Duration = Duration::from_secs(20);
+
+#[tokio::test]
+async fn variables_cwd_functions_and_aliases_persist() {
+    let (_d, sh) = shell();
+    sh.run(
+        "GREETING=hello; export ROLE=node; cd sub; greet() { echo \"$GREETING $1\"; }",
+        T,
+    )
+    .await
+    .unwrap();
+    let o = sh
+        .run(
+            "greet world; echo $ROLE; basename \"$PWD\"; env | grep -c '^ROLE=node$'",
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(o.stdout, "hello world\nnode\nsub\n1\n");
+    assert_eq!(o.exit_code, 0);
+}
+
+#[tokio::test]
+async fn exit_codes_and_separate_streams() {
+    let (_d, sh) = shell();
+    let o = sh.run("echo out; echo err >&2; false", T).await.unwrap();
+    assert_eq!(
+        (o.stdout.as_str(), o.stderr.as_str(), o.exit_code),
+        ("out\n", "err\n", 1)
+    );
+    let o = sh.run("exit 7", T).await.unwrap();
+    assert_eq!(o.exit_code, 7);
+    let o = sh.run("cat", T).await.unwrap();
+    assert_eq!(o.stdout, "", "standard input is empty");
+}
+
+fn processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|c| String::from_utf8_lossy(c).contains(marker))
+        .count()
+}
+
+#[tokio::test]
+async fn a_hanging_step_is_killed_with_its_children() {
+    let (_d, sh) = shell();
+    let marker = format!("labrun-hang-{}", std::process::id());
+    let cmd =
+        format!("bash -c 'exec -a {marker} sleep 300' & bash -c 'exec -a {marker} sleep 300'");
+    let o = sh.run(&cmd, Duration::from_millis(500)).await.unwrap();
+    assert!(o.timed_out);
+    // Give the kernel a moment to reap; the check reads /proc, not exit codes.
+    for _ in 0..50 {
+        if processes_with(&marker) == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(processes_with(&marker), 0);
+    // The session survives a killed step.
+    assert_eq!(sh.run("echo alive", T).await.unwrap().stdout, "alive\n");
+}
+
+#[tokio::test]
+async fn output_beyond_the_cap_is_cut_and_flagged() {
+    let (d, _) = shell();
+    let sh = Shell::new(&d.path().join("state2"), d.path())
+        .unwrap()
+        .with_cap(1024 * 1024);
+    let o = sh
+        .run("head -c 50000000 /dev/zero | tr '\\0' x", T)
+        .await
+        .unwrap();
+    assert!(o.truncated);
+    assert_eq!(o.stdout.len(), 1024 * 1024);
+    assert_eq!(o.exit_code, 0);
+}
