@@ -34,21 +34,6 @@ impl Bindings {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
-    }
-
-    /// Every (class, document value, live value), sorted, for reports.
-    pub fn entries(&self) -> Vec<(&str, &str, &str)> {
-        let mut v: Vec<_> = self
-            .map
-            .iter()
-            .map(|((c, d), l)| (c.as_str(), d.as_str(), l.as_str()))
-            .collect();
-        v.sort();
-        v
-    }
-
     /// Replace every bound document value in `command` by its live value. A value is replaced
     /// only where it stands alone (no letter or digit right before or after it), and all
     /// replacements are made in one pass, longest value first.

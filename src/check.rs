@@ -137,9 +137,9 @@ pub fn check(
     for step in steps {
         let record = by_id.get(step.id.as_str()).copied();
         let entry = snapshot.and_then(|s| s.get(&step.id));
-        let v = verdict(step, record, entry, norm, &mut report.bindings, opts);
+        let doc = norm.lines(&step.expected.join("\n"), &step.command);
+        let v = verdict(step, &doc, record, entry, norm, &mut report.bindings, opts);
         if let (Some(entry), true) = (entry, step.has_expected()) {
-            let doc = norm.lines(&step.expected.join("\n"), &step.command);
             let snap = norm.parse_normalized(&entry.lines.join("\n"));
             let c = compare::compare(norm, &snap, &doc, step.directives.unordered);
             if !c.pass {
@@ -173,8 +173,10 @@ fn squash(command: &str) -> String {
         .join(" ")
 }
 
+/// One step's verdict; `doc_lines` is the step's printed output, normalized.
 fn verdict(
     step: &Step,
+    doc_lines: &[Line],
     record: Option<&StepRecord>,
     entry: Option<&Entry>,
     norm: &Normalizer,
@@ -216,10 +218,9 @@ fn verdict(
     let live_trimmed = trim(&live);
 
     // Learn bindings from the document's printed output, whatever the verdict.
-    let doc_lines = norm.lines(&step.expected.join("\n"), &step.command);
     let doc_cmp = step
         .has_expected()
-        .then(|| compare::compare(norm, &doc_lines, live_trimmed, step.directives.unordered));
+        .then(|| compare::compare(norm, doc_lines, live_trimmed, step.directives.unordered));
     if squash(&record.command) != squash(&planned) {
         v.status = Status::Fail;
         v.reason = Some(format!(
@@ -275,7 +276,7 @@ fn verdict(
             let c = compare::compare(norm, &exp, live_trimmed, step.directives.unordered);
             (exp, c)
         }
-        None if step.has_expected() => (doc_lines.clone(), doc_cmp.clone().unwrap()),
+        None if step.has_expected() => (doc_lines.to_vec(), doc_cmp.clone().unwrap()),
         None => {
             v.reason = Some("no printed output; exit code checked".into());
             return v;
