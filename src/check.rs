@@ -110,6 +110,62 @@ pub struct Options {
     pub strict: bool,
 }
 
+/// Verdicts one step at a time, carrying the bindings learned so far: what `check` uses for a
+/// whole run and `run` uses while executing (to decide a retry before committing a verdict).
+pub struct Checker<'a> {
+    norm: &'a Normalizer,
+    snapshot: Option<&'a Snapshot>,
+    opts: Options,
+    pub bindings: Bindings,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(norm: &'a Normalizer, snapshot: Option<&'a Snapshot>, opts: Options) -> Self {
+        Checker {
+            norm,
+            snapshot,
+            opts,
+            bindings: Bindings::default(),
+        }
+    }
+
+    /// The command to execute for `step`: bindings applied, TTY flags removed.
+    pub fn planned(&self, step: &Step) -> String {
+        prepare(&step.command, &self.bindings)
+    }
+
+    /// The verdict for `step` given its record (or none); learns the step's bindings.
+    pub fn verdict(&mut self, step: &Step, record: Option<&StepRecord>) -> Verdict {
+        let doc = self.norm.lines(&step.expected.join("\n"), &step.command);
+        let entry = self.snapshot.and_then(|s| s.get(&step.id));
+        verdict(
+            step,
+            &doc,
+            record,
+            entry,
+            self.norm,
+            &mut self.bindings,
+            self.opts,
+        )
+    }
+
+    /// The verdict `step` would get, without learning anything: for deciding a retry.
+    pub fn trial(&self, step: &Step, record: &StepRecord) -> Verdict {
+        let mut scratch = self.bindings.clone();
+        let doc = self.norm.lines(&step.expected.join("\n"), &step.command);
+        let entry = self.snapshot.and_then(|s| s.get(&step.id));
+        verdict(
+            step,
+            &doc,
+            Some(record),
+            entry,
+            self.norm,
+            &mut scratch,
+            self.opts,
+        )
+    }
+}
+
 /// Check a run. `records` must name steps of `steps`; an unknown id is bad input.
 pub fn check(
     path: &std::path::Path,
@@ -134,12 +190,13 @@ pub fn check(
         by_id.insert(&r.step, r);
     }
     let mut report = Report::default();
+    let mut checker = Checker::new(norm, snapshot, opts);
     for step in steps {
         let record = by_id.get(step.id.as_str()).copied();
+        let v = checker.verdict(step, record);
         let entry = snapshot.and_then(|s| s.get(&step.id));
-        let doc = norm.lines(&step.expected.join("\n"), &step.command);
-        let v = verdict(step, &doc, record, entry, norm, &mut report.bindings, opts);
         if let (Some(entry), true) = (entry, step.has_expected()) {
+            let doc = norm.lines(&step.expected.join("\n"), &step.command);
             let snap = norm.parse_normalized(&entry.lines.join("\n"));
             let c = compare::compare(norm, &snap, &doc, step.directives.unordered);
             if !c.pass {
@@ -155,6 +212,7 @@ pub fn check(
         }
         report.verdicts.push(v);
     }
+    report.bindings = checker.bindings;
     if let Some(snap) = snapshot {
         report.stale = snap
             .entries
@@ -218,9 +276,15 @@ fn verdict(
     let live_trimmed = trim(&live);
 
     // Learn bindings from the document's printed output, whatever the verdict.
-    let doc_cmp = step
-        .has_expected()
-        .then(|| compare::compare(norm, doc_lines, live_trimmed, step.directives.unordered));
+    let watch = crate::policy::kind(&step.command) == crate::policy::Kind::Watch;
+    let compare_with = |expected: &[Line]| {
+        if watch {
+            compare::subsequence(norm, expected, live_trimmed)
+        } else {
+            compare::compare(norm, expected, live_trimmed, step.directives.unordered)
+        }
+    };
+    let doc_cmp = step.has_expected().then(|| compare_with(doc_lines));
     if squash(&record.command) != squash(&planned) {
         v.status = Status::Fail;
         v.reason = Some(format!(
@@ -273,7 +337,7 @@ fn verdict(
     let (expected, comparison): (Vec<Line>, Comparison) = match entry {
         Some(e) => {
             let exp = norm.parse_normalized(&e.lines.join("\n"));
-            let c = compare::compare(norm, &exp, live_trimmed, step.directives.unordered);
+            let c = compare_with(&exp);
             (exp, c)
         }
         None if step.has_expected() => (doc_lines.to_vec(), doc_cmp.clone().unwrap()),

@@ -83,6 +83,40 @@ pub fn compare(norm: &Normalizer, expected: &[Line], live: &[Line], unordered: b
     }
 }
 
+/// Compare a watch's output: the expected lines must appear in order among the live ones
+/// (a watch prints more as time passes); identity values still correspond one to one.
+pub fn subsequence(norm: &Normalizer, expected: &[Line], live: &[Line]) -> Comparison {
+    let mut picked = Vec::with_capacity(expected.len());
+    let mut j = 0;
+    for (i, e) in expected.iter().enumerate() {
+        while j < live.len() && live[j].shape != e.shape {
+            j += 1;
+        }
+        if j == live.len() {
+            return Comparison {
+                pass: false,
+                reason: Some(format!(
+                    "line {} of the watch never appeared (in order) in its {} live line(s)",
+                    i + 1,
+                    live.len()
+                )),
+                matching: None,
+                pairs: align_pairs(norm, expected, live),
+            };
+        }
+        picked.push(j);
+        j += 1;
+    }
+    let sub: Vec<Line> = picked.iter().map(|&k| live[k].clone()).collect();
+    let mut c = compare(norm, expected, &sub, false);
+    if let Some(m) = c.matching.as_mut() {
+        for k in m.iter_mut() {
+            *k = picked[*k];
+        }
+    }
+    c
+}
+
 /// Ranges of expected lines whose order is free.
 fn groups(expected: &[Line], unordered: bool) -> Vec<(usize, usize)> {
     if unordered {
@@ -310,6 +344,30 @@ mod tests {
     fn cmp(expected: &str, live: &str) -> Comparison {
         let n = Normalizer::default();
         compare(&n, &n.lines(expected, "x"), &n.lines(live, "x"), false)
+    }
+
+    #[test]
+    fn a_watch_passes_when_its_lines_appear_in_order_among_more() {
+        let n = Normalizer::default();
+        let exp = n.lines(
+            "NAME READY STATUS\napp-5586fc9d77-7frts 1/1 Running\napp-5586fc9d77-6dcg2 0/1 Pending",
+            "kubectl get pods -w",
+        );
+        let live = n.lines(
+            "NAME READY STATUS\napp-6b8f7d5c4-x7k2p 1/1 Running\ndnsutils 1/1 Running\napp-6b8f7d5c4-q9z4m 0/1 Pending\napp-6b8f7d5c4-q9z4m 1/1 Running",
+            "kubectl get pods -w",
+        );
+        let c = subsequence(&n, &exp, &live);
+        assert!(c.pass, "{:?}", c.reason);
+        assert_eq!(c.matching, Some(vec![0, 1, 3]));
+        // out of order: Pending before Running is not what was printed
+        let swapped = n.lines(
+            "NAME READY STATUS\napp-6b8f7d5c4-q9z4m 0/1 Pending\napp-6b8f7d5c4-x7k2p 1/1 Running",
+            "kubectl get pods -w",
+        );
+        let c = subsequence(&n, &exp, &swapped);
+        assert!(!c.pass);
+        assert!(c.reason.unwrap().contains("never appeared"));
     }
 
     #[test]

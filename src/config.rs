@@ -4,11 +4,15 @@
 //! where a run starts (later stages). Unknown keys are an error naming the file.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::normalize::UserMask;
+
+/// A step's timeout when neither the block nor `labrun.toml` says otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -19,6 +23,12 @@ pub struct Config {
     /// Directory a run starts in, relative to the configuration file.
     #[serde(default)]
     pub workdir: Option<PathBuf>,
+    /// Default per-step timeout (`timeout = "120s"`); a block's `timeout=` directive wins.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Retry budget of a read-only step that does not match yet (`retry = "60s"`).
+    #[serde(default)]
+    pub retry: Option<String>,
     #[serde(default, rename = "mask")]
     pub masks: Vec<UserMask>,
     /// The directory holding the configuration file (the project root).
@@ -52,6 +62,39 @@ impl Config {
             root: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
             ..Config::default()
         })
+    }
+
+    /// Where runs, scratch directories and shell state go: `target/labrun` under the root.
+    pub fn output_dir(&self) -> PathBuf {
+        self.root.join("target").join("labrun")
+    }
+
+    /// The directory whose files a run starts with.
+    pub fn workdir(&self, document: &Path) -> PathBuf {
+        match &self.workdir {
+            Some(w) => self.root.join(w),
+            None => document
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
+        }
+    }
+
+    /// The default step timeout and retry budget.
+    pub fn durations(&self) -> Result<(Duration, Duration)> {
+        let file = self.root.join("labrun.toml");
+        let parse = |v: &Option<String>, default: Duration| {
+            v.as_deref()
+                .map(crate::directive::parse_duration)
+                .transpose()
+                .map(|d| d.unwrap_or(default))
+                .map_err(|m| Error::input(&file, 0, m))
+        };
+        Ok((
+            parse(&self.timeout, DEFAULT_TIMEOUT)?,
+            parse(&self.retry, crate::directive::DEFAULT_RETRY)?,
+        ))
     }
 
     pub fn snapshot_dir(&self) -> PathBuf {

@@ -18,6 +18,9 @@ pub enum ExitCode {
     BadInput = 2,
     /// A required piece of the environment is missing (Docker, kind, a network namespace).
     Environment = 3,
+    /// Interrupted (SIGINT or SIGTERM): every process of the run stopped, the partial run
+    /// written.
+    Interrupted = 130,
 }
 
 /// A place in a file, printed as `file:line`.

@@ -37,8 +37,28 @@ enum ReportFormat {
     Github,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BackendName {
+    Local,
+    Kind,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Execute a document's steps for real, record the run, and check it.
+    Run {
+        path: PathBuf,
+        #[arg(long, value_enum, default_value = "local")]
+        backend: BackendName,
+        /// Run everything in a network namespace of its own (root needed).
+        #[arg(long)]
+        netns: bool,
+        #[arg(long, value_enum, default_value = "human")]
+        format: ReportFormat,
+        /// Not-run steps and stale prose fail too.
+        #[arg(long)]
+        strict: bool,
+    },
     /// Check a recorded run against the snapshots (or the document's printed output).
     Check {
         path: PathBuf,
@@ -146,21 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let lab = Lab::open(&path)?;
             let records = labrun::record::read(&replay)?;
-            let report = labrun::check::check(
-                &replay,
-                &lab.steps,
-                &records,
-                lab.snapshot.as_ref(),
-                &lab.norm,
-                labrun::check::Options { strict },
-            )?;
-            emit(&report, format, &path)?;
-            write_pending(&lab, &report)?;
-            Ok(if report.failed(strict) {
-                ExitCode::StepsFailed
-            } else {
-                ExitCode::Success
-            })
+            check_and_report(&lab, &path, &replay, &records, format, strict)
         }
         Command::Accept {
             path,
@@ -207,6 +213,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Success)
         }
         Command::Review { path } => review(&path),
+        Command::Run {
+            path,
+            backend,
+            netns,
+            format,
+            strict,
+        } => run_document(&path, backend, netns, format, strict),
         Command::Normalize { doc, command, file } => {
             let norm = match doc {
                 Some(d) => Lab::open(&d)?.norm,
@@ -233,6 +246,169 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Success)
         }
     }
+}
+
+fn run_document(
+    path: &std::path::Path,
+    backend: BackendName,
+    netns: bool,
+    format: ReportFormat,
+    strict: bool,
+) -> anyhow::Result<ExitCode> {
+    let lab = Lab::open(path)?;
+    if backend == BackendName::Kind {
+        return Err(Error::Environment(
+            "the kind backend is not built yet; use --backend local".into(),
+        )
+        .into());
+    }
+    if netns {
+        // Before the runtime starts: namespaces are entered by a single-threaded process.
+        labrun::execute::netns::enter()?;
+    }
+    let (timeout, retry) = lab.config.durations()?;
+    let opts = labrun::run::Options {
+        timeout,
+        retry,
+        ..Default::default()
+    };
+    let stem = path
+        .file_stem()
+        .map_or("document".into(), |s| s.to_string_lossy().into_owned());
+    let out = lab.config.output_dir().join(&stem);
+    let mut local = labrun::execute::Local::new(&lab.config.workdir(path), &out)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut records = Vec::new();
+    let interrupted = runtime.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut progress = Progress::new();
+        let mut show = |e: labrun::run::Event<'_>| progress.show(e);
+        let interrupted = tokio::select! {
+            r = labrun::run::run(&lab, &mut local, &opts, &mut records, &mut show) => {
+                r?;
+                false
+            }
+            _ = int.recv() => true,
+            _ = term.recv() => true,
+        };
+        Progress::new().clear();
+        // The run's future is dropped: its processes are killed. Then the backend's own end.
+        use labrun::execute::Backend as _;
+        local.finish().await?;
+        anyhow::Ok(interrupted)
+    })?;
+    let runs = out.join("runs");
+    let file = runs.join(format!(
+        "{}.jsonl",
+        labrun::run::timestamp(std::time::SystemTime::now())
+    ));
+    labrun::record::write(&file, &records)?;
+    labrun::record::write(&out.join("last.jsonl"), &records)?;
+    if interrupted {
+        eprintln!(
+            "labrun: interrupted after {} step(s); the partial run is in {}",
+            records.len(),
+            file.display()
+        );
+        return Ok(ExitCode::Interrupted);
+    }
+    eprintln!("labrun: run recorded in {}", file.display());
+    check_and_report(&lab, path, &file, &records, format, strict)
+}
+
+/// Show each step as it starts and ends: one rewritten line on a terminal, log lines
+/// otherwise (`LABRUN_LOG=info`).
+struct Progress {
+    tty: bool,
+}
+
+impl Progress {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        Progress {
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn show(&mut self, e: labrun::run::Event) {
+        use labrun::run::Event;
+        match e {
+            Event::Started {
+                index,
+                total,
+                step,
+                command,
+            } => {
+                let first = command.lines().next().unwrap_or("");
+                if self.tty {
+                    let short: String = first.chars().take(60).collect();
+                    eprint!("\r\x1b[K[{index}/{total}] {} $ {short}", step.id);
+                } else {
+                    tracing::info!("[{index}/{total}] {} $ {first}", step.id);
+                }
+            }
+            Event::Retrying {
+                step,
+                tries,
+                reason,
+            } => {
+                if self.tty {
+                    eprint!("\r\x1b[K{} try {tries}: {reason}; again", step.id);
+                } else {
+                    tracing::info!("{} try {tries}: {reason}; again", step.id);
+                }
+            }
+            Event::Finished {
+                step,
+                record,
+                status,
+            } => {
+                tracing::info!(
+                    "{} {} in {} ms (exit {})",
+                    step.id,
+                    status.label(),
+                    record.duration_ms,
+                    record.exit_code
+                );
+            }
+        }
+    }
+
+    fn clear(&self) {
+        if self.tty {
+            eprint!("\r\x1b[K");
+        }
+    }
+}
+
+fn check_and_report(
+    lab: &Lab,
+    path: &std::path::Path,
+    run_file: &std::path::Path,
+    records: &[labrun::record::StepRecord],
+    format: ReportFormat,
+    strict: bool,
+) -> anyhow::Result<ExitCode> {
+    let report = labrun::check::check(
+        run_file,
+        &lab.steps,
+        records,
+        lab.snapshot.as_ref(),
+        &lab.norm,
+        labrun::check::Options { strict },
+    )?;
+    emit(&report, format, path)?;
+    write_pending(lab, &report)?;
+    Ok(if report.failed(strict) {
+        ExitCode::StepsFailed
+    } else {
+        ExitCode::Success
+    })
 }
 
 fn emit(

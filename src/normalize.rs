@@ -369,6 +369,30 @@ pub static MASKS: &[MaskSpec] = &[
             "Received 54 bytes from <IP>#53 in <MS> ms",
         ),
     },
+    MaskSpec {
+        name: "ping-time",
+        pattern: r"(?:\btime[=<](?P<MS>\d+(?:\.\d+)?) ?ms\b|packet loss, time (?P<MS__total>\d+)ms\b)",
+        when: Some(r"\bping6?\b"),
+        keep: &[],
+        valid: None,
+        example: (
+            "ping -c 2 10.244.1.3",
+            "64 bytes from 10.244.1.3: icmp_seq=1 ttl=64 time=0.304 ms",
+            "64 bytes from <IP>: icmp_seq=1 ttl=64 time=<MS> ms",
+        ),
+    },
+    MaskSpec {
+        name: "ping-rtt-summary",
+        pattern: r"(?:rtt|round-trip) min/avg/max(?:/mdev|/stddev)? = (?P<MS__min>[\d.]+)/(?P<MS__avg>[\d.]+)/(?P<MS__max>[\d.]+)(?:/(?P<MS__mdev>[\d.]+))?",
+        when: Some(r"\bping6?\b"),
+        keep: &[],
+        valid: None,
+        example: (
+            "ping -c 2 10.244.1.3",
+            "rtt min/avg/max/mdev = 0.069/0.186/0.304/0.117 ms",
+            "rtt min/avg/max/mdev = <MS>/<MS>/<MS>/<MS> ms",
+        ),
+    },
 ];
 
 fn octets(v: &str) -> bool {

@@ -9,6 +9,7 @@
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -75,59 +76,150 @@ impl Shell {
         self
     }
 
-    /// Run `command` with a deadline. A timed-out command has its process group killed.
+    /// Run `command` with a deadline. A timed-out command has its process group killed and
+    /// keeps what it printed until then.
     pub async fn run(&self, command: &str, timeout: Duration) -> Result<Outcome> {
-        let script = format!(". \"$__LABRUN_STATE\" 2>/dev/null\n{command}\n{SAVE}",);
+        let script = format!(". \"$__LABRUN_STATE\" 2>/dev/null\n{command}\n{SAVE}");
+        let started = Instant::now();
+        let mut proc = Spawned::start(&script, &self.state, self.cap)?;
+        let status = tokio::time::timeout(timeout, proc.child.wait()).await;
+        let duration = started.elapsed();
+        proc.guard.kill(); // whatever the step left behind in its group goes with it
+        let (stdout, stderr, truncated) = proc.collect().await;
+        match status {
+            Ok(status) => {
+                let status =
+                    status.map_err(|e| Error::Environment(format!("waiting for bash: {e}")))?;
+                Ok(Outcome {
+                    stdout,
+                    stderr,
+                    exit_code: exit_code(status),
+                    duration,
+                    timed_out: false,
+                    truncated,
+                })
+            }
+            Err(_) => Ok(Outcome {
+                stdout,
+                stderr,
+                exit_code: -1,
+                duration,
+                timed_out: true,
+                truncated,
+            }),
+        }
+    }
+
+    /// Start `command` in a background terminal: the session's state restored, its own
+    /// process group, output collected until [`Terminal::stop`].
+    pub fn spawn(&self, command: &str) -> Result<Terminal> {
+        let script = format!(". \"$__LABRUN_STATE\" 2>/dev/null\n{command}");
+        Ok(Terminal {
+            proc: Spawned::start(&script, &self.state, self.cap)?,
+            started: Instant::now(),
+        })
+    }
+}
+
+fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt as _;
+    status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
+}
+
+/// A bash process in its own group, its two streams read into capped buffers.
+struct Spawned {
+    child: tokio::process::Child,
+    guard: GroupGuard,
+    out: Captured,
+    err: Captured,
+}
+
+type Captured = (Arc<Mutex<Buffer>>, tokio::task::JoinHandle<()>);
+
+#[derive(Default)]
+struct Buffer {
+    bytes: Vec<u8>,
+    cut: bool,
+}
+
+impl Spawned {
+    fn start(script: &str, state: &Path, cap: usize) -> Result<Spawned> {
         let mut cmd = tokio::process::Command::new("bash");
         cmd.arg("--noprofile")
             .arg("--norc")
             .arg("-c")
             .arg(script)
-            .env("__LABRUN_STATE", &self.state)
+            .env("__LABRUN_STATE", state)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         cmd.as_std_mut().process_group(0);
-        let started = Instant::now();
         let mut child = cmd
             .spawn()
             .map_err(|e| Error::Environment(format!("cannot start bash: {e}")))?;
-        let pgid = child.id().map(|id| Pid::from_raw(id as i32));
-        let (out, err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-        let cap = self.cap;
-        let reading = async move {
-            let (o, e) = tokio::join!(read_capped(out, cap), read_capped(err, cap));
-            let status = child.wait().await;
-            (o, e, status)
+        let guard = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
+        let out = capture(child.stdout.take().expect("piped"), cap);
+        let err = capture(child.stderr.take().expect("piped"), cap);
+        Ok(Spawned {
+            child,
+            guard,
+            out,
+            err,
+        })
+    }
+
+    /// What was read so far, without stopping.
+    fn peek(&self) -> String {
+        String::from_utf8_lossy(&self.out.0.lock().unwrap().bytes).into_owned()
+    }
+
+    /// Wait (briefly: the group is dead, its pipes close) for the readers, then take the text.
+    async fn collect(self) -> (String, String, bool) {
+        let take = |(buf, task): Captured| async move {
+            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+            let b = std::mem::take(&mut *buf.lock().unwrap());
+            (String::from_utf8_lossy(&b.bytes).into_owned(), b.cut)
         };
-        let guard = GroupGuard(pgid);
-        let result = tokio::time::timeout(timeout, reading).await;
-        let duration = started.elapsed();
-        drop(guard); // whatever the step left behind in its group goes with it
-        match result {
-            Ok(((stdout, t1), (stderr, t2), status)) => {
-                let status =
-                    status.map_err(|e| Error::Environment(format!("waiting for bash: {e}")))?;
-                use std::os::unix::process::ExitStatusExt as _;
-                let exit_code = status
-                    .code()
-                    .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-                Ok(Outcome {
-                    stdout,
-                    stderr,
-                    exit_code,
-                    duration,
-                    timed_out: false,
-                    truncated: t1 || t2,
-                })
-            }
-            Err(_) => Ok(Outcome {
-                exit_code: -1,
-                duration,
-                timed_out: true,
-                ..Outcome::default()
-            }),
+        let ((o, c1), (e, c2)) = tokio::join!(take(self.out), take(self.err));
+        (o, e, c1 || c2)
+    }
+}
+
+/// A command running in the background (a watch, a step ending in `&`).
+pub struct Terminal {
+    proc: Spawned,
+    started: Instant,
+}
+
+impl Terminal {
+    /// Standard output printed so far.
+    pub fn output(&self) -> String {
+        self.proc.peek()
+    }
+
+    /// Stop the terminal (its whole process group) and return what it printed.
+    pub async fn stop(mut self) -> Outcome {
+        if let Some(pgid) = self.proc.guard.0 {
+            let _ = killpg(pgid, Signal::SIGTERM);
+        }
+        let status = tokio::time::timeout(Duration::from_secs(2), self.proc.child.wait()).await;
+        self.proc.guard.kill();
+        let duration = self.started.elapsed();
+        let exit = match status {
+            Ok(Ok(s)) => exit_code(s),
+            _ => 128 + Signal::SIGKILL as i32,
+        };
+        let (stdout, stderr, truncated) = self.proc.collect().await;
+        Outcome {
+            stdout,
+            stderr,
+            exit_code: exit,
+            duration,
+            timed_out: false,
+            truncated,
         }
     }
 }
@@ -136,29 +228,38 @@ impl Shell {
 /// after a normal exit (background leftovers of the step).
 struct GroupGuard(Option<Pid>);
 
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
+impl GroupGuard {
+    fn kill(&self) {
         if let Some(pgid) = self.0 {
             let _ = killpg(pgid, Signal::SIGKILL);
         }
     }
 }
 
-/// Read a stream to its end, keeping at most `cap` bytes (the rest is drained, so the writer
-/// never blocks). Returns the text and whether it was cut.
-async fn read_capped(mut r: impl AsyncRead + Unpin, cap: usize) -> (String, bool) {
-    let mut kept = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut cut = false;
-    loop {
-        match r.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let room = cap.saturating_sub(kept.len());
-                kept.extend_from_slice(&buf[..n.min(room)]);
-                cut |= n > room;
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Read a stream to its end into a shared buffer, keeping at most `cap` bytes (the rest is
+/// drained, so the writer never blocks).
+fn capture(mut r: impl AsyncRead + Unpin + Send + 'static, cap: usize) -> Captured {
+    let buf = Arc::new(Mutex::new(Buffer::default()));
+    let shared = buf.clone();
+    let task = tokio::spawn(async move {
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            match r.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let mut b = shared.lock().unwrap();
+                    let room = cap.saturating_sub(b.bytes.len());
+                    b.bytes.extend_from_slice(&chunk[..n.min(room)]);
+                    b.cut |= n > room;
+                }
             }
         }
-    }
-    (String::from_utf8_lossy(&kept).into_owned(), cut)
+    });
+    (buf, task)
 }

@@ -1,0 +1,349 @@
+//! What labrun may do with a command, decided from its text alone: re-run it, watch it, run it
+//! in the background, expect it to change a cluster.
+//!
+//! In: a command as the document writes it. Out: a [`Kind`] (how the run stage treats it) and
+//! [`read_only`] (whether a mismatch may be retried). The vocabulary is data: the tables
+//! below, listed in the README the same way. A directive (`retry`, `no-retry`) overrides the
+//! table for one block.
+
+/// Programs that never change anything, whatever their arguments.
+pub const READ_ONLY_PROGRAMS: &[&str] = &[
+    "cat", "ls", "grep", "egrep", "head", "tail", "wc", "echo", "printf", "env", "hostname",
+    "uname", "whoami", "id", "ps", "ss", "netstat", "dig", "host", "nslookup", "ping", "ping6",
+    "traceroute", "tracepath", "arp", "route", "ifconfig", "iptables-save", "ip6tables-save",
+    "wget", "date", "pwd", "true", "sort", "uniq", "awk", "cut", "jq", "yq", "column", "nc",
+    "getent", "lsns", "readlink", "stat", "file", "which", "type", "test", "[",
+];
+
+/// `kubectl` verbs that only read.
+pub const KUBECTL_READ_VERBS: &[&str] = &[
+    "get",
+    "describe",
+    "logs",
+    "top",
+    "explain",
+    "api-resources",
+    "api-versions",
+    "version",
+    "cluster-info",
+    "auth",
+    "events",
+    "wait",
+];
+
+/// `kubectl` verbs that change the cluster (the kind backend settles after them).
+pub const KUBECTL_WRITE_VERBS: &[&str] = &[
+    "apply", "create", "delete", "scale", "label", "annotate", "patch", "rollout", "replace",
+    "set", "expose", "run", "edit", "cordon", "uncordon", "drain", "taint",
+];
+
+/// `docker` subcommands that only read.
+pub const DOCKER_READ_VERBS: &[&str] = &["ps", "inspect", "logs", "images", "version", "info"];
+
+/// `ip` objects and the actions on them that only read (no action means `show`).
+const IP_READ_ACTIONS: &[&str] = &["show", "list", "lst", "sh", "ls", "l", "get"];
+
+/// How the run stage treats a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Runs to its end, output compared.
+    Plain,
+    /// Never ends by itself (`kubectl get … -w`, `watch …`): runs in a background terminal.
+    Watch,
+    /// Ends in ` &`: started in the background, stopped at the end of the run.
+    Background,
+}
+
+/// The kind of `command`.
+pub fn kind(command: &str) -> Kind {
+    let trimmed = command.trim_end();
+    if trimmed.ends_with('&') && !trimmed.ends_with("&&") {
+        return Kind::Background;
+    }
+    let words = words(trimmed);
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    match w.as_slice() {
+        ["watch", ..] => Kind::Watch,
+        ["kubectl", rest @ ..] if rest.iter().any(|a| *a == "-w" || *a == "--watch") => {
+            Kind::Watch
+        }
+        _ => Kind::Plain,
+    }
+}
+
+/// The command with a trailing ` &` removed.
+pub fn foreground(command: &str) -> &str {
+    let t = command.trim_end();
+    match t.strip_suffix('&') {
+        Some(rest) if !rest.ends_with('&') => rest.trim_end(),
+        _ => t,
+    }
+}
+
+/// Whether every part of `command` (split at `|`, `&&`, `||`, `;`) only reads.
+pub fn read_only(command: &str) -> bool {
+    if command.contains('>') && !command.contains(">&") && !command.contains("2>") {
+        return false; // a redirection writes a file
+    }
+    let parts = split_parts(command);
+    !parts.is_empty() && parts.iter().all(|p| part_read_only(p))
+}
+
+/// Whether `command` is a `kubectl` (or `kind create cluster`) that changes the cluster.
+pub fn changes_cluster(command: &str) -> bool {
+    split_parts(command).iter().any(|p| {
+        let w: Vec<&str> = p.iter().map(String::as_str).collect();
+        match w.as_slice() {
+            ["kubectl", rest @ ..] => verb(rest).is_some_and(|v| KUBECTL_WRITE_VERBS.contains(&v)),
+            ["kind", "create", ..] | ["kind", "load", ..] => true,
+            _ => false,
+        }
+    })
+}
+
+/// Whether `command` talks to a cluster (a kubectl, helm, linkerd or istioctl call).
+pub fn talks_to_cluster(command: &str) -> bool {
+    split_parts(command).iter().any(|p| {
+        matches!(
+            p.first().map(String::as_str),
+            Some("kubectl" | "helm" | "linkerd" | "istioctl")
+        )
+    })
+}
+
+fn part_read_only(words: &[String]) -> bool {
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    let w = match w.as_slice() {
+        ["sudo", rest @ ..] => rest,
+        other => other,
+    };
+    match w {
+        [] => false,
+        ["kubectl", rest @ ..] => match verb(rest) {
+            Some("exec") => inner(rest, "exec").is_some_and(|c| part_read_only(&c)),
+            Some(v) => KUBECTL_READ_VERBS.contains(&v) && !rest.contains(&"-w"),
+            None => false,
+        },
+        ["docker", rest @ ..] => match verb(rest) {
+            Some("exec") => inner(rest, "exec").is_some_and(|c| part_read_only(&c)),
+            Some(v) => DOCKER_READ_VERBS.contains(&v),
+            None => false,
+        },
+        ["ip", rest @ ..] => ip_read_only(rest),
+        ["iptables" | "ip6tables", rest @ ..] => {
+            rest.iter().any(|a| {
+                matches!(*a, "-L" | "-S" | "--list" | "--list-rules")
+                    || (a.starts_with('-') && !a.starts_with("--") && a.contains('L'))
+            }) && !rest.iter().any(|a| {
+                matches!(
+                    *a,
+                    "-A" | "-I" | "-D" | "-F" | "-N" | "-X" | "-P" | "-R" | "-Z" | "-E"
+                )
+            })
+        }
+        ["curl", rest @ ..] => !rest
+            .iter()
+            .any(|a| matches!(*a, "-X" | "--request" | "-d" | "--data" | "-T" | "-o" | "-O")),
+        ["bridge", rest @ ..] => rest.len() <= 1 || rest.get(1).is_some_and(|a| *a == "show"),
+        ["sysctl", rest @ ..] => !rest.iter().any(|a| *a == "-w" || a.contains('=')),
+        ["conntrack", rest @ ..] => rest.iter().any(|a| *a == "-L" || *a == "--dump"),
+        [p, ..] => READ_ONLY_PROGRAMS.contains(p),
+    }
+}
+
+/// `ip [-n NS] [-4|-6|-o|-d …] OBJECT [ACTION …]`; `ip netns exec NS CMD` reads when CMD does.
+fn ip_read_only(args: &[&str]) -> bool {
+    let mut i = 0;
+    while i < args.len() && args[i].starts_with('-') {
+        i += if matches!(args[i], "-n" | "-netns" | "-f" | "-family") {
+            2
+        } else {
+            1
+        };
+    }
+    let Some(object) = args.get(i) else {
+        return false;
+    };
+    let action = args.get(i + 1).copied();
+    if *object == "netns" && action == Some("exec") {
+        let cmd: Vec<String> = args.iter().skip(i + 3).map(|s| s.to_string()).collect();
+        return part_read_only(&cmd);
+    }
+    match action {
+        None => true,
+        Some(a) if IP_READ_ACTIONS.contains(&a) => true,
+        // `ip a dev eth0` style: a word that is not a known writing action
+        Some(a) => !matches!(
+            a,
+            "add" | "a" | "del" | "delete" | "d" | "set" | "flush" | "change" | "replace"
+                | "append" | "exec" | "attach" | "identify" | "pids" | "monitor" | "save"
+                | "restore"
+        ),
+    }
+}
+
+/// The first word that is not a flag (or a flag's value) after the program.
+fn verb<'a>(args: &[&'a str]) -> Option<&'a str> {
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i];
+        if a.starts_with('-') {
+            // `--context x`, `-n ns`: flags that take a separate value
+            let takes_value = matches!(
+                a,
+                "-n" | "--namespace" | "--context" | "--kubeconfig" | "--cluster" | "-H" | "--host"
+            );
+            i += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        return Some(a);
+    }
+    None
+}
+
+/// The command run inside `kubectl exec POD [--] CMD` / `docker exec CONTAINER CMD`.
+fn inner(args: &[&str], word: &str) -> Option<Vec<String>> {
+    let start = args.iter().position(|a| *a == word)? + 1;
+    let rest = &args[start..];
+    if let Some(dd) = rest.iter().position(|a| *a == "--") {
+        return Some(rest[dd + 1..].iter().map(|s| s.to_string()).collect());
+    }
+    let mut i = 0;
+    let mut target_seen = false;
+    while i < rest.len() {
+        let a = rest[i];
+        if a.starts_with('-') {
+            let takes_value = matches!(
+                a,
+                "-c" | "--container" | "-n" | "--namespace" | "-u" | "--user" | "-e" | "--env"
+                    | "-w" | "--workdir"
+            );
+            i += if takes_value { 2 } else { 1 };
+            continue;
+        }
+        if !target_seen {
+            target_seen = true;
+            i += 1;
+            continue;
+        }
+        return Some(rest[i..].iter().map(|s| s.to_string()).collect());
+    }
+    None
+}
+
+/// Split at `|`, `||`, `&&`, `;` and newlines into word lists (quotes respected, a quoted
+/// word keeps its text).
+fn split_parts(command: &str) -> Vec<Vec<String>> {
+    let mut parts = vec![Vec::new()];
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    let mut chars = command.chars().peekable();
+    let flush = |word: &mut String, parts: &mut Vec<Vec<String>>| {
+        if !word.is_empty() {
+            parts.last_mut().unwrap().push(std::mem::take(word));
+        }
+    };
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => word.push(c),
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '\\') => {
+                if let Some(n) = chars.next()
+                    && n != '\n'
+                {
+                    word.push(n);
+                }
+            }
+            (None, '|' | ';' | '\n') | (None, '&') => {
+                flush(&mut word, &mut parts);
+                if chars.peek() == Some(&c) {
+                    chars.next();
+                }
+                parts.push(Vec::new());
+            }
+            (None, c) if c.is_whitespace() => flush(&mut word, &mut parts),
+            (None, c) => word.push(c),
+        }
+    }
+    flush(&mut word, &mut parts);
+    parts.retain(|p| !p.is_empty());
+    parts
+}
+
+fn words(command: &str) -> Vec<String> {
+    split_parts(command).into_iter().next().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_only_commands_from_the_lab() {
+        for c in [
+            "kubectl get pods -o wide",
+            "kubectl describe svc clusterip-service",
+            "kubectl exec dnsutils -- host -v -t a headless-service",
+            "kubectl exec app-9cc7d9df8-ffsm6 ip a",
+            "kubectl exec -it dnsutils -- dig headless-service",
+            "docker exec -it kind-worker iptables -L -t nat",
+            "docker exec kind-control-plane iptables -t nat -nvL KUBE-SERVICES",
+            "docker ps",
+            "ip a",
+            "ip -n pod1 addr show",
+            "ip r",
+            "ip netns",
+            "ip netns exec pod1 ip route",
+            "ip netns exec pod1 ping -c 1 10.0.0.3",
+            "curl localhost/host",
+            "cat /etc/resolv.conf | grep nameserver",
+            "iptables -L -t nat",
+        ] {
+            assert!(read_only(c), "{c} should be read-only");
+        }
+    }
+
+    #[test]
+    fn commands_that_change_something_are_not() {
+        for c in [
+            "kubectl apply -f web.yaml",
+            "kubectl label pod app-5586fc9d77-7frts app=nope --overwrite",
+            "kubectl exec app -- rm -rf /tmp/x",
+            "kind create cluster --config kind-ingress.yaml",
+            "ip netns add pod1",
+            "ip link set veth1 up",
+            "ip -n pod1 addr add 10.0.0.2/24 dev eth0",
+            "ip netns exec pod1 ip link set lo up",
+            "iptables -A INPUT -j DROP",
+            "curl -X POST localhost/data",
+            "echo hi > file",
+            "docker run busybox",
+            "kubectl get pods && kubectl delete pod x",
+        ] {
+            assert!(!read_only(c), "{c} should not be read-only");
+        }
+    }
+
+    #[test]
+    fn watches_and_background_steps() {
+        assert_eq!(kind("kubectl get pods -w"), Kind::Watch);
+        assert_eq!(kind("kubectl get endpoints --watch"), Kind::Watch);
+        assert_eq!(kind("watch -n1 ip r"), Kind::Watch);
+        assert_eq!(kind("python3 -m http.server 8000 &"), Kind::Background);
+        assert_eq!(kind("true && false"), Kind::Plain);
+        assert_eq!(kind("kubectl get pods"), Kind::Plain);
+        assert_eq!(foreground("sleep 5 &"), "sleep 5");
+        assert_eq!(foreground("a && b"), "a && b");
+    }
+
+    #[test]
+    fn cluster_changes_and_cluster_talk() {
+        assert!(changes_cluster("kubectl apply -f web.yaml"));
+        assert!(changes_cluster("kubectl -n x scale deploy app --replicas=4"));
+        assert!(changes_cluster("kind create cluster --name kind"));
+        assert!(!changes_cluster("kubectl get pods"));
+        assert!(talks_to_cluster("kubectl get pods | grep app"));
+        assert!(!talks_to_cluster("docker ps"));
+    }
+}

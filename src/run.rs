@@ -1,0 +1,282 @@
+//! The run: a document's steps executed in order through a [`Backend`], each recorded.
+//!
+//! In: an opened [`Lab`], a backend, [`Options`]. Out: one [`StepRecord`] per executed step,
+//! appended as each step ends (so an interrupted run keeps what it did). Before each step the
+//! bindings learned so far rewrite its command; a read-only step that does not match yet is
+//! re-run about every second within its retry budget; a watch runs in a background terminal
+//! and is collected by the later step that prints its output; a step ending in `&` runs in
+//! the background until the run ends. Verdicts are not this module's output: `check` makes
+//! them from the records, exactly as for a replay.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::check::{Checker, Status};
+use crate::execute::{Backend, Outcome, Terminal};
+use crate::lab::Lab;
+use crate::policy::{self, Kind};
+use crate::record::StepRecord;
+use crate::steps::Step;
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// A step's timeout unless its block says otherwise.
+    pub timeout: Duration,
+    /// A retryable step's budget unless its block says otherwise.
+    pub retry: Duration,
+    /// Pause between tries.
+    pub interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeout: crate::config::DEFAULT_TIMEOUT,
+            retry: crate::directive::DEFAULT_RETRY,
+            interval: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the runner reports while it works (for progress display).
+#[derive(Debug)]
+pub enum Event<'a> {
+    Started {
+        index: usize,
+        total: usize,
+        step: &'a Step,
+        command: &'a str,
+    },
+    Retrying {
+        step: &'a Step,
+        tries: u32,
+        reason: &'a str,
+    },
+    Finished {
+        step: &'a Step,
+        record: &'a StepRecord,
+        status: Status,
+    },
+}
+
+/// Background terminals of a run; stopped (their process groups killed) when dropped.
+#[derive(Default)]
+struct Terminals {
+    watches: HashMap<String, Terminal>,
+    background: Vec<Terminal>,
+}
+
+/// Execute `lab`'s steps; each record is pushed onto `records` as its step ends.
+pub async fn run<B: Backend>(
+    lab: &Lab,
+    backend: &mut B,
+    opts: &Options,
+    records: &mut Vec<StepRecord>,
+    progress: &mut dyn FnMut(Event),
+) -> crate::error::Result<()> {
+    let mut checker = Checker::new(&lab.norm, lab.snapshot.as_ref(), Default::default());
+    let mut terminals = Terminals::default();
+    let total = lab.steps.iter().filter(|s| !s.directives.skip).count();
+    let mut index = 0;
+    for step in &lab.steps {
+        if step.directives.skip {
+            checker.verdict(step, None);
+            continue;
+        }
+        index += 1;
+        let command = checker.planned(step);
+        progress(Event::Started {
+            index,
+            total,
+            step,
+            command: &command,
+        });
+        backend.before(&command).await?;
+        let mut record = match policy::kind(&step.command) {
+            Kind::Background => {
+                let t = backend.shell().spawn(policy::foreground(&command))?;
+                terminals.background.push(t);
+                record_of(step, &command, Outcome::default(), 1)
+            }
+            Kind::Watch if !step.has_expected() && !has_snapshot(lab, step) => {
+                let t = backend.shell().spawn(&command)?;
+                if let Some(old) = terminals.watches.insert(squash(&command), t) {
+                    old.stop().await;
+                }
+                record_of(step, &command, Outcome::default(), 1)
+            }
+            Kind::Watch => collect_watch(step, &command, backend, &checker, &mut terminals, opts, progress).await?,
+            Kind::Plain => run_plain(step, &command, backend, &checker, opts, progress).await?,
+        };
+        record.versions = backend.versions();
+        let status = checker.verdict(step, Some(&record)).status;
+        progress(Event::Finished {
+            step,
+            record: &record,
+            status,
+        });
+        records.push(record);
+    }
+    for (_, t) in terminals.watches.drain() {
+        t.stop().await;
+    }
+    for t in terminals.background.drain(..) {
+        t.stop().await;
+    }
+    Ok(())
+}
+
+fn has_snapshot(lab: &Lab, step: &Step) -> bool {
+    lab.snapshot.as_ref().is_some_and(|s| s.get(&step.id).is_some())
+}
+
+fn squash(command: &str) -> String {
+    command.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The retry budget of a step: `None` when it must run once only.
+fn retry_budget(step: &Step, command: &str, opts: &Options) -> Option<Duration> {
+    match step.directives.retry {
+        Some(Some(budget)) => Some(budget),
+        Some(None) => None,
+        None => policy::read_only(command).then_some(opts.retry),
+    }
+}
+
+async fn run_plain<B: Backend>(
+    step: &Step,
+    command: &str,
+    backend: &mut B,
+    checker: &Checker<'_>,
+    opts: &Options,
+    progress: &mut dyn FnMut(Event),
+) -> crate::error::Result<StepRecord> {
+    let timeout = step.directives.timeout.unwrap_or(opts.timeout);
+    let budget = retry_budget(step, command, opts);
+    let started = Instant::now();
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let outcome = backend.shell().run(command, timeout).await?;
+        backend.after(command, &outcome).await?;
+        let timed_out = outcome.timed_out;
+        let record = record_of(step, command, outcome, tries);
+        let Some(budget) = budget else {
+            return Ok(record);
+        };
+        let trial = checker.trial(step, &record);
+        if trial.status != Status::Fail || timed_out || started.elapsed() + opts.interval > budget {
+            return Ok(record);
+        }
+        progress(Event::Retrying {
+            step,
+            tries,
+            reason: trial.reason.as_deref().unwrap_or("mismatch"),
+        });
+        tokio::time::sleep(opts.interval).await;
+    }
+}
+
+/// A watch with printed output: the terminal started earlier (or now) is read until what it
+/// printed matches, or the budget passes; then it is stopped.
+async fn collect_watch<B: Backend>(
+    step: &Step,
+    command: &str,
+    backend: &mut B,
+    checker: &Checker<'_>,
+    terminals: &mut Terminals,
+    opts: &Options,
+    progress: &mut dyn FnMut(Event),
+) -> crate::error::Result<StepRecord> {
+    let terminal = match terminals.watches.remove(&squash(command)) {
+        Some(t) => t,
+        None => backend.shell().spawn(command)?,
+    };
+    let budget = step
+        .directives
+        .retry
+        .flatten()
+        .or(step.directives.timeout)
+        .unwrap_or(opts.retry);
+    let started = Instant::now();
+    let poll = opts.interval.min(Duration::from_millis(250));
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let so_far = Outcome {
+            stdout: terminal.output(),
+            ..Outcome::default()
+        };
+        let trial = checker.trial(step, &record_of(step, command, so_far, tries));
+        if trial.status != Status::Fail || started.elapsed() + poll > budget {
+            break;
+        }
+        if tries % 4 == 0 {
+            progress(Event::Retrying {
+                step,
+                tries,
+                reason: trial.reason.as_deref().unwrap_or("waiting"),
+            });
+        }
+        tokio::time::sleep(poll).await;
+    }
+    let mut outcome = terminal.stop().await;
+    // A watch ends because labrun stopped it; that is its normal end.
+    outcome.exit_code = 0;
+    Ok(record_of(step, command, outcome, tries))
+}
+
+fn record_of(step: &Step, command: &str, o: Outcome, tries: u32) -> StepRecord {
+    StepRecord {
+        step: step.id.clone(),
+        command: command.to_string(),
+        stdout: o.stdout,
+        stderr: o.stderr,
+        exit_code: o.exit_code,
+        duration_ms: o.duration.as_millis() as u64,
+        origin: Some("live".into()),
+        tries: (tries > 1).then_some(tries),
+        truncated: o.truncated,
+        timed_out: o.timed_out,
+        versions: None,
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ` for a run file's name (UTC, from the system clock).
+pub fn timestamp(now: std::time::SystemTime) -> String {
+    let secs = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_civil_dates() {
+        let at = |s: u64| timestamp(std::time::UNIX_EPOCH + Duration::from_secs(s));
+        assert_eq!(at(0), "19700101T000000Z");
+        // 2026-11-27 14:12:16 UTC
+        assert_eq!(at(1_795_788_736), "20261127T141216Z");
+        // a leap day
+        assert_eq!(at(951_782_400), "20000229T000000Z");
+    }
+}
