@@ -312,9 +312,20 @@ fn verdict(
     });
 
     let want_exit = step.directives.exit.unwrap_or(0);
+    if record.truncated {
+        v.status = Status::Fail;
+        v.reason = Some(format!(
+            "the output was cut at the cap after {} bytes (`output-cap` in labrun.toml)",
+            record.stdout.len().max(record.stderr.len())
+        ));
+        return v;
+    }
     if record.timed_out {
         v.status = Status::Fail;
-        v.reason = Some("timed out".into());
+        v.reason = Some(format!(
+            "timed out after {:.1}s (the block's `timeout=` directive or `timeout` in labrun.toml)",
+            record.duration_ms as f64 / 1000.0
+        ));
         return v;
     }
     if record.exit_code != want_exit {

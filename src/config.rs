@@ -29,6 +29,9 @@ pub struct Config {
     /// Retry budget of a read-only step that does not match yet (`retry = "60s"`).
     #[serde(default)]
     pub retry: Option<String>,
+    /// Bytes kept of each of a step's stdout and stderr (default 16 MiB); the rest is cut.
+    #[serde(default)]
+    pub output_cap: Option<usize>,
     #[serde(default, rename = "mask")]
     pub masks: Vec<UserMask>,
     /// The directory holding the configuration file (the project root).

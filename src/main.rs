@@ -276,7 +276,11 @@ fn run_document(
         .file_stem()
         .map_or("document".into(), |s| s.to_string_lossy().into_owned());
     let out = lab.config.output_dir().join(&stem);
-    let mut local = labrun::execute::Local::new(&lab.config.workdir(path), &out)?;
+    let cap = lab
+        .config
+        .output_cap
+        .unwrap_or(labrun::execute::shell::DEFAULT_CAP);
+    let mut local = labrun::execute::Local::new(&lab.config.workdir(path), &out, cap)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

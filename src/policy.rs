@@ -43,7 +43,9 @@ pub const DOCKER_READ_VERBS: &[&str] = &["ps", "inspect", "logs", "images", "ver
 /// `ip` objects and the actions on them that only read (no action means `show`).
 const IP_READ_ACTIONS: &[&str] = &["show", "list", "lst", "sh", "ls", "l", "get"];
 
-/// How the run stage treats a command.
+/// How the run stage treats a command. Watches: `watch …`, `kubectl get … -w|--watch`,
+/// `kubectl logs -f`, `docker logs -f`, `docker events`, `ip monitor`, `tail -f`,
+/// `journalctl -f`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Runs to its end, output compared.
@@ -62,11 +64,16 @@ pub fn kind(command: &str) -> Kind {
     }
     let words = words(trimmed);
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    let has = |rest: &[&str], flags: &[&str]| rest.iter().any(|a| flags.contains(a));
     match w.as_slice() {
-        ["watch", ..] => Kind::Watch,
-        ["kubectl", rest @ ..] if rest.iter().any(|a| *a == "-w" || *a == "--watch") => {
+        ["watch", ..] | ["docker", "events", ..] | ["ip", "monitor", ..] => Kind::Watch,
+        ["kubectl", rest @ ..] if has(rest, &["-w", "--watch", "--watch-only"]) => Kind::Watch,
+        ["kubectl" | "docker", rest @ ..]
+            if verb(rest) == Some("logs") && has(rest, &["-f", "--follow"]) =>
+        {
             Kind::Watch
         }
+        ["tail" | "journalctl", rest @ ..] if has(rest, &["-f", "-F", "--follow"]) => Kind::Watch,
         _ => Kind::Plain,
     }
 }
@@ -330,6 +337,9 @@ mod tests {
         assert_eq!(kind("kubectl get pods -w"), Kind::Watch);
         assert_eq!(kind("kubectl get endpoints --watch"), Kind::Watch);
         assert_eq!(kind("watch -n1 ip r"), Kind::Watch);
+        assert_eq!(kind("tail -f events.log"), Kind::Watch);
+        assert_eq!(kind("kubectl logs -f app-5586fc9d77-7frts"), Kind::Watch);
+        assert_eq!(kind("kubectl logs app-5586fc9d77-7frts"), Kind::Plain);
         assert_eq!(kind("python3 -m http.server 8000 &"), Kind::Background);
         assert_eq!(kind("true && false"), Kind::Plain);
         assert_eq!(kind("kubectl get pods"), Kind::Plain);

@@ -18,13 +18,13 @@ pub struct Local {
 impl Local {
     /// A fresh scratch directory `<out>/work` holding a copy of `workdir`; the shell's state
     /// under `<out>/state`.
-    pub fn new(workdir: &Path, out: &Path) -> Result<Local> {
+    pub fn new(workdir: &Path, out: &Path, cap: usize) -> Result<Local> {
         let scratch = out.join("work");
         if scratch.exists() {
             std::fs::remove_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
         }
         copy_tree(workdir, &scratch)?;
-        let shell = Shell::new(&out.join("state"), &scratch)?;
+        let shell = Shell::new(&out.join("state"), &scratch)?.with_cap(cap);
         Ok(Local { shell, scratch })
     }
 
@@ -44,13 +44,21 @@ impl Backend for Local {
 }
 
 /// Copy a directory's regular files and subdirectories (symlinks copied as what they point
-/// to; nothing else).
+/// to; nothing else), leaving out `.git` and whatever holds the destination.
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
         let entry = entry.map_err(|e| Error::io(from, e))?;
         let (src, dst) = (entry.path(), to.join(entry.file_name()));
         let meta = std::fs::metadata(&src).map_err(|e| Error::io(&src, e))?;
+        // Never copy the scratch directory into itself (a document beside its `target/`).
+        let inside = std::fs::canonicalize(&src)
+            .ok()
+            .zip(std::fs::canonicalize(to).ok())
+            .is_some_and(|(s, t)| t.starts_with(s));
+        if inside || entry.file_name() == ".git" {
+            continue;
+        }
         if meta.is_dir() {
             copy_tree(&src, &dst)?;
         } else if meta.is_file() {

@@ -1,0 +1,242 @@
+//! `labrun run` for real, through the binary: documents written into a scratch project, run on
+//! this machine, checked through the run files they leave and through `/proc`.
+//!
+//! Needs: bash, coreutils; the `--netns` tests need root (CI runs as root) and iproute2.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use labrun::record::StepRecord;
+
+const BIN: &str = env!("CARGO_BIN_EXE_labrun");
+
+/// A scratch project: `labrun.toml` (with `extra` appended) and `doc.md`.
+fn project(doc: &str, extra: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("labrun.toml"),
+        format!("snapshots = \"snapshots\"\n{extra}"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("doc.md"), doc).unwrap();
+    dir
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("run")
+        .arg(dir.join("doc.md"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("CI")
+        .output()
+        .unwrap()
+}
+
+fn last_run(dir: &Path) -> Vec<StepRecord> {
+    labrun::record::read(&dir.join("target/labrun/doc/last.jsonl")).unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn processes_with(marker: &str) -> Vec<PathBuf> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            let c = std::fs::read(p.join("cmdline")).ok()?;
+            String::from_utf8_lossy(&c).contains(marker).then_some(p)
+        })
+        .collect()
+}
+
+#[test]
+fn the_session_persists_and_bindings_rewrite_later_commands() {
+    // Step 2 prints an address chosen at random; the document shows 10.0.0.7. Step 3 greps for
+    // the document's value: it passes only if binding rewrote it to the live one.
+    let dir = project(
+        "# Bind\n\n```console\n$ export FILE=addr.txt; echo \"10.0.0.$((RANDOM % 200 + 10))\" > \"$FILE\"\n$ cat \"$FILE\"\n10.0.0.7\n$ grep -c 10.0.0.7 \"$FILE\"\n1\n```\n",
+        "",
+    );
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let records = last_run(dir.path());
+    assert_eq!(records.len(), 3);
+    let live_ip = records[1].stdout.trim().to_string();
+    assert_ne!(live_ip, "10.0.0.7");
+    assert_eq!(records[2].command, format!("grep -c {live_ip} \"$FILE\""));
+    assert!(records.iter().all(|r| r.origin.as_deref() == Some("live")));
+    // The run also sits under runs/, with a timestamped name.
+    let runs: Vec<_> = std::fs::read_dir(dir.path().join("target/labrun/doc/runs"))
+        .unwrap()
+        .collect();
+    assert_eq!(runs.len(), 1);
+    // The document's own files are untouched: the run happened in a scratch copy.
+    assert!(!dir.path().join("addr.txt").exists());
+}
+
+#[test]
+fn a_read_only_step_is_retried_until_a_background_writer_makes_it_match() {
+    let dir = project(
+        "# Retry\n\n```console\n$ (sleep 2.5; echo ready > status.txt) &\n$ cat status.txt\nready\n```\n",
+        "",
+    );
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let records = last_run(dir.path());
+    let tries = records[1].tries.unwrap_or(1);
+    assert!(tries >= 3, "expected several tries, got {tries}");
+    assert!(text(&out).contains(&format!("({tries} tries)")));
+}
+
+#[test]
+fn a_step_that_changes_state_is_never_rerun() {
+    let dir = project(
+        "# Once\n\n```console\n$ echo run >> tally.txt; wc -l < tally.txt\n5\n$ cat tally.txt\nrun\n```\n",
+        "",
+    );
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let records = last_run(dir.path());
+    assert_eq!(records[0].tries, None, "ran once");
+    assert_eq!(records[1].stdout, "run\n", "the tally shows one run");
+}
+
+#[test]
+fn a_watch_terminal_is_collected_by_the_later_step_that_prints_its_output() {
+    let dir = project(
+        "# Watch\n\nIn one terminal:\n\n```console\n$ touch events.log\n$ tail -f events.log\n```\n\nMeanwhile:\n\n```console\n$ (for i in 1 2 3; do sleep 0.3; echo \"event $i\"; done >> events.log) &\n```\n\nThe first terminal shows:\n\n```console\n$ tail -f events.log\nevent 1\nevent 3\n```\n",
+        "",
+    );
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let records = last_run(dir.path());
+    assert_eq!(records.len(), 4);
+    assert_eq!(records[1].stdout, "", "the starting watch records nothing");
+    // Collected from the terminal started two steps earlier: all three lines, compared as a
+    // subsequence with the two printed.
+    assert_eq!(records[3].stdout, "event 1\nevent 2\nevent 3\n");
+    assert!(processes_with("events.log").is_empty());
+}
+
+#[test]
+fn a_hanging_step_is_cut_at_its_timeout_and_keeps_what_it_printed() {
+    let dir = project(
+        "# Hang\n\n<!-- labrun: timeout=1s -->\n```console\n$ echo started; sleep 30\nstarted\n```\n",
+        "",
+    );
+    let started = Instant::now();
+    let out = run(dir.path(), &[]);
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = &last_run(dir.path())[0];
+    assert!(r.timed_out);
+    assert_eq!(r.stdout, "started\n");
+    assert!(text(&out).contains("timed out after"), "{}", text(&out));
+}
+
+#[test]
+fn output_beyond_the_cap_is_cut_flagged_and_fails_with_a_clear_reason() {
+    let dir = project(
+        "# Flood\n\n```console\n$ yes labrun | head -c 50000000\n```\n",
+        "output-cap = 100000\n",
+    );
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = &last_run(dir.path())[0];
+    assert!(r.truncated);
+    assert_eq!(r.stdout.len(), 100_000);
+    assert!(text(&out).contains("cut at the cap"), "{}", text(&out));
+}
+
+#[test]
+fn sigint_stops_every_process_of_the_run_and_keeps_the_partial_run() {
+    let marker = format!("labrun-int-{}", std::process::id());
+    let doc = format!(
+        "# Interrupt\n\n```console\n$ bash -c 'exec -a {marker}-bg sleep 300' &\n$ touch {marker}.log\n$ tail -f {marker}.log\n$ bash -c 'exec -a {marker}-fg sleep 300'\n```\n"
+    );
+    let dir = project(&doc, "");
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .arg(dir.path().join("doc.md"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_with(&format!("{marker}-fg")).is_empty() {
+        assert!(Instant::now() < deadline, "the hanging step never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // all three are alive now: the background step, the watch, the foreground step (each
+    // with the bash that started it)
+    for part in ["-bg", ".log", "-fg"] {
+        assert!(!processes_with(&format!("{marker}{part}")).is_empty(), "{part}");
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let mut left = processes_with(&marker);
+    for _ in 0..50 {
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        left = processes_with(&marker);
+    }
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let records = last_run(dir.path());
+    assert_eq!(records.len(), 3, "the three steps that ended are recorded");
+}
+
+#[test]
+fn netns_runs_with_only_a_loopback_and_leaves_the_host_untouched() {
+    let dir = project(
+        "# Isolated\n\n```console\n$ ip netns add labrun-test-ns\n$ ip -o link show | cut -d: -f2\n lo\n$ ip netns\nlabrun-test-ns\n```\n",
+        "",
+    );
+    let out = run(dir.path(), &["--netns"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let host = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&host.stdout).contains("labrun-test-ns"));
+}
+
+#[test]
+fn netns_without_the_privilege_is_an_environment_error() {
+    let dir = project("# X\n\n```console\n$ ip a\n```\n", "");
+    let mut perms = std::fs::metadata(dir.path()).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o777);
+    std::fs::set_permissions(dir.path(), perms).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN, "run"])
+        .arg(dir.path().join("doc.md"))
+        .arg("--netns")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("--netns: cannot create a network namespace"));
+}
+
+#[test]
+fn the_pod_on_host_chapter_passes_end_to_end() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(BIN)
+        .args(["run", "book/src/pod-on-host.md", "--backend", "local", "--netns"])
+        .current_dir(root)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains(" passed, 0 failed"), "{}", text(&out));
+}
