@@ -8,11 +8,56 @@
 
 /// Programs that never change anything, whatever their arguments.
 pub const READ_ONLY_PROGRAMS: &[&str] = &[
-    "cat", "ls", "grep", "egrep", "head", "tail", "wc", "echo", "printf", "env", "hostname",
-    "uname", "whoami", "id", "ps", "ss", "netstat", "dig", "host", "nslookup", "ping", "ping6",
-    "traceroute", "tracepath", "arp", "route", "ifconfig", "iptables-save", "ip6tables-save",
-    "wget", "date", "pwd", "true", "sort", "uniq", "awk", "cut", "jq", "yq", "column", "nc",
-    "getent", "lsns", "readlink", "stat", "file", "which", "type", "test", "[",
+    "cat",
+    "ls",
+    "grep",
+    "egrep",
+    "head",
+    "tail",
+    "wc",
+    "echo",
+    "printf",
+    "env",
+    "hostname",
+    "uname",
+    "whoami",
+    "id",
+    "ps",
+    "ss",
+    "netstat",
+    "dig",
+    "host",
+    "nslookup",
+    "ping",
+    "ping6",
+    "traceroute",
+    "tracepath",
+    "arp",
+    "route",
+    "ifconfig",
+    "iptables-save",
+    "ip6tables-save",
+    "wget",
+    "date",
+    "pwd",
+    "true",
+    "sort",
+    "uniq",
+    "awk",
+    "cut",
+    "jq",
+    "yq",
+    "column",
+    "nc",
+    "getent",
+    "lsns",
+    "readlink",
+    "stat",
+    "file",
+    "which",
+    "type",
+    "test",
+    "[",
 ];
 
 /// `kubectl` verbs that only read.
@@ -148,9 +193,12 @@ fn part_read_only(words: &[String]) -> bool {
                 )
             })
         }
-        ["curl", rest @ ..] => !rest
-            .iter()
-            .any(|a| matches!(*a, "-X" | "--request" | "-d" | "--data" | "-T" | "-o" | "-O")),
+        ["curl", rest @ ..] => !rest.iter().any(|a| {
+            matches!(
+                *a,
+                "-X" | "--request" | "-d" | "--data" | "-T" | "-o" | "-O"
+            )
+        }),
         ["bridge", rest @ ..] => rest.len() <= 1 || rest.get(1).is_some_and(|a| *a == "show"),
         ["sysctl", rest @ ..] => !rest.iter().any(|a| *a == "-w" || a.contains('=')),
         ["conntrack", rest @ ..] => rest.iter().any(|a| *a == "-L" || *a == "--dump"),
@@ -182,8 +230,22 @@ fn ip_read_only(args: &[&str]) -> bool {
         // `ip a dev eth0` style: a word that is not a known writing action
         Some(a) => !matches!(
             a,
-            "add" | "a" | "del" | "delete" | "d" | "set" | "flush" | "change" | "replace"
-                | "append" | "exec" | "attach" | "identify" | "pids" | "monitor" | "save"
+            "add"
+                | "a"
+                | "del"
+                | "delete"
+                | "d"
+                | "set"
+                | "flush"
+                | "change"
+                | "replace"
+                | "append"
+                | "exec"
+                | "attach"
+                | "identify"
+                | "pids"
+                | "monitor"
+                | "save"
                 | "restore"
         ),
     }
@@ -222,8 +284,15 @@ fn inner(args: &[&str], word: &str) -> Option<Vec<String>> {
         if a.starts_with('-') {
             let takes_value = matches!(
                 a,
-                "-c" | "--container" | "-n" | "--namespace" | "-u" | "--user" | "-e" | "--env"
-                    | "-w" | "--workdir"
+                "-c" | "--container"
+                    | "-n"
+                    | "--namespace"
+                    | "-u"
+                    | "--user"
+                    | "-e"
+                    | "--env"
+                    | "-w"
+                    | "--workdir"
             );
             i += if takes_value { 2 } else { 1 };
             continue;
@@ -350,7 +419,9 @@ mod tests {
     #[test]
     fn cluster_changes_and_cluster_talk() {
         assert!(changes_cluster("kubectl apply -f web.yaml"));
-        assert!(changes_cluster("kubectl -n x scale deploy app --replicas=4"));
+        assert!(changes_cluster(
+            "kubectl -n x scale deploy app --replicas=4"
+        ));
         assert!(changes_cluster("kind create cluster --name kind"));
         assert!(!changes_cluster("kubectl get pods"));
         assert!(talks_to_cluster("kubectl get pods | grep app"));

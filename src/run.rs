@@ -105,7 +105,18 @@ pub async fn run<B: Backend>(
                 }
                 record_of(step, &command, Outcome::default(), 1)
             }
-            Kind::Watch => collect_watch(step, &command, backend, &checker, &mut terminals, opts, progress).await?,
+            Kind::Watch => {
+                collect_watch(
+                    step,
+                    &command,
+                    backend,
+                    &checker,
+                    &mut terminals,
+                    opts,
+                    progress,
+                )
+                .await?
+            }
             Kind::Plain => run_plain(step, &command, backend, &checker, opts, progress).await?,
         };
         record.versions = backend.versions();
@@ -127,7 +138,9 @@ pub async fn run<B: Backend>(
 }
 
 fn has_snapshot(lab: &Lab, step: &Step) -> bool {
-    lab.snapshot.as_ref().is_some_and(|s| s.get(&step.id).is_some())
+    lab.snapshot
+        .as_ref()
+        .is_some_and(|s| s.get(&step.id).is_some())
 }
 
 fn squash(command: &str) -> String {

@@ -178,7 +178,10 @@ fn sigint_stops_every_process_of_the_run_and_keeps_the_partial_run() {
     // all three are alive now: the background step, the watch, the foreground step (each
     // with the bash that started it)
     for part in ["-bg", ".log", "-fg"] {
-        assert!(!processes_with(&format!("{marker}{part}")).is_empty(), "{part}");
+        assert!(
+            !processes_with(&format!("{marker}{part}")).is_empty(),
+            "{part}"
+        );
     }
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
@@ -219,7 +222,13 @@ fn netns_without_the_privilege_is_an_environment_error() {
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o777);
     std::fs::set_permissions(dir.path(), perms).unwrap();
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN, "run"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            BIN,
+            "run",
+        ])
         .arg(dir.path().join("doc.md"))
         .arg("--netns")
         .output()
@@ -232,7 +241,13 @@ fn netns_without_the_privilege_is_an_environment_error() {
 fn the_pod_on_host_chapter_passes_end_to_end() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let out = Command::new(BIN)
-        .args(["run", "book/src/pod-on-host.md", "--backend", "local", "--netns"])
+        .args([
+            "run",
+            "book/src/pod-on-host.md",
+            "--backend",
+            "local",
+            "--netns",
+        ])
         .current_dir(root)
         .env("NO_COLOR", "1")
         .output()

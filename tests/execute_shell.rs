@@ -36,6 +36,31 @@ async fn variables_cwd_functions_and_aliases_persist() {
 }
 
 #[tokio::test]
+async fn multi_line_values_survive_and_shell_owned_variables_do_not_leak() {
+    let (_d, sh) = shell();
+    sh.run(
+        "NOTE=$'two\\nlines'; f() {\n  echo \"in f\"\n}\nRANDOM=7",
+        T,
+    )
+    .await
+    .unwrap();
+    let o = sh
+        .run(
+            "echo \"$NOTE\"; f; [ \"$RANDOM\" != \"$RANDOM\" ] && echo random",
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(o.stdout, "two\nlines\nin f\nrandom\n");
+    // a step that calls `exit` keeps the session as it was
+    sh.run("NOTE=changed; exit 3", T).await.unwrap();
+    assert_eq!(
+        sh.run("echo \"$NOTE\"", T).await.unwrap().stdout,
+        "two\nlines\n"
+    );
+}
+
+#[tokio::test]
 async fn exit_codes_and_separate_streams() {
     let (_d, sh) = shell();
     let o = sh.run("echo out; echo err >&2; false", T).await.unwrap();

@@ -35,23 +35,36 @@ pub struct Outcome {
 pub struct Shell {
     state: PathBuf,
     cap: usize,
+    /// A bash already started and waiting for its script: the next step does not wait for
+    /// bash to start.
+    spare: Mutex<Option<Spawned>>,
 }
 
 /// Default cap on each of stdout and stderr.
 pub const DEFAULT_CAP: usize = 16 * 1024 * 1024;
 
+/// Appended to every step: the session's state, written by bash builtins only (no extra
+/// process per step); [`Shell::commit`] filters it into the state file.
 const SAVE: &str = r#"
 __labrun_rc=$?
 {
-  export -p
-  declare -p 2>/dev/null | grep -Ev '^declare -[a-zA-Z]*r|^declare -[a-zA-Z-]* (BASH|BASHOPTS|BASHPID|BASH_[A-Z_]*|SHELLOPTS|EUID|PPID|UID|GROUPS|FUNCNAME|PIPESTATUS|RANDOM|SECONDS|LINENO|HISTCMD|SRANDOM|EPOCHSECONDS|EPOCHREALTIME|_|__labrun_rc|DIRSTACK|COMP_WORDBREAKS)='
+  declare -p
   declare -f
   alias -p
   shopt -p
   printf 'cd -- %q\n' "$PWD"
-} > "$__LABRUN_STATE.tmp" 2>/dev/null && mv -f "$__LABRUN_STATE.tmp" "$__LABRUN_STATE"
+} > "$__LABRUN_STATE.new" 2>/dev/null
 exit $__labrun_rc
 "#;
+
+/// Variables bash sets itself, or that are read-only: never restored. (`declare -p` prints
+/// one line per variable, control characters escaped, so a line filter is exact.)
+static SHELL_OWNED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(
+        r"^declare -[a-zA-Z]*r|^declare -[a-zA-Z-]* (BASH|BASHOPTS|BASHPID|BASH_[A-Z0-9_]*|SHELLOPTS|EUID|PPID|UID|GROUPS|FUNCNAME|PIPESTATUS|RANDOM|SECONDS|LINENO|HISTCMD|SRANDOM|EPOCHSECONDS|EPOCHREALTIME|_|__labrun_rc|DIRSTACK|COMP_WORDBREAKS)(=|$)",
+    )
+    .expect("valid pattern")
+});
 
 impl Shell {
     /// A session that starts in `workdir`, keeping its state under `state_dir`.
@@ -67,6 +80,7 @@ impl Shell {
         Ok(Shell {
             state,
             cap: DEFAULT_CAP,
+            spare: Mutex::new(None),
         })
     }
 
@@ -81,7 +95,17 @@ impl Shell {
     pub async fn run(&self, command: &str, timeout: Duration) -> Result<Outcome> {
         let script = format!(". \"$__LABRUN_STATE\" 2>/dev/null\n{command}\n{SAVE}");
         let started = Instant::now();
-        let mut proc = Spawned::start(&script, &self.state, self.cap)?;
+        let fresh = self.fresh_state();
+        let _ = std::fs::remove_file(&fresh);
+        let spare = self.spare.lock().unwrap().take();
+        let mut proc = match spare {
+            Some(p) => p,
+            None => Spawned::waiting(&self.state, self.cap)?,
+        };
+        // The next step's bash starts while this one runs; it reads the session's state only
+        // when it gets its script, after this step has saved it.
+        *self.spare.lock().unwrap() = Spawned::waiting(&self.state, self.cap).ok();
+        proc.feed(&script).await?;
         let status = tokio::time::timeout(timeout, proc.child.wait()).await;
         let duration = started.elapsed();
         proc.guard.kill(); // whatever the step left behind in its group goes with it
@@ -90,6 +114,7 @@ impl Shell {
             Ok(status) => {
                 let status =
                     status.map_err(|e| Error::Environment(format!("waiting for bash: {e}")))?;
+                self.commit()?;
                 Ok(Outcome {
                     stdout,
                     stderr,
@@ -108,6 +133,27 @@ impl Shell {
                 truncated,
             }),
         }
+    }
+
+    fn fresh_state(&self) -> PathBuf {
+        self.state.with_extension("sh.new")
+    }
+
+    /// Take the state a finished step saved (if it got that far: `exit` in a step skips it)
+    /// into the session, without the variables bash owns.
+    fn commit(&self) -> Result<()> {
+        let fresh = self.fresh_state();
+        let Ok(text) = std::fs::read_to_string(&fresh) else {
+            return Ok(());
+        };
+        let mut kept = String::with_capacity(text.len());
+        for line in text.lines().filter(|l| !SHELL_OWNED.is_match(l)) {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+        std::fs::write(&self.state, kept).map_err(|e| Error::io(&self.state, e))?;
+        let _ = std::fs::remove_file(&fresh);
+        Ok(())
     }
 
     /// Start `command` in a background terminal: the session's state restored, its own
@@ -144,15 +190,41 @@ struct Buffer {
     cut: bool,
 }
 
+/// Reads its whole script from standard input, then gives the script an empty standard input.
+const WAITING: &str =
+    r#"IFS= read -r -d '' __labrun_script; exec </dev/null; eval "$__labrun_script""#;
+
 impl Spawned {
+    /// Bash started and waiting for its script on standard input ([`Spawned::feed`]).
+    fn waiting(state: &Path, cap: usize) -> Result<Spawned> {
+        Spawned::spawn(WAITING, state, cap, Stdio::piped())
+    }
+
+    /// Bash started on `script`, standard input empty.
     fn start(script: &str, state: &Path, cap: usize) -> Result<Spawned> {
+        Spawned::spawn(script, state, cap, Stdio::null())
+    }
+
+    /// Hand a waiting bash its script.
+    async fn feed(&mut self, script: &str) -> Result<()> {
+        use tokio::io::AsyncWriteExt as _;
+        let mut stdin = self.child.stdin.take().expect("a waiting bash has a stdin");
+        stdin
+            .write_all(script.as_bytes())
+            .await
+            .map_err(|e| Error::Environment(format!("handing bash its step: {e}")))?;
+        drop(stdin);
+        Ok(())
+    }
+
+    fn spawn(script: &str, state: &Path, cap: usize, stdin: Stdio) -> Result<Spawned> {
         let mut cmd = tokio::process::Command::new("bash");
         cmd.arg("--noprofile")
             .arg("--norc")
             .arg("-c")
             .arg(script)
             .env("__LABRUN_STATE", state)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
