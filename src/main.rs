@@ -292,9 +292,10 @@ fn run_document(
         let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
         let mut progress = Progress::new();
         let mut show = |e: labrun::run::Event<'_>| progress.show(e);
+        let mut failed = None;
         let interrupted = tokio::select! {
             r = labrun::run::run(&lab, &mut local, &opts, &mut records, &mut show) => {
-                r?;
+                failed = r.err();
                 false
             }
             _ = int.recv() => true,
@@ -304,8 +305,9 @@ fn run_document(
         // The run's future is dropped: its processes are killed. Then the backend's own end.
         use labrun::execute::Backend as _;
         local.finish().await?;
-        anyhow::Ok(interrupted)
+        anyhow::Ok((interrupted, failed))
     })?;
+    let (interrupted, failed) = interrupted;
     let runs = out.join("runs");
     let file = runs.join(format!(
         "{}.jsonl",
@@ -313,6 +315,14 @@ fn run_document(
     ));
     labrun::record::write(&file, &records)?;
     labrun::record::write(&out.join("last.jsonl"), &records)?;
+    if let Some(e) = failed {
+        eprintln!(
+            "labrun: the run stopped after {} step(s); the partial run is in {}",
+            records.len(),
+            file.display()
+        );
+        return Err(e.into());
+    }
     if interrupted {
         eprintln!(
             "labrun: interrupted after {} step(s); the partial run is in {}",

@@ -163,6 +163,13 @@ pub fn talks_to_cluster(command: &str) -> bool {
     })
 }
 
+/// Whether `command` runs `kind` (creates, deletes or loads into clusters).
+pub fn manages_kind(command: &str) -> bool {
+    split_parts(command)
+        .iter()
+        .any(|p| p.first().map(String::as_str) == Some("kind"))
+}
+
 fn part_read_only(words: &[String]) -> bool {
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     let w = match w.as_slice() {
@@ -426,5 +433,7 @@ mod tests {
         assert!(!changes_cluster("kubectl get pods"));
         assert!(talks_to_cluster("kubectl get pods | grep app"));
         assert!(!talks_to_cluster("docker ps"));
+        assert!(manages_kind("kind delete cluster"));
+        assert!(!manages_kind("echo kind"));
     }
 }

@@ -91,7 +91,14 @@ pub async fn run<B: Backend>(
             step,
             command: &command,
         });
-        backend.before(&command).await?;
+        backend.before(&command).await.map_err(|e| match e {
+            crate::error::Error::Environment(m) => crate::error::Error::Environment(format!(
+                "{}:{}: {m}",
+                lab.doc.path.display(),
+                step.line
+            )),
+            other => other,
+        })?;
         let mut record = match policy::kind(&step.command) {
             Kind::Background => {
                 let t = backend.shell().spawn(policy::foreground(&command))?;

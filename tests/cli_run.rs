@@ -255,3 +255,36 @@ fn the_pod_on_host_chapter_passes_end_to_end() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains(" passed, 0 failed"), "{}", text(&out));
 }
+
+#[test]
+fn the_local_backend_refuses_a_step_that_would_reach_a_cluster() {
+    // A `kubectl` on PATH that leaves a mark if it is ever called.
+    let dir = project(
+        "# Careful\n\n```console\n$ echo before\nbefore\n$ kubectl delete pod app-5586fc9d77-7frts\npod \"app-5586fc9d77-7frts\" deleted\n```\n",
+        "",
+    );
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let mark = dir.path().join("kubectl-was-called");
+    let fake = bin.join("kubectl");
+    std::fs::write(&fake, format!("#!/bin/sh\ntouch '{}'\n", mark.display())).unwrap();
+    let mut perms = std::fs::metadata(&fake).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&fake, perms).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(dir.path().join("doc.md"))
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(!mark.exists(), "kubectl ran");
+    let t = text(&out);
+    assert!(
+        t.contains("doc.md:6: refusing to run `kubectl delete pod"),
+        "{t}"
+    );
+    // what ran before the refusal is recorded
+    assert_eq!(last_run(dir.path()).len(), 1);
+}

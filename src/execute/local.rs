@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 pub struct Local {
     shell: Shell,
     scratch: PathBuf,
+    versions: serde_json::Value,
 }
 
 impl Local {
@@ -25,7 +26,11 @@ impl Local {
         }
         copy_tree(workdir, &scratch)?;
         let shell = Shell::new(&out.join("state"), &scratch)?.with_cap(cap);
-        Ok(Local { shell, scratch })
+        Ok(Local {
+            shell,
+            scratch,
+            versions: versions(),
+        })
     }
 
     pub fn scratch(&self) -> &Path {
@@ -41,6 +46,53 @@ impl Backend for Local {
     fn shell(&self) -> &Shell {
         &self.shell
     }
+
+    /// The local backend never lets a step reach a cluster: it cannot see which cluster the
+    /// user's current context names, and a tutorial's `kubectl delete` must not reach one that
+    /// is not a kind cluster of the run's own.
+    async fn before(&mut self, command: &str) -> Result<()> {
+        if crate::policy::talks_to_cluster(command) || crate::policy::manages_kind(command) {
+            return Err(Error::Environment(format!(
+                "refusing to run `{}` with the local backend: it talks to a Kubernetes cluster \
+                 (or manages kind clusters), and only the kind backend (--backend kind) checks \
+                 that the cluster is a kind cluster of the run's own",
+                command.lines().next().unwrap_or(command)
+            )));
+        }
+        Ok(())
+    }
+
+    fn versions(&self) -> Option<serde_json::Value> {
+        Some(self.versions.clone())
+    }
+}
+
+/// What the steps ran on: the kernel, and bash and iproute2 when present.
+fn versions() -> serde_json::Value {
+    let first_line = |program: &str, arg: &str| {
+        std::process::Command::new(program)
+            .arg(arg)
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .lines()
+                    .next()
+                    .map(|l| l.trim().to_string())
+            })
+            .filter(|l| !l.is_empty())
+    };
+    let mut v = serde_json::Map::new();
+    if let Ok(k) = std::fs::read_to_string("/proc/sys/kernel/osrelease") {
+        v.insert("linux".into(), k.trim().into());
+    }
+    if let Some(b) = first_line("bash", "--version") {
+        v.insert("bash".into(), b.into());
+    }
+    if let Some(ip) = first_line("ip", "-V") {
+        v.insert("iproute2".into(), ip.into());
+    }
+    serde_json::Value::Object(v)
 }
 
 /// Copy a directory's regular files and subdirectories (symlinks copied as what they point
