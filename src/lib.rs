@@ -18,6 +18,7 @@ pub mod list;
 pub mod normalize;
 pub mod policy;
 pub mod record;
+pub mod render;
 pub mod report;
 pub mod run;
 pub mod snapshot;

@@ -43,6 +43,19 @@ enum BackendName {
     Kind,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum BuildMode {
+    Replay,
+    Live,
+    Off,
+}
+
+#[derive(Subcommand)]
+enum Supports {
+    /// Exit 0 when the renderer is supported.
+    Supports { renderer: String },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Execute a document's steps for real, record the run, and check it.
@@ -58,6 +71,26 @@ enum Command {
         /// Not-run steps and stale prose fail too.
         #[arg(long)]
         strict: bool,
+    },
+    /// Build the book with mdBook, in-process, each step annotated (the main job).
+    Build {
+        /// The book's directory (holding book.toml).
+        #[arg(default_value = "book")]
+        book: PathBuf,
+        /// Where annotations come from (default: book.toml's, else replay).
+        #[arg(long, value_enum)]
+        mode: Option<BuildMode>,
+        /// Which run to replay: committed (default), last, or a path relative to the book.
+        #[arg(long)]
+        run: Option<String>,
+        /// Fail (exit 1) when a step drifted.
+        #[arg(long)]
+        fail_on_drift: bool,
+    },
+    /// mdBook's preprocessor protocol (`[preprocessor.labrun] command = "labrun preprocess"`).
+    Preprocess {
+        #[command(subcommand)]
+        supports: Option<Supports>,
     },
     /// Check a recorded run against the snapshots (or the document's printed output).
     Check {
@@ -174,6 +207,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             from_doc,
         } => {
             let lab = Lab::open(&path)?;
+            let accepted_run = replay.clone();
             let mut snap = lab.snapshot_or_new();
             let order = lab.step_ids();
             let mut n = 0;
@@ -190,11 +224,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     snap.put(&step.id, entry, &order);
                     n += 1;
                 }
-            } else if let Some(run) = replay {
-                let records = labrun::record::read(&run)?;
+            } else if let Some(run) = &replay {
+                let records = labrun::record::read(run)?;
                 // Check first: that yields each step's normalized live output.
                 let report = labrun::check::check(
-                    &run,
+                    run,
                     &lab.steps,
                     &records,
                     None,
@@ -210,9 +244,26 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             labrun::snapshot::save(&lab.snapshot_path, &snap)?;
             println!("accepted {n} step(s) into {}", lab.snapshot_path.display());
+            // A run labrun observed live is kept beside the snapshot: the evidence the book
+            // replays. Anything else (a simulated run, the document's text) is not.
+            if let Some(run) = &accepted_run {
+                let records = labrun::record::read(run)?;
+                if !records.is_empty() && records.iter().all(|r| r.is_live()) {
+                    let kept = labrun::render::preprocessor::committed_run(&lab.snapshot_path);
+                    labrun::record::write(&kept, &records)?;
+                    println!("kept the live run as {}", kept.display());
+                }
+            }
             Ok(ExitCode::Success)
         }
         Command::Review { path } => review(&path),
+        Command::Build {
+            book,
+            mode,
+            run,
+            fail_on_drift,
+        } => build(&book, mode, run, fail_on_drift),
+        Command::Preprocess { supports } => preprocess(supports),
         Command::Run {
             path,
             backend,
@@ -246,6 +297,70 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Success)
         }
     }
+}
+
+fn build(
+    book: &std::path::Path,
+    mode: Option<BuildMode>,
+    run: Option<String>,
+    fail_on_drift: bool,
+) -> anyhow::Result<ExitCode> {
+    use labrun::render::preprocessor::{Drifted, Labrun, Mode, Options};
+    if !book.join("book.toml").is_file() {
+        return Err(Error::input(book.join("book.toml"), 0, "no book.toml: not an mdBook book").into());
+    }
+    let mut md = mdbook_driver::MDBook::load(book)
+        .map_err(|e| anyhow::anyhow!("loading the book {}: {e:#}", book.display()))?;
+    let mut opts: Options = md
+        .config
+        .get("preprocessor.labrun")
+        .map_err(|e| Error::input(book.join("book.toml"), 0, format!("[preprocessor.labrun]: {e:#}")))?
+        .unwrap_or_default();
+    if let Some(m) = mode {
+        opts.mode = match m {
+            BuildMode::Replay => Mode::Replay,
+            BuildMode::Live => Mode::Live,
+            BuildMode::Off => Mode::Off,
+        };
+    }
+    if run.is_some() {
+        opts.run = run;
+    }
+    opts.fail_on_drift |= fail_on_drift;
+    md.with_preprocessor(Labrun {
+        overrides: Some(opts),
+    });
+    match md.build() {
+        Ok(()) => {
+            eprintln!(
+                "labrun: book written to {}",
+                md.build_dir_for("html").display()
+            );
+            Ok(ExitCode::Success)
+        }
+        Err(e) if e.chain().any(|c| c.downcast_ref::<Drifted>().is_some()) => {
+            eprintln!("{e:#}");
+            Ok(ExitCode::StepsFailed)
+        }
+        Err(e) => Err(anyhow::anyhow!("building {}: {e:#}", book.display())),
+    }
+}
+
+fn preprocess(supports: Option<Supports>) -> anyhow::Result<ExitCode> {
+    use mdbook_preprocessor::Preprocessor as _;
+    let pre = labrun::render::preprocessor::Labrun::default();
+    if let Some(Supports::Supports { renderer }) = supports {
+        return Ok(if pre.supports_renderer(&renderer).unwrap_or(false) {
+            ExitCode::Success
+        } else {
+            ExitCode::StepsFailed
+        });
+    }
+    let (ctx, book) = mdbook_preprocessor::parse_input(std::io::stdin().lock())
+        .map_err(|e| anyhow::anyhow!("reading mdBook's input: {e:#}"))?;
+    let book = pre.run(&ctx, book).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    serde_json::to_writer(std::io::stdout().lock(), &book).context("writing the book")?;
+    Ok(ExitCode::Success)
 }
 
 fn run_document(

@@ -259,11 +259,23 @@ fn record_of(step: &Step, command: &str, o: Outcome, tries: u32) -> StepRecord {
         truncated: o.truncated,
         timed_out: o.timed_out,
         versions: None,
+        at: Some(rfc3339(std::time::SystemTime::now() - o.duration)),
     }
 }
 
 /// `YYYYMMDDTHHMMSSZ` for a run file's name (UTC, from the system clock).
 pub fn timestamp(now: std::time::SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = civil(now);
+    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC): when a step ran.
+pub fn rfc3339(now: std::time::SystemTime) -> String {
+    let (y, mo, d, h, mi, s) = civil(now);
+    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+}
+
+fn civil(now: std::time::SystemTime) -> (i64, i64, i64, i64, i64, i64) {
     let secs = now
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs()) as i64;
@@ -278,12 +290,7 @@ pub fn timestamp(now: std::time::SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    (year, month, day, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 #[cfg(test)]
@@ -298,5 +305,9 @@ mod tests {
         assert_eq!(at(1_795_788_736), "20261127T141216Z");
         // a leap day
         assert_eq!(at(951_782_400), "20000229T000000Z");
+        assert_eq!(
+            rfc3339(std::time::UNIX_EPOCH + Duration::from_secs(1_795_788_736)),
+            "2026-11-27T14:12:16Z"
+        );
     }
 }

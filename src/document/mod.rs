@@ -195,7 +195,7 @@ pub(crate) fn lead_text(between: &str, comment: &str) -> String {
 }
 
 /// Turns byte offsets into 1-based line numbers.
-pub(crate) struct LineIndex {
+pub struct LineIndex {
     starts: Vec<usize>,
 }
 

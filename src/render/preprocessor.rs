@@ -1,0 +1,374 @@
+//! labrun as an mdBook preprocessor.
+//!
+//! In: mdBook's book (chapters' sources) and `[preprocessor.labrun]` from `book.toml`. Out:
+//! the same book with AsciiDoc chapters converted to Markdown, every step annotated with what
+//! its chapter's recorded run found (or, `mode = "live"`, what running it now finds), a
+//! summary on top of each chapter, and a summary page for the whole book. `labrun build`
+//! registers [`Labrun`] in-process; `labrun preprocess` speaks mdBook's protocol for
+//! `mdbook build` (`supports <renderer>`, book JSON in and out).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use mdbook_preprocessor::book::{Book, BookItem, Chapter};
+use mdbook_preprocessor::{Preprocessor, PreprocessorContext};
+use serde::Deserialize;
+
+use super::annotate::{self, ChapterView, RunInfo};
+use crate::config::Config;
+use crate::normalize::{Normalizer, UserMask};
+use crate::record::StepRecord;
+use crate::steps::Step;
+
+/// Where the annotations come from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// From each chapter's recorded run.
+    #[default]
+    Replay,
+    /// Run each chapter now, with the local backend.
+    Live,
+    /// No annotations (AsciiDoc chapters are still converted).
+    Off,
+}
+
+/// `[preprocessor.labrun]`. Unknown keys are an error.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Options {
+    // mdBook's own keys for every preprocessor.
+    pub command: Option<String>,
+    pub renderers: Option<Vec<String>>,
+    pub before: Option<Vec<String>>,
+    pub after: Option<Vec<String>>,
+    pub optional: Option<bool>,
+    // labrun's.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Which run to replay: `committed` (the run accepted next to the snapshot, the default),
+    /// `last` (the newest run under `target/labrun`), or a path relative to the book.
+    pub run: Option<String>,
+    /// Fail the build when a step drifted.
+    #[serde(default)]
+    pub fail_on_drift: bool,
+    /// Add the book-level summary page (default true).
+    pub summary: Option<bool>,
+    /// Live mode: the per-step timeout (`30s`, `2m`).
+    pub timeout: Option<String>,
+    /// Masks added to every chapter's.
+    #[serde(default, rename = "mask")]
+    pub masks: Vec<UserMask>,
+}
+
+/// The build failed because steps drifted and `fail-on-drift` is set.
+#[derive(Debug, thiserror::Error)]
+#[error("labrun: steps drifted (fail-on-drift): {0}")]
+pub struct Drifted(pub String);
+
+/// The preprocessor.
+#[derive(Debug, Default)]
+pub struct Labrun {
+    /// Options given directly (by `labrun build`), overriding `book.toml`'s.
+    pub overrides: Option<Options>,
+}
+
+impl Preprocessor for Labrun {
+    fn name(&self) -> &str {
+        "labrun"
+    }
+
+    fn supports_renderer(&self, _renderer: &str) -> mdbook_preprocessor::errors::Result<bool> {
+        // The annotations are HTML, which mdBook's Markdown-based renderers carry through.
+        Ok(true)
+    }
+
+    fn run(
+        &self,
+        ctx: &PreprocessorContext,
+        mut book: Book,
+    ) -> mdbook_preprocessor::errors::Result<Book> {
+        let opts = match &self.overrides {
+            Some(o) => o.clone(),
+            None => options(ctx)?,
+        };
+        let src = ctx.root.join(&ctx.config.book.src);
+        let mut rows = Vec::new();
+        let mut errors: Vec<String> = Vec::new();
+        let mut drifted: Vec<String> = Vec::new();
+        book.for_each_chapter_mut(|ch| {
+            match chapter(&ctx.root, &src, ch, &opts) {
+                Ok(Some((counts, run))) => {
+                    if counts[1] > 0 {
+                        drifted.push(format!("{} ({} drifted)", ch.name, counts[1]));
+                    }
+                    let link = ch
+                        .path
+                        .as_ref()
+                        .map(|p| p.with_extension("html").display().to_string())
+                        .unwrap_or_default();
+                    rows.push((ch.name.clone(), link, counts, run));
+                }
+                Ok(None) => {}
+                Err(e) => errors.push(format!("{e:#}")),
+            }
+        });
+        if !errors.is_empty() {
+            anyhow::bail!("labrun: {}", errors.join("\nlabrun: "));
+        }
+        if opts.fail_on_drift && !drifted.is_empty() {
+            return Err(anyhow::Error::new(Drifted(drifted.join(", "))));
+        }
+        if opts.summary.unwrap_or(true) && opts.mode != Mode::Off && !rows.is_empty() {
+            let page = annotate::book(&rows);
+            let mut ch = Chapter::new("Verification summary", page, "labrun-summary.md", vec![]);
+            ch.source_path = None;
+            book.push_item(BookItem::Chapter(ch));
+        }
+        Ok(book)
+    }
+}
+
+/// `[preprocessor.labrun]` from the book's configuration.
+pub fn options(ctx: &PreprocessorContext) -> anyhow::Result<Options> {
+    let o: Option<Options> = ctx
+        .config
+        .get("preprocessor.labrun")
+        .map_err(|e| anyhow::anyhow!("book.toml [preprocessor.labrun]: {e:#}"))?;
+    Ok(o.unwrap_or_default())
+}
+
+/// Convert and annotate one chapter in place. Returns its counts and run when it has steps.
+fn chapter(
+    book_root: &Path,
+    src: &Path,
+    ch: &mut Chapter,
+    opts: &Options,
+) -> anyhow::Result<Option<([usize; 5], Option<RunInfo>)>> {
+    let Some(rel) = ch.path.clone() else {
+        return Ok(None);
+    };
+    let path = src.join(&rel);
+    let is_adoc = crate::document::format_for(&path).is_ok_and(|_| {
+        matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("adoc" | "asciidoc" | "asc")
+        )
+    });
+    let is_md = matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("md" | "markdown")
+    );
+    if !is_adoc && !is_md {
+        return Ok(None);
+    }
+    if ch.content.trim().is_empty() {
+        return Ok(None);
+    }
+    let doc = crate::document::parse(&path, ch.content.clone())?;
+    let steps = crate::steps::split(&doc);
+    if opts.mode == Mode::Off || steps.is_empty() {
+        if is_adoc {
+            ch.content = super::asciidoc::to_markdown(&doc, &ch.name, &mut |_| String::new())?;
+        }
+        return Ok(None);
+    }
+    let config = Config::for_document(&path)?;
+    let mut masks = config.masks.clone();
+    masks.extend(opts.masks.iter().cloned());
+    let norm = Normalizer::new(&masks)
+        .map_err(|m| anyhow::anyhow!("{}: {m}", config.root.join("labrun.toml").display()))?;
+    let snapshot_path = crate::snapshot::path_for(&config.snapshot_dir(), &path);
+    let snapshot = crate::snapshot::load(&snapshot_path)?;
+    let shown_path = path
+        .strip_prefix(&config.root)
+        .unwrap_or(&path)
+        .display()
+        .to_string();
+    let mut view = ChapterView {
+        document: shown_path.clone(),
+        verify: verify_command(&shown_path, &steps),
+        ..Default::default()
+    };
+    let records: Option<(Vec<StepRecord>, String)> = match opts.mode {
+        Mode::Replay => {
+            let file = run_file(book_root, &config, &path, &snapshot_path, opts);
+            match file {
+                Some(f) if f.is_file() => Some((
+                    crate::record::read(&f)?,
+                    f.strip_prefix(&config.root)
+                        .unwrap_or(&f)
+                        .display()
+                        .to_string(),
+                )),
+                _ => None,
+            }
+        }
+        Mode::Live => {
+            let (records, note) = live(&path, &config, opts)?;
+            view.note = note;
+            Some((records, "this build (live)".to_string()))
+        }
+        Mode::Off => None,
+    };
+    if let Some((records, file)) = records {
+        let report = crate::check::check(
+            Path::new(&file),
+            &steps,
+            &records,
+            snapshot.as_ref(),
+            &norm,
+            Default::default(),
+        )?;
+        view.run = Some(RunInfo {
+            file,
+            at: records.iter().find_map(|r| r.at.clone()),
+            versions: records.iter().find_map(|r| r.versions.clone()),
+            live: !records.is_empty() && records.iter().all(StepRecord::is_live),
+        });
+        view.verdicts = report
+            .verdicts
+            .into_iter()
+            .map(|v| (v.id.clone(), v))
+            .collect();
+        view.records = records.into_iter().map(|r| (r.step.clone(), r)).collect();
+    }
+    let mut by_block: HashMap<usize, Vec<&Step>> = HashMap::new();
+    for s in &steps {
+        by_block.entry(s.block).or_default().push(s);
+    }
+    let mut hook = |i: usize| match by_block.get(&i) {
+        Some(ss) => annotate::block(&view, ss, &norm),
+        None => String::new(),
+    };
+    let body = if is_adoc {
+        super::asciidoc::to_markdown(&doc, &ch.name, &mut hook)?
+    } else {
+        annotate_markdown(&doc, &mut hook)
+    };
+    let summary = format!("{}\n{}\n", annotate::STYLE, annotate::chapter(&view, &steps));
+    ch.content = after_title(&body, &summary);
+    let counts = annotate::counts(&view, &steps);
+    Ok(Some((counts, view.run.clone())))
+}
+
+/// The run to replay for a chapter.
+fn run_file(
+    book_root: &Path,
+    config: &Config,
+    doc: &Path,
+    snapshot_path: &Path,
+    opts: &Options,
+) -> Option<PathBuf> {
+    let stem = doc.file_stem()?.to_string_lossy().into_owned();
+    match opts.run.as_deref().unwrap_or("committed") {
+        "committed" => Some(committed_run(snapshot_path)),
+        "last" => Some(config.output_dir().join(stem).join("last.jsonl")),
+        other => Some(book_root.join(other)),
+    }
+}
+
+/// Where an accepted live run is kept, next to its snapshot: `<doc>.run.jsonl`.
+pub fn committed_run(snapshot_path: &Path) -> PathBuf {
+    snapshot_path.with_extension("run.jsonl")
+}
+
+/// The command a reader would use to verify a chapter.
+fn verify_command(doc: &str, steps: &[Step]) -> String {
+    let cluster = steps.iter().any(|s| {
+        crate::policy::talks_to_cluster(&s.command) || crate::policy::manages_kind(&s.command)
+    });
+    let netns = steps.iter().any(|s| s.command.starts_with("ip netns"));
+    if cluster {
+        format!("labrun run {doc} --backend kind")
+    } else if netns {
+        format!("labrun run {doc} --netns")
+    } else {
+        format!("labrun run {doc}")
+    }
+}
+
+/// Run a chapter now with the local backend. A refusal or an error of the run becomes a note
+/// on the chapter, with the steps that did run.
+fn live(path: &Path, config: &Config, opts: &Options) -> anyhow::Result<(Vec<StepRecord>, Option<String>)> {
+    let lab = crate::lab::Lab::open(path)?;
+    let (timeout, retry) = config.durations()?;
+    let timeout = match &opts.timeout {
+        Some(t) => crate::directive::parse_duration(t).map_err(|m| anyhow::anyhow!("timeout: {m}"))?,
+        None => timeout,
+    };
+    let run_opts = crate::run::Options {
+        timeout,
+        retry,
+        ..Default::default()
+    };
+    let stem = path
+        .file_stem()
+        .map_or("document".into(), |s| s.to_string_lossy().into_owned());
+    let out = config.output_dir().join(&stem);
+    let cap = config
+        .output_cap
+        .unwrap_or(crate::execute::shell::DEFAULT_CAP);
+    let mut backend = crate::execute::Local::new(&config.workdir(path), &out, cap)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut records = Vec::new();
+    let result = runtime.block_on(crate::run::run(
+        &lab,
+        &mut backend,
+        &run_opts,
+        &mut records,
+        &mut |_| {},
+    ));
+    drop(backend);
+    let note = result.err().map(|e| format!("the live run stopped: {e}"));
+    crate::record::write(&out.join("last.jsonl"), &records)?;
+    Ok((records, note))
+}
+
+/// Insert `extra(i)` after the code block `doc.blocks[i]` of a Markdown document.
+fn annotate_markdown(doc: &crate::document::Document, extra: &mut dyn FnMut(usize) -> String) -> String {
+    let lines: Vec<&str> = doc.source.split_inclusive('\n').collect();
+    // 0-based index of the last line of each block (its closing fence when fenced).
+    let mut after: HashMap<usize, usize> = HashMap::new();
+    for (i, b) in doc.blocks.iter().enumerate() {
+        let content = b.raw.lines().count();
+        let next = b.line - 1 + content; // 0-based line after the content
+        let fenced = lines.get(next).is_some_and(|l| {
+            let t = l.trim_start();
+            t.starts_with("```") || t.starts_with("~~~")
+        });
+        let last = if fenced { next } else { next.saturating_sub(1) };
+        after.insert(last, i);
+    }
+    let mut out = String::with_capacity(doc.source.len());
+    for (n, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        if let Some(&i) = after.get(&n) {
+            let text = extra(i);
+            if !text.is_empty() {
+                if !line.ends_with('\n') {
+                    out.push('\n');
+                }
+                out.push('\n');
+                out.push_str(text.trim_end());
+                out.push_str("\n\n");
+            }
+        }
+    }
+    out
+}
+
+/// `extra` placed right after the page's first `# ` heading (or at the top).
+fn after_title(body: &str, extra: &str) -> String {
+    let mut offset = 0;
+    for line in body.split_inclusive('\n') {
+        if line.starts_with("# ") {
+            let end = offset + line.len();
+            return format!("{}\n{}\n{}", &body[..end], extra.trim_end(), &body[end..]);
+        }
+        offset += line.len();
+    }
+    format!("{}\n\n{body}", extra.trim_end())
+}
