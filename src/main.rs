@@ -307,14 +307,25 @@ fn build(
 ) -> anyhow::Result<ExitCode> {
     use labrun::render::preprocessor::{Drifted, Labrun, Mode, Options};
     if !book.join("book.toml").is_file() {
-        return Err(Error::input(book.join("book.toml"), 0, "no book.toml: not an mdBook book").into());
+        return Err(Error::input(
+            book.join("book.toml"),
+            0,
+            "no book.toml: not an mdBook book",
+        )
+        .into());
     }
     let mut md = mdbook_driver::MDBook::load(book)
         .map_err(|e| anyhow::anyhow!("loading the book {}: {e:#}", book.display()))?;
     let mut opts: Options = md
         .config
         .get("preprocessor.labrun")
-        .map_err(|e| Error::input(book.join("book.toml"), 0, format!("[preprocessor.labrun]: {e:#}")))?
+        .map_err(|e| {
+            Error::input(
+                book.join("book.toml"),
+                0,
+                format!("[preprocessor.labrun]: {e:#}"),
+            )
+        })?
         .unwrap_or_default();
     if let Some(m) = mode {
         opts.mode = match m {

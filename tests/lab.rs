@@ -136,7 +136,11 @@ fn book_copy_keeps_every_line_of_the_original_in_order() {
         if mojibake {
             // a repaired line: the next line of the book, without the mis-decoding
             repaired += 1;
-            assert!(!b[at].contains('‚') && !b[at].contains("\u{f8ff}"), "not repaired: {}", b[at]);
+            assert!(
+                !b[at].contains('‚') && !b[at].contains("\u{f8ff}"),
+                "not repaired: {}",
+                b[at]
+            );
             at += 1;
             continue;
         }

@@ -171,7 +171,11 @@ pub fn chapter(view: &ChapterView, steps: &[Step]) -> String {
         Some(run) => {
             h.push_str(&format!(
                 "<div class=\"labrun-meta\">from {} run <code>{}</code>{}</div>",
-                if run.live { "the recorded" } else { "a non-live" },
+                if run.live {
+                    "the recorded"
+                } else {
+                    "a non-live"
+                },
                 esc(&run.file),
                 run.at
                     .as_ref()
@@ -213,7 +217,9 @@ pub fn chapter(view: &ChapterView, steps: &[Step]) -> String {
 pub fn book(rows: &[(String, String, [usize; 5], Option<RunInfo>)]) -> String {
     let mut m = String::from("# Verification summary\n\n");
     m.push_str(STYLE);
-    m.push_str("\n\nEach chapter's steps, as the last recorded run of that chapter found them.\n\n");
+    m.push_str(
+        "\n\nEach chapter's steps, as the last recorded run of that chapter found them.\n\n",
+    );
     m.push_str("<table class=\"labrun-table\"><thead><tr><th>chapter</th>");
     for (label, _) in LABELS {
         m.push_str(&format!("<th>{label}</th>"));
@@ -360,7 +366,10 @@ mod tests {
             "app-5586fc9d77-7frts   1/1   Running   10.244.1.5   kind-worker2\n",
             "kubectl get pods -o wide",
         );
-        assert!(m.contains("<mark class=\"labrun-mask\" title=\"IP\">10.244.1.5</mark>"), "{m}");
+        assert!(
+            m.contains("<mark class=\"labrun-mask\" title=\"IP\">10.244.1.5</mark>"),
+            "{m}"
+        );
         assert!(m.contains("title=\"NODE\">kind-worker2</mark>"), "{m}");
         assert!(m.contains("Running"), "{m}");
     }

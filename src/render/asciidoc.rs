@@ -25,13 +25,9 @@ pub fn to_markdown(
 ) -> Result<String> {
     let bump = Bump::new();
     let parser = Parser::from_str(&doc.source, SourceFile::Tmp, &bump);
-    let parsed = parser.parse().map_err(|d| {
-        Error::input(
-            &doc.path,
-            d[0].line_num as usize,
-            d[0].message.clone(),
-        )
-    })?;
+    let parsed = parser
+        .parse()
+        .map_err(|d| Error::input(&doc.path, d[0].line_num as usize, d[0].message.clone()))?;
     let mut w = Writer {
         doc,
         index: LineIndex::new(&doc.source),
@@ -250,7 +246,10 @@ impl Writer<'_, '_> {
             (_, BlockContent::QuotedParagraph { quote, attr, .. }) => {
                 let q = self.inline(quote);
                 let a = self.inline(attr);
-                self.indented(&format!("{indent}> "), &format!("{}\n\n— {}", q.trim(), a.trim()));
+                self.indented(
+                    &format!("{indent}> "),
+                    &format!("{}\n\n— {}", q.trim(), a.trim()),
+                );
                 self.blank();
             }
             _ => {}
@@ -262,9 +261,11 @@ impl Writer<'_, '_> {
     fn code(&mut self, b: &Block, indent: &str) {
         self.title(b, indent);
         let first = self.index.line(b.loc.start_pos as usize);
-        let last = self
-            .index
-            .line((b.loc.end_pos as usize).saturating_sub(1).max(b.loc.start_pos as usize));
+        let last = self.index.line(
+            (b.loc.end_pos as usize)
+                .saturating_sub(1)
+                .max(b.loc.start_pos as usize),
+        );
         let found = self
             .doc
             .blocks
@@ -309,7 +310,10 @@ impl Writer<'_, '_> {
                         CellContent::Literal(nodes) => w.inline(nodes),
                         CellContent::AsciiDoc(_) => String::new(),
                     };
-                    text.replace('\n', " ").replace('|', "\\|").trim().to_string()
+                    text.replace('\n', " ")
+                        .replace('|', "\\|")
+                        .trim()
+                        .to_string()
                 })
                 .collect()
         };
@@ -479,11 +483,7 @@ fn plain(nodes: &InlineNodes) -> String {
 
 /// A Markdown code span that holds `text`, whatever backticks it contains.
 fn code_span(text: &str) -> String {
-    let longest = text
-        .split(|c| c != '`')
-        .map(str::len)
-        .max()
-        .unwrap_or(0);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
     let ticks = "`".repeat(longest + 1);
     if longest > 0 || text.starts_with(' ') || text.ends_with(' ') {
         format!("{ticks} {text} {ticks}")
@@ -506,7 +506,10 @@ fn fence_for(raw: &str) -> String {
 fn escape(text: &str) -> String {
     let mut s = String::with_capacity(text.len());
     for c in text.chars() {
-        if matches!(c, '\\' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' | '|') {
+        if matches!(
+            c,
+            '\\' | '*' | '_' | '`' | '[' | ']' | '<' | '>' | '#' | '|'
+        ) {
             s.push('\\');
         }
         s.push(c);
@@ -528,15 +531,21 @@ mod tests {
     fn headings_get_the_slugs_step_ids_use() {
         let m = md("== Deploy Kind Cluster\n\ntext\n\n=== NodePort\n\nmore\n");
         assert!(m.starts_with("# Chapter\n"), "{m}");
-        assert!(m.contains("## Deploy Kind Cluster {#deploy-kind-cluster}"), "{m}");
+        assert!(
+            m.contains("## Deploy Kind Cluster {#deploy-kind-cluster}"),
+            "{m}"
+        );
         assert!(m.contains("### NodePort {#nodeport}"), "{m}");
     }
 
     #[test]
     fn inline_markup() {
-        let m = md("Run `kubectl get pods`, *bold*, _italic_ and https://kind.sigs.k8s.io/[kind].\n");
+        let m =
+            md("Run `kubectl get pods`, *bold*, _italic_ and https://kind.sigs.k8s.io/[kind].\n");
         assert!(
-            m.contains("Run `kubectl get pods`, **bold**, *italic* and [kind](https://kind.sigs.k8s.io/)."),
+            m.contains(
+                "Run `kubectl get pods`, **bold**, *italic* and [kind](https://kind.sigs.k8s.io/)."
+            ),
             "{m}"
         );
     }
@@ -555,7 +564,7 @@ mod tests {
 
     #[test]
     fn lists_images_titles_and_admonitions() {
-        let m = md("- one\n- two\n\n. first\n. second\n");
+        let m = md("- one\n- two\n\nThen:\n\n. first\n. second\n");
         assert!(m.contains("- one\n- two\n"), "{m}");
         assert!(m.contains("1. first\n2. second\n"), "{m}");
         let m = md(".Pod on Host\nimage::./pod.svg[Pod to Pod]\n");
@@ -565,6 +574,15 @@ mod tests {
         assert!(m.contains("> [!NOTE]\n> Kind needs Docker."), "{m}");
         let m = md(".Listing title\n[source,bash]\n----\nip r\n----\n");
         assert!(m.contains("**Listing title**\n\n```bash"), "{m}");
+    }
+
+    #[test]
+    fn tables_become_pipe_tables() {
+        let m = md("|===\n|Service |Port\n\n|clusterip-service |80\n|===\n");
+        assert!(
+            m.contains("| Service | Port |\n| --- | --- |\n| clusterip-service | 80 |"),
+            "{m}"
+        );
     }
 
     #[test]

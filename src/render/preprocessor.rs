@@ -96,22 +96,20 @@ impl Preprocessor for Labrun {
         let mut rows = Vec::new();
         let mut errors: Vec<String> = Vec::new();
         let mut drifted: Vec<String> = Vec::new();
-        book.for_each_chapter_mut(|ch| {
-            match chapter(&ctx.root, &src, ch, &opts) {
-                Ok(Some((counts, run))) => {
-                    if counts[1] > 0 {
-                        drifted.push(format!("{} ({} drifted)", ch.name, counts[1]));
-                    }
-                    let link = ch
-                        .path
-                        .as_ref()
-                        .map(|p| p.with_extension("html").display().to_string())
-                        .unwrap_or_default();
-                    rows.push((ch.name.clone(), link, counts, run));
+        book.for_each_chapter_mut(|ch| match chapter(&ctx.root, &src, ch, &opts) {
+            Ok(Some((counts, run))) => {
+                if counts[1] > 0 {
+                    drifted.push(format!("{} ({} drifted)", ch.name, counts[1]));
                 }
-                Ok(None) => {}
-                Err(e) => errors.push(format!("{e:#}")),
+                let link = ch
+                    .path
+                    .as_ref()
+                    .map(|p| p.with_extension("html").display().to_string())
+                    .unwrap_or_default();
+                rows.push((ch.name.clone(), link, counts, run));
             }
+            Ok(None) => {}
+            Err(e) => errors.push(format!("{e:#}")),
         });
         if !errors.is_empty() {
             anyhow::bail!("labrun: {}", errors.join("\nlabrun: "));
@@ -246,7 +244,11 @@ fn chapter(
     } else {
         annotate_markdown(&doc, &mut hook)
     };
-    let summary = format!("{}\n{}\n", annotate::STYLE, annotate::chapter(&view, &steps));
+    let summary = format!(
+        "{}\n{}\n",
+        annotate::STYLE,
+        annotate::chapter(&view, &steps)
+    );
     ch.content = after_title(&body, &summary);
     let counts = annotate::counts(&view, &steps);
     Ok(Some((counts, view.run.clone())))
@@ -290,11 +292,17 @@ fn verify_command(doc: &str, steps: &[Step]) -> String {
 
 /// Run a chapter now with the local backend. A refusal or an error of the run becomes a note
 /// on the chapter, with the steps that did run.
-fn live(path: &Path, config: &Config, opts: &Options) -> anyhow::Result<(Vec<StepRecord>, Option<String>)> {
+fn live(
+    path: &Path,
+    config: &Config,
+    opts: &Options,
+) -> anyhow::Result<(Vec<StepRecord>, Option<String>)> {
     let lab = crate::lab::Lab::open(path)?;
     let (timeout, retry) = config.durations()?;
     let timeout = match &opts.timeout {
-        Some(t) => crate::directive::parse_duration(t).map_err(|m| anyhow::anyhow!("timeout: {m}"))?,
+        Some(t) => {
+            crate::directive::parse_duration(t).map_err(|m| anyhow::anyhow!("timeout: {m}"))?
+        }
         None => timeout,
     };
     let run_opts = crate::run::Options {
@@ -328,7 +336,10 @@ fn live(path: &Path, config: &Config, opts: &Options) -> anyhow::Result<(Vec<Ste
 }
 
 /// Insert `extra(i)` after the code block `doc.blocks[i]` of a Markdown document.
-fn annotate_markdown(doc: &crate::document::Document, extra: &mut dyn FnMut(usize) -> String) -> String {
+fn annotate_markdown(
+    doc: &crate::document::Document,
+    extra: &mut dyn FnMut(usize) -> String,
+) -> String {
     let lines: Vec<&str> = doc.source.split_inclusive('\n').collect();
     // 0-based index of the last line of each block (its closing fence when fenced).
     let mut after: HashMap<usize, usize> = HashMap::new();
