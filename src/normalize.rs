@@ -454,6 +454,15 @@ pub struct Line {
     pub slots: Vec<Slot>,
 }
 
+/// The built-in table, compiled once per process (regexes are shared, cloning is cheap).
+static BUILT_IN: LazyLock<Result<Vec<Compiled>, String>> = LazyLock::new(|| {
+    MASKS
+        .iter()
+        .map(|spec| compile(spec.pattern, None, spec.when, spec.keep, spec.valid))
+        .collect()
+});
+
+#[derive(Clone)]
 struct Compiled {
     regex: Regex,
     when: Option<Regex>,
@@ -497,18 +506,9 @@ impl Default for Normalizer {
 impl Normalizer {
     /// Built-in masks plus `user` masks. An error names the user mask that does not compile.
     pub fn new(user: &[UserMask]) -> Result<Self, String> {
-        let mut masks = Vec::new();
+        let mut masks = BUILT_IN.as_ref().map_err(Clone::clone)?.clone();
         let mut kinds: HashMap<String, Kind> =
             CLASSES.iter().map(|(c, k)| (c.to_string(), *k)).collect();
-        for spec in MASKS {
-            masks.push(compile(
-                spec.pattern,
-                None,
-                spec.when,
-                spec.keep,
-                spec.valid,
-            )?);
-        }
         for m in user {
             let kind = match m.kind.as_deref() {
                 None | Some("identity") => Kind::Identity,

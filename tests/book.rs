@@ -6,32 +6,9 @@ use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_labrun");
 
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_name() == "book" && from.ends_with("book") {
-            continue; // a previous build's output
-        }
-        if src.is_dir() {
-            copy(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
+mod common;
 
-/// A scratch project: the book, labrun.toml, snapshots (with committed runs), manifests.
-fn project() -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    for d in ["book", "snapshots", "manifests"] {
-        copy(&root.join(d), &dir.path().join(d));
-    }
-    std::fs::copy(root.join("labrun.toml"), dir.path().join("labrun.toml")).unwrap();
-    dir
-}
+use common::scratch_project as project;
 
 fn build(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)

@@ -138,3 +138,32 @@ pub const FRESH: &[(&str, &str)] = &[
     ("kind-worker ", "kind-worker2 "),
     ("hostname=kind-worker\n", "hostname=kind-worker2\n"),
 ];
+
+/// Copy a directory tree (leaving out a book's build output, `book/book`).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_name() == "book" && from.ends_with("book") {
+            continue;
+        }
+        if src.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// A scratch copy of the project's book, labrun.toml, snapshots (with committed runs) and
+/// manifests.
+pub fn scratch_project() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["book", "snapshots", "manifests"] {
+        copy_tree(&root.join(d), &dir.path().join(d));
+    }
+    std::fs::copy(root.join("labrun.toml"), dir.path().join("labrun.toml")).unwrap();
+    dir
+}

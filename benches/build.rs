@@ -1,0 +1,95 @@
+//! `labrun build` against a plain mdBook build of the same book, side by side in one run
+//! (`cargo bench --bench build`; `ROUNDS=N` to change the 40 rounds).
+//!
+//! Both build a scratch copy of `book/` (with `snapshots/`, `labrun.toml`, `manifests/`) in
+//! process through mdbook-driver: "mdbook" with the labrun preprocessor off (book.toml without
+//! `[preprocessor.labrun]`, so the AsciiDoc chapter goes through as raw text), "labrun build"
+//! with it on, replaying the committed runs.
+
+use std::path::Path;
+
+use labrun::render::preprocessor::{Labrun, Options};
+use std::time::Instant;
+
+fn copy(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_name() == "book" && from.ends_with("book") {
+            continue;
+        }
+        if src.is_dir() {
+            copy(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+fn scratch(with_labrun: bool) -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    for d in ["book", "snapshots", "manifests"] {
+        copy(&root.join(d), &dir.path().join(d));
+    }
+    std::fs::copy(root.join("labrun.toml"), dir.path().join("labrun.toml")).unwrap();
+    if !with_labrun {
+        let toml = dir.path().join("book/book.toml");
+        let text = std::fs::read_to_string(&toml).unwrap();
+        let cut = text.find("[preprocessor.labrun]").unwrap_or(text.len());
+        std::fs::write(&toml, &text[..cut]).unwrap();
+    }
+    dir
+}
+
+fn plain_build(dir: &Path) {
+    let md = mdbook_driver::MDBook::load(dir.join("book")).unwrap();
+    md.build().unwrap();
+}
+
+fn labrun_build(dir: &Path) {
+    let mut md = mdbook_driver::MDBook::load(dir.join("book")).unwrap();
+    let opts: Options = md
+        .config
+        .get("preprocessor.labrun")
+        .unwrap()
+        .unwrap_or_default();
+    md.with_preprocessor(Labrun {
+        overrides: Some(opts),
+    });
+    md.build().unwrap();
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Alternate the two builds round by round, so that whatever else the machine does weighs on
+/// both alike; report the medians and their ratio.
+fn main() {
+    let rounds: usize = std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(40);
+    let plain = scratch(false);
+    let labrun = scratch(true);
+    // warm up both (page cache, lazily compiled masks)
+    plain_build(plain.path());
+    labrun_build(labrun.path());
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        plain_build(plain.path());
+        a.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        labrun_build(labrun.path());
+        b.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (ma, mb) = (median(a), median(b));
+    println!("book build, {rounds} alternating rounds, median per build");
+    println!("mdbook (preprocessor off)  {ma:8.2} ms");
+    println!("labrun build (replay)      {mb:8.2} ms");
+    println!("ratio                      {:8.3}", mb / ma);
+}
