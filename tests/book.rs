@@ -214,3 +214,24 @@ fn mdbook_build_calls_labrun_preprocess() {
         page(dir.path(), "kubernetes-networking-abstractions.html").contains("<h3 id=\"nodeport\"")
     );
 }
+
+#[test]
+fn live_mode_runs_the_chapters_now_and_refuses_the_cluster_steps() {
+    let dir = project();
+    let out = build(dir.path(), &["--mode", "live"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let pod = page(dir.path(), "pod-on-host.html");
+    assert!(pod.contains("this build (live)"), "run in this build");
+    assert!(!pod.contains("labrun-badge\">drifted"), "{}", text(&out));
+    assert!(pod.contains("labrun-badge\">passed"));
+    let lab = page(dir.path(), "kubernetes-networking-abstractions.html");
+    assert!(lab.contains("the live run stopped"), "the refusal is shown");
+    assert!(lab.contains("refusing to run `kind create cluster"));
+    assert!(!lab.contains("labrun-badge\">passed"));
+    // the build's namespaces were its own: nothing of the chapter is left on this machine
+    let host = Command::new("ip")
+        .args(["link", "show", "cni0"])
+        .output()
+        .unwrap();
+    assert!(!host.status.success(), "cni0 leaked onto the host");
+}

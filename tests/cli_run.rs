@@ -288,3 +288,20 @@ fn the_local_backend_refuses_a_step_that_would_reach_a_cluster() {
     // what ran before the refusal is recorded
     assert_eq!(last_run(dir.path()).len(), 1);
 }
+
+#[test]
+fn run_reports_in_the_ci_formats() {
+    let dir = project(
+        "# Formats\n\n```console\n$ echo hello\nhello\n$ echo drift\nexpected\n```\n",
+        "retry = \"1s\"\n",
+    );
+    let out = run(dir.path(), &["--format", "junit"]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8_lossy(&out.stdout);
+    assert!(xml.contains("<testcase classname=\"Formats\""), "{xml}");
+    assert!(xml.contains("<failure message="), "{xml}");
+    let out = run(dir.path(), &["--format", "github"]);
+    let gh = String::from_utf8_lossy(&out.stdout);
+    assert!(gh.contains("::error file="), "{gh}");
+    assert!(gh.contains(",line=6"), "{gh}");
+}

@@ -56,6 +56,10 @@ pub struct Options {
     pub summary: Option<bool>,
     /// Live mode: the per-step timeout (`30s`, `2m`).
     pub timeout: Option<String>,
+    /// Live mode: run the whole build in network and mount namespaces of its own (as
+    /// `labrun run --netns`), so chapters that build networks never touch the host's.
+    #[serde(default)]
+    pub netns: bool,
     /// Masks added to every chapter's.
     #[serde(default, rename = "mask")]
     pub masks: Vec<UserMask>,
