@@ -23,12 +23,18 @@ fn paint(on: bool, code: &str, text: &str) -> String {
     }
 }
 
-/// The closing line: `N passed, M failed` and `, K skipped` when any were skipped.
+/// The closing line: `N passed, M failed`, then each other count that is not zero
+/// (`, K not yet verified`, `, K not run`, `, K skipped`).
 pub fn closing_line(s: &Summary) -> String {
-    let skipped = s.skip + s.not_run + s.unverified;
     let mut line = format!("{} passed, {} failed", s.pass, s.fail);
-    if skipped > 0 {
-        line.push_str(&format!(", {skipped} skipped"));
+    for (n, what) in [
+        (s.unverified, "not yet verified"),
+        (s.not_run, "not run"),
+        (s.skip, "skipped"),
+    ] {
+        if n > 0 {
+            line.push_str(&format!(", {n} {what}"));
+        }
     }
     line
 }

@@ -156,7 +156,14 @@ fn the_chapters_show_their_badges_summary_and_pictures_in_chromium() {
         .collect();
     assert!(images.contains(&"container_connectivity.svg"), "{r}");
     assert_eq!(r["broken"], serde_json::json!([]), "{r}");
-    assert_eq!(r["texts"], serde_json::json!(["not run"]), "{r}");
+    let mut texts: Vec<&str> = r["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    texts.sort();
+    assert_eq!(texts, ["not run", "not yet verified"], "{r}");
     assert!(
         r["summary"].as_str().unwrap().contains("no recorded run"),
         "{r}"

@@ -63,9 +63,17 @@ fn check_prints_the_closing_line_and_exits_zero() {
     let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], true, "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
+    let steps = lab_steps();
+    let illustrative = steps.iter().filter(|s| s.directives.illustrative).count();
     assert_eq!(
         stdout.lines().last(),
-        Some(format!("{} passed, 0 failed", lab_steps().len()).as_str())
+        Some(
+            format!(
+                "{} passed, 0 failed, {illustrative} not yet verified",
+                steps.len() - illustrative
+            )
+            .as_str()
+        )
     );
 }
 
@@ -85,7 +93,12 @@ fn report(s: &Scratch, format: &str) -> Output {
 fn json_and_junit_reports() {
     let s = Scratch::new();
     let v: serde_json::Value = serde_json::from_slice(&report(&s, "json").stdout).unwrap();
-    assert_eq!(v["summary"]["pass"], lab_steps().len());
+    let illustrative = lab_steps()
+        .iter()
+        .filter(|s| s.directives.illustrative)
+        .count();
+    assert_eq!(v["summary"]["pass"], lab_steps().len() - illustrative);
+    assert_eq!(v["summary"]["unverified"], illustrative);
     assert_eq!(v["steps"][0]["status"], "pass");
     let xml = text(&report(&s, "junit").stdout);
     assert_eq!(xml.matches("<testcase ").count(), lab_steps().len());

@@ -166,16 +166,172 @@ fn kind_config_has_an_ingress_ready_control_plane_and_three_workers() {
 #[test]
 fn every_file_the_lab_applies_exists() {
     let lab = std::fs::read_to_string("book/src/kubernetes-networking-abstractions.adoc").unwrap();
-    let mut named = 0;
-    for word in lab.split_whitespace() {
-        let file = word.strip_prefix("--config=").unwrap_or(word);
-        if file.ends_with(".yaml") || file.ends_with(".yml") {
-            named += 1;
+    let mut named = Vec::new();
+    for line in lab.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if !matches!(words.first(), Some(&"kubectl") | Some(&"kind")) {
+            continue; // `-f` means a file to kubectl; to docker it is a format
+        }
+        for (i, w) in words.iter().enumerate() {
+            let file = match (*w, words.get(i + 1)) {
+                ("-f", Some(f)) => *f,
+                (w, _) if w.starts_with("--config=") => &w["--config=".len()..],
+                _ => continue,
+            };
+            if file == "-" || file.starts_with("https://") {
+                continue; // standard input, or a pinned upstream manifest
+            }
             assert!(
-                std::path::Path::new("manifests").join(file).exists(),
-                "manifests/{file}"
+                std::path::Path::new("manifests").join(file).is_file(),
+                "the lab applies {file}, which manifests/ does not have"
+            );
+            named.push(file.to_string());
+        }
+    }
+    for f in [
+        "kind-ingress.yaml",
+        "web.yaml",
+        "metallb-pool.yaml",
+        "service-loadbalancer.yaml",
+        "ingress.yaml",
+    ] {
+        assert!(named.iter().any(|n| n == f), "{f} is never applied");
+    }
+}
+
+#[test]
+fn upstream_manifests_are_pinned_to_a_version() {
+    let lab = std::fs::read_to_string("book/src/kubernetes-networking-abstractions.adoc").unwrap();
+    let urls: Vec<&str> = lab
+        .split_whitespace()
+        .filter(|w| w.starts_with("https://") && w.ends_with(".yaml"))
+        .collect();
+    assert!(urls.len() >= 3, "{urls:?}");
+    let version = regex::Regex::new(r"/v\d+\.\d+\.\d+/|/controller-v\d+\.\d+\.\d+/").unwrap();
+    for u in urls {
+        assert!(version.is_match(u), "not pinned: {u}");
+    }
+    for pin in ["LINKERD2_VERSION=edge-", "ISTIO_VERSION=1."] {
+        assert!(lab.contains(pin), "{pin}");
+    }
+}
+
+#[test]
+fn loadbalancer_service_selects_the_app() {
+    let svc = service("service-loadbalancer.yaml");
+    let spec = svc.spec.unwrap();
+    assert_eq!(spec.type_.as_deref(), Some("LoadBalancer"));
+    assert_eq!(spec.selector.unwrap()["app"], "app");
+    let port = &spec.ports.unwrap()[0];
+    assert_eq!(port.port, 80);
+    assert_eq!(
+        port.target_port,
+        Some(k8s_openapi::apimachinery::pkg::util::intstr::IntOrString::Int(8080))
+    );
+}
+
+#[test]
+fn ingress_routes_two_paths_to_the_clusterip_service() {
+    use k8s_openapi::api::networking::v1::Ingress;
+    let ing: Ingress = one("ingress.yaml", "Ingress");
+    let spec = ing.spec.unwrap();
+    assert_eq!(spec.ingress_class_name.as_deref(), Some("nginx"));
+    let rules = spec.rules.unwrap();
+    let paths = &rules[0].http.as_ref().unwrap().paths;
+    let routed: Vec<(&str, &str, i32)> = paths
+        .iter()
+        .map(|p| {
+            let svc = p.backend.service.as_ref().unwrap();
+            (
+                p.path.as_deref().unwrap(),
+                svc.name.as_str(),
+                svc.port.as_ref().unwrap().number.unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        routed,
+        [
+            ("/host", "clusterip-service", 80),
+            ("/data", "clusterip-service", 80)
+        ]
+    );
+    // the backend Service exists, on that port
+    let target = service("service-clusterip.yaml");
+    assert_eq!(target.metadata.name.as_deref(), Some("clusterip-service"));
+    assert_eq!(target.spec.unwrap().ports.unwrap()[0].port, 80);
+}
+
+/// MetalLB's CRDs are not in k8s-openapi; these types hold the fields MetalLB v0.14 documents
+/// for the two kinds the lab uses, and refuse any other.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Crd<S> {
+    api_version: String,
+    kind: String,
+    metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    spec: S,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PoolSpec {
+    addresses: Vec<String>,
+    #[serde(default)]
+    auto_assign: Option<bool>,
+    #[serde(default, rename = "avoidBuggyIPs")]
+    avoid_buggy_ips: Option<bool>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct L2Spec {
+    #[serde(default)]
+    ip_address_pools: Vec<String>,
+    #[serde(default)]
+    node_selectors: Option<serde_yaml::Value>,
+    #[serde(default)]
+    interfaces: Option<Vec<String>>,
+}
+
+#[test]
+fn metallb_pool_lies_in_the_kind_network_and_is_advertised() {
+    let pool: Crd<PoolSpec> = serde_yaml::from_value(
+        documents("metallb-pool.yaml")
+            .into_iter()
+            .find(|d| d["kind"] == "IPAddressPool")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(pool.api_version, "metallb.io/v1beta1");
+    assert_eq!(pool.kind, "IPAddressPool");
+    assert_eq!(pool.metadata.namespace.as_deref(), Some("metallb-system"));
+    let _ = (pool.spec.auto_assign, pool.spec.avoid_buggy_ips);
+    for range in &pool.spec.addresses {
+        let (a, b) = range.split_once('-').expect("a range a-b");
+        let (a, b): (std::net::Ipv4Addr, std::net::Ipv4Addr) =
+            (a.parse().unwrap(), b.parse().unwrap());
+        assert!(u32::from(a) <= u32::from(b), "{range}");
+        for ip in [a, b] {
+            assert_eq!(
+                ip.octets()[..2],
+                [172, 18],
+                "{ip} outside kind's 172.18.0.0/16"
             );
         }
     }
-    assert!(named >= 8);
+    let l2: Crd<L2Spec> = serde_yaml::from_value(
+        documents("metallb-pool.yaml")
+            .into_iter()
+            .find(|d| d["kind"] == "L2Advertisement")
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(l2.api_version, "metallb.io/v1beta1");
+    assert_eq!(l2.kind, "L2Advertisement");
+    let _ = (&l2.spec.node_selectors, &l2.spec.interfaces);
+    assert_eq!(
+        l2.spec.ip_address_pools,
+        [pool.metadata.name.clone().unwrap()]
+    );
 }

@@ -96,7 +96,8 @@ fn versions() -> serde_json::Value {
 }
 
 /// Copy a directory's regular files and subdirectories (symlinks copied as what they point
-/// to; nothing else), leaving out `.git` and whatever holds the destination.
+/// to; nothing else), leaving out `.git`, build outputs (`target`) and whatever holds the
+/// destination.
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
@@ -108,7 +109,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<()> {
             .ok()
             .zip(std::fs::canonicalize(to).ok())
             .is_some_and(|(s, t)| t.starts_with(s));
-        if inside || entry.file_name() == ".git" {
+        if inside || entry.file_name() == ".git" || entry.file_name() == "target" {
             continue;
         }
         if meta.is_dir() {

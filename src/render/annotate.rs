@@ -120,7 +120,7 @@ pub fn block(view: &ChapterView, steps: &[&Step], norm: &Normalizer) -> String {
                 esc(&reason)
             ));
         }
-        if status == Status::NotRun && view.run.is_none() {
+        if matches!(status, Status::NotRun | Status::Unverified) && view.run.is_none() {
             h.push_str(&format!(
                 "<div class=\"labrun-reason\">verify with <code>{}</code></div>",
                 esc(&view.verify)

@@ -213,28 +213,31 @@ fn chapter(
         }
         Mode::Off => None,
     };
-    if let Some((records, file)) = records {
-        let report = crate::check::check(
-            Path::new(&file),
-            &steps,
-            &records,
-            snapshot.as_ref(),
-            &norm,
-            Default::default(),
-        )?;
+    // With no run, every step is checked against nothing: not run, or not yet verified when
+    // its printed output was never observed.
+    let (records, file) = records.unwrap_or_default();
+    let report = crate::check::check(
+        Path::new(&file),
+        &steps,
+        &records,
+        snapshot.as_ref(),
+        &norm,
+        Default::default(),
+    )?;
+    if !file.is_empty() {
         view.run = Some(RunInfo {
             file,
             at: records.iter().find_map(|r| r.at.clone()),
             versions: records.iter().find_map(|r| r.versions.clone()),
             live: !records.is_empty() && records.iter().all(StepRecord::is_live),
         });
-        view.verdicts = report
-            .verdicts
-            .into_iter()
-            .map(|v| (v.id.clone(), v))
-            .collect();
-        view.records = records.into_iter().map(|r| (r.step.clone(), r)).collect();
     }
+    view.verdicts = report
+        .verdicts
+        .into_iter()
+        .map(|v| (v.id.clone(), v))
+        .collect();
+    view.records = records.into_iter().map(|r| (r.step.clone(), r)).collect();
     let mut by_block: HashMap<usize, Vec<&Step>> = HashMap::new();
     for s in &steps {
         by_block.entry(s.block).or_default().push(s);
