@@ -1,0 +1,169 @@
+//! The safety rule: a step that talks to a cluster runs only against the run's kind cluster.
+//!
+//! In: labrun's own kubeconfig and the Docker facts of the run's cluster. Out: the current
+//! context, or a refusal that names it and says how to proceed. The context must be the one
+//! kind writes for the cluster (`kind-<name>`), the cluster's control-plane container must be
+//! running, and the context's API server must be that container (its published port on the
+//! host, or its address on the kind network). A name alone proves nothing: a context called
+//! `kind-kind` that points at another server is refused too.
+
+use std::path::Path;
+
+use super::docker::Node;
+
+/// Where the current context of a kubeconfig points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub context: String,
+    pub server: String,
+}
+
+/// The current context of `kubeconfig`; `Ok(None)` when the file does not exist yet or has no
+/// current context.
+pub fn current(kubeconfig: &Path) -> Result<Option<Target>, String> {
+    if !kubeconfig.exists() {
+        return Ok(None);
+    }
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+        .map_err(|e| format!("{}: {e}", kubeconfig.display()))?;
+    let Some(name) = kc.current_context.clone().filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let cluster = kc
+        .contexts
+        .iter()
+        .find(|c| c.name == name)
+        .and_then(|c| c.context.as_ref())
+        .map(|c| c.cluster.clone())
+        .ok_or_else(|| format!("context `{name}` is not defined in {}", kubeconfig.display()))?;
+    let server = kc
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster)
+        .and_then(|c| c.cluster.as_ref())
+        .and_then(|c| c.server.clone())
+        .unwrap_or_default();
+    Ok(Some(Target {
+        context: name,
+        server,
+    }))
+}
+
+/// Whether `target` is the kind cluster `cluster` whose node containers are `nodes`.
+pub fn verify(target: Option<&Target>, cluster: &str, nodes: &[Node]) -> Result<(), String> {
+    let Some(t) = target else {
+        return Err(format!(
+            "there is no current context yet (no kind cluster `{cluster}` was created in this run)"
+        ));
+    };
+    let want = format!("kind-{cluster}");
+    if t.context != want {
+        return Err(format!(
+            "the current context is `{}` (server {}), not `{want}`, the kind cluster of this run",
+            t.context, t.server
+        ));
+    }
+    let Some(cp) = nodes
+        .iter()
+        .find(|n| n.role == "control-plane" && n.state == "running")
+    else {
+        return Err(format!(
+            "context `{}` names kind cluster `{cluster}`, but Docker shows no running \
+             control-plane container labelled io.x-k8s.kind.cluster={cluster}",
+            t.context
+        ));
+    };
+    let (host, port) = host_port(&t.server);
+    let local = matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1" | "0.0.0.0");
+    let published = local && cp.api_port.is_some_and(|p| Some(p) == port);
+    let internal = cp.address.as_deref() == Some(host.as_str()) || host == cp.name;
+    if !(published || internal) {
+        return Err(format!(
+            "context `{}` points at {}, which is not the API server of kind cluster `{cluster}` \
+             (its control plane `{}` publishes port {} and has address {})",
+            t.context,
+            t.server,
+            cp.name,
+            cp.api_port.map_or("none".into(), |p| p.to_string()),
+            cp.address.as_deref().unwrap_or("none")
+        ));
+    }
+    Ok(())
+}
+
+/// `https://127.0.0.1:36789` → (`127.0.0.1`, Some(36789)).
+fn host_port(server: &str) -> (String, Option<u16>) {
+    let rest = server.split("://").nth(1).unwrap_or(server);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    if let Some(v6) = authority.strip_prefix('[') {
+        let (h, p) = v6.split_once(']').unwrap_or((v6, ""));
+        return (h.to_string(), p.trim_start_matches(':').parse().ok());
+    }
+    match authority.rsplit_once(':') {
+        Some((h, p)) => (h.to_string(), p.parse().ok()),
+        None => (authority.to_string(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cp(port: Option<u16>, state: &str) -> Node {
+        Node {
+            id: "0123456789ab".into(),
+            name: "kind-control-plane".into(),
+            cluster: "kind".into(),
+            role: "control-plane".into(),
+            address: Some("172.18.0.3".into()),
+            state: state.into(),
+            api_port: port,
+        }
+    }
+
+    fn target(context: &str, server: &str) -> Target {
+        Target {
+            context: context.into(),
+            server: server.into(),
+        }
+    }
+
+    #[test]
+    fn the_runs_own_kind_cluster_passes() {
+        let t = target("kind-kind", "https://127.0.0.1:41234");
+        assert_eq!(verify(Some(&t), "kind", &[cp(Some(41234), "running")]), Ok(()));
+        let internal = target("kind-kind", "https://kind-control-plane:6443");
+        assert_eq!(verify(Some(&internal), "kind", &[cp(Some(41234), "running")]), Ok(()));
+    }
+
+    #[test]
+    fn anything_else_is_refused_with_the_context_named() {
+        let nodes = [cp(Some(41234), "running")];
+        let prod = target("prod-admin", "https://prod.example.com:6443");
+        let e = verify(Some(&prod), "kind", &nodes).unwrap_err();
+        assert!(e.contains("`prod-admin`") && e.contains("prod.example.com"), "{e}");
+        // the right name, the wrong server
+        let lying = target("kind-kind", "https://10.0.0.5:6443");
+        let e = verify(Some(&lying), "kind", &nodes).unwrap_err();
+        assert!(e.contains("not the API server"), "{e}");
+        // another port on localhost: another cluster
+        let other = target("kind-kind", "https://127.0.0.1:40000");
+        assert!(verify(Some(&other), "kind", &nodes).is_err());
+        // the control plane stopped
+        let t = target("kind-kind", "https://127.0.0.1:41234");
+        let e = verify(Some(&t), "kind", &[cp(Some(41234), "exited")]).unwrap_err();
+        assert!(e.contains("no running control-plane"), "{e}");
+        // no context at all
+        assert!(verify(None, "kind", &nodes).unwrap_err().contains("no current context"));
+    }
+
+    #[test]
+    fn server_urls_split_into_host_and_port() {
+        assert_eq!(
+            host_port("https://127.0.0.1:41234"),
+            ("127.0.0.1".into(), Some(41234))
+        );
+        assert_eq!(host_port("https://[::1]:6443/"), ("::1".into(), Some(6443)));
+        assert_eq!(host_port("https://example.com"), ("example.com".into(), None));
+    }
+}
