@@ -272,6 +272,11 @@ fn verdict(
         v.reason = Some("not run".into());
         return v;
     };
+    if let Some(why) = &record.skipped {
+        v.status = Status::Skip;
+        v.reason = Some(why.clone());
+        return v;
+    }
     let planned = prepare(&step.command, bindings);
     if record.command != step.command {
         v.executed = Some(record.command.clone());
@@ -317,6 +322,11 @@ fn verdict(
     });
 
     let want_exit = step.directives.exit.unwrap_or(0);
+    if let Some(why) = &record.unsettled {
+        v.status = Status::Fail;
+        v.reason = Some(format!("did not settle: {why}"));
+        return v;
+    }
     if record.truncated {
         v.status = Status::Fail;
         v.reason = Some(format!(

@@ -66,6 +66,18 @@ enum Command {
         /// Run everything in a network namespace of its own (root needed).
         #[arg(long)]
         netns: bool,
+        /// kind backend: the cluster's name (default: the lab's `kind create cluster --name`, else kind).
+        #[arg(long)]
+        cluster: Option<String>,
+        /// kind backend: run against a cluster of that name that already exists.
+        #[arg(long)]
+        reuse: bool,
+        /// kind backend: keep the cluster labrun created.
+        #[arg(long)]
+        keep_cluster: bool,
+        /// kind backend: the longest a change may take to settle (default 180s).
+        #[arg(long)]
+        settle: Option<String>,
         #[arg(long, value_enum, default_value = "human")]
         format: ReportFormat,
         /// Not-run steps and stale prose fail too.
@@ -268,9 +280,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             path,
             backend,
             netns,
+            cluster,
+            reuse,
+            keep_cluster,
+            settle,
             format,
             strict,
-        } => run_document(&path, backend, netns, format, strict),
+        } => run_document(
+            &path,
+            backend,
+            netns,
+            KindArgs {
+                cluster,
+                reuse,
+                keep_cluster,
+                settle,
+            },
+            format,
+            strict,
+        ),
         Command::Normalize { doc, command, file } => {
             let norm = match doc {
                 Some(d) => Lab::open(&d)?.norm,
@@ -297,6 +325,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Success)
         }
     }
+}
+
+/// Run the steps through `backend` until they end or SIGINT/SIGTERM arrives; then the
+/// backend's own end (on interruption too). Returns (interrupted, the error that stopped it).
+async fn drive<B: labrun::execute::Backend>(
+    lab: &Lab,
+    backend: &mut B,
+    opts: &labrun::run::Options,
+    records: &mut Vec<labrun::record::StepRecord>,
+) -> anyhow::Result<(bool, Option<Error>)> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut progress = Progress::new();
+    let mut failed = None;
+    let interrupted = {
+        let mut show = |e: labrun::run::Event<'_>| progress.show(e);
+        tokio::select! {
+            r = labrun::run::run(lab, backend, opts, records, &mut show) => {
+                failed = r.err();
+                false
+            }
+            _ = int.recv() => true,
+            _ = term.recv() => true,
+        }
+    };
+    progress.clear();
+    // The run's future is dropped: its processes are killed. Then the backend's own end
+    // (the kind backend deletes the cluster it created).
+    if let Err(e) = backend.finish().await {
+        eprintln!("labrun: {e}");
+    }
+    Ok((interrupted, failed))
 }
 
 fn build(
@@ -381,20 +442,22 @@ fn preprocess(supports: Option<Supports>) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Success)
 }
 
+struct KindArgs {
+    cluster: Option<String>,
+    reuse: bool,
+    keep_cluster: bool,
+    settle: Option<String>,
+}
+
 fn run_document(
     path: &std::path::Path,
     backend: BackendName,
     netns: bool,
+    kind: KindArgs,
     format: ReportFormat,
     strict: bool,
 ) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(path)?;
-    if backend == BackendName::Kind {
-        return Err(Error::Environment(
-            "the kind backend is not built yet; use --backend local".into(),
-        )
-        .into());
-    }
     if netns {
         // Before the runtime starts: namespaces are entered by a single-threaded process.
         labrun::execute::netns::enter()?;
@@ -413,32 +476,36 @@ fn run_document(
         .config
         .output_cap
         .unwrap_or(labrun::execute::shell::DEFAULT_CAP);
-    let mut local = labrun::execute::Local::new(&lab.config.workdir(path), &out, cap)?;
+    let workdir = lab.config.workdir(path);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let mut records = Vec::new();
     let interrupted = runtime.block_on(async {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
-        let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-        let mut progress = Progress::new();
-        let mut show = |e: labrun::run::Event<'_>| progress.show(e);
-        let mut failed = None;
-        let interrupted = tokio::select! {
-            r = labrun::run::run(&lab, &mut local, &opts, &mut records, &mut show) => {
-                failed = r.err();
-                false
+        match backend {
+            BackendName::Local => {
+                let mut local = labrun::execute::Local::new(&workdir, &out, cap)?;
+                drive(&lab, &mut local, &opts, &mut records).await
             }
-            _ = int.recv() => true,
-            _ = term.recv() => true,
-        };
-        Progress::new().clear();
-        // The run's future is dropped: its processes are killed. Then the backend's own end.
-        use labrun::execute::Backend as _;
-        local.finish().await?;
-        anyhow::Ok((interrupted, failed))
+            BackendName::Kind => {
+                let settle = match &kind.settle {
+                    Some(t) => labrun::directive::parse_duration(t)
+                        .map_err(|m| Error::input(path, 0, format!("--settle: {m}")))?,
+                    None => std::time::Duration::from_secs(180),
+                };
+                let kopts = labrun::execute::kind::Options {
+                    cluster: kind.cluster.clone(),
+                    reuse: kind.reuse,
+                    keep: kind.keep_cluster,
+                    settle,
+                };
+                let mut k =
+                    labrun::execute::kind::Kind::new(&lab.steps, &workdir, &out, cap, kopts)
+                        .await?;
+                drive(&lab, &mut k, &opts, &mut records).await
+            }
+        }
     })?;
     let (interrupted, failed) = interrupted;
     let runs = out.join("runs");
@@ -468,18 +535,25 @@ fn run_document(
     check_and_report(&lab, path, &file, &records, format, strict)
 }
 
-/// Show each step as it starts and ends: one rewritten line on a terminal, log lines
-/// otherwise (`LABRUN_LOG=info`).
+/// Show each step while it runs: a spinner with the elapsed time on a terminal (cluster
+/// creation and settling take minutes), log lines otherwise (`LABRUN_LOG=info`).
 struct Progress {
-    tty: bool,
+    bar: Option<indicatif::ProgressBar>,
 }
 
 impl Progress {
     fn new() -> Self {
         use std::io::IsTerminal;
-        Progress {
-            tty: std::io::stderr().is_terminal(),
-        }
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        Progress { bar }
     }
 
     fn show(&mut self, e: labrun::run::Event) {
@@ -492,24 +566,23 @@ impl Progress {
                 command,
             } => {
                 let first = command.lines().next().unwrap_or("");
-                if self.tty {
-                    let short: String = first.chars().take(60).collect();
-                    eprint!("\r\x1b[K[{index}/{total}] {} $ {short}", step.id);
-                } else {
-                    tracing::info!("[{index}/{total}] {} $ {first}", step.id);
+                match &self.bar {
+                    Some(bar) => {
+                        bar.reset_elapsed();
+                        let short: String = first.chars().take(70).collect();
+                        bar.set_message(format!("[{index}/{total}] {} $ {short}", step.id));
+                    }
+                    None => tracing::info!("[{index}/{total}] {} $ {first}", step.id),
                 }
             }
             Event::Retrying {
                 step,
                 tries,
                 reason,
-            } => {
-                if self.tty {
-                    eprint!("\r\x1b[K{} try {tries}: {reason}; again", step.id);
-                } else {
-                    tracing::info!("{} try {tries}: {reason}; again", step.id);
-                }
-            }
+            } => match &self.bar {
+                Some(bar) => bar.set_message(format!("{} try {tries}: {reason}; again", step.id)),
+                None => tracing::info!("{} try {tries}: {reason}; again", step.id),
+            },
             Event::Finished {
                 step,
                 record,
@@ -527,8 +600,8 @@ impl Progress {
     }
 
     fn clear(&self) {
-        if self.tty {
-            eprint!("\r\x1b[K");
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
         }
     }
 }

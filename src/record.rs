@@ -2,7 +2,8 @@
 //!
 //! In/out: one JSON object per executed step, in execution order:
 //! `{"step", "command", "stdout", "stderr", "exit_code", "duration_ms"}`, plus optional fields
-//! labrun itself adds (`origin`, `tries`, `truncated`, `timed_out`, `versions`, `at`). Unknown fields
+//! labrun itself adds (`origin`, `tries`, `truncated`, `timed_out`, `versions`, `skipped`,
+//! `unsettled`, `at`). Unknown fields
 //! are ignored. Writing is atomic: a temporary file renamed into place.
 
 use std::io::Write;
@@ -37,6 +38,12 @@ pub struct StepRecord {
     /// Versions of what the step ran against (kind, Kubernetes, Docker), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub versions: Option<serde_json::Value>,
+    /// The backend did not run the step, for this reason (`--reuse`: the cluster exists).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// The step ran, but what it changed did not settle (what is not ready, latest events).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsettled: Option<String>,
     /// When the step started (RFC 3339, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,

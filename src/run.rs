@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::check::{Checker, Status};
-use crate::execute::{Backend, Outcome, Terminal};
+use crate::execute::{Admit, Backend, Outcome, Terminal};
 use crate::lab::Lab;
 use crate::policy::{self, Kind};
 use crate::record::StepRecord;
@@ -91,7 +91,7 @@ pub async fn run<B: Backend>(
             step,
             command: &command,
         });
-        backend.before(&command).await.map_err(|e| match e {
+        let admit = backend.before(&command).await.map_err(|e| match e {
             crate::error::Error::Environment(m) => crate::error::Error::Environment(format!(
                 "{}:{}: {m}",
                 lab.doc.path.display(),
@@ -99,6 +99,18 @@ pub async fn run<B: Backend>(
             )),
             other => other,
         })?;
+        if let Admit::Skip(why) = admit {
+            let mut record = record_of(step, &command, Outcome::default(), 1);
+            record.skipped = Some(why);
+            let status = checker.verdict(step, Some(&record)).status;
+            progress(Event::Finished {
+                step,
+                record: &record,
+                status,
+            });
+            records.push(record);
+            continue;
+        }
         let mut record = match policy::kind(&step.command) {
             Kind::Background => {
                 let t = backend.shell().spawn(policy::foreground(&command))?;
@@ -178,9 +190,13 @@ async fn run_plain<B: Backend>(
     loop {
         tries += 1;
         let outcome = backend.shell().run(command, timeout).await?;
-        backend.after(command, &outcome).await?;
+        let unsettled = backend.after(command, &outcome).await?;
         let timed_out = outcome.timed_out;
-        let record = record_of(step, command, outcome, tries);
+        let mut record = record_of(step, command, outcome, tries);
+        if unsettled.is_some() {
+            record.unsettled = unsettled;
+            return Ok(record);
+        }
         let Some(budget) = budget else {
             return Ok(record);
         };
@@ -259,6 +275,8 @@ fn record_of(step: &Step, command: &str, o: Outcome, tries: u32) -> StepRecord {
         truncated: o.truncated,
         timed_out: o.timed_out,
         versions: None,
+        skipped: None,
+        unsettled: None,
         at: Some(rfc3339(std::time::SystemTime::now() - o.duration)),
     }
 }

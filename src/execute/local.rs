@@ -50,7 +50,7 @@ impl Backend for Local {
     /// The local backend never lets a step reach a cluster: it cannot see which cluster the
     /// user's current context names, and a tutorial's `kubectl delete` must not reach one that
     /// is not a kind cluster of the run's own.
-    async fn before(&mut self, command: &str) -> Result<()> {
+    async fn before(&mut self, command: &str) -> Result<super::Admit> {
         if crate::policy::talks_to_cluster(command) || crate::policy::manages_kind(command) {
             return Err(Error::Environment(format!(
                 "refusing to run `{}` with the local backend: it talks to a Kubernetes cluster \
@@ -59,7 +59,7 @@ impl Backend for Local {
                 command.lines().next().unwrap_or(command)
             )));
         }
-        Ok(())
+        Ok(super::Admit::Run)
     }
 
     fn versions(&self) -> Option<serde_json::Value> {

@@ -16,6 +16,14 @@ pub use shell::{Outcome, Shell, Terminal};
 
 use crate::error::Result;
 
+/// What a backend says about a step before it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admit {
+    Run,
+    /// Not run, for this reason (recorded; the step is reported as skipped).
+    Skip(String),
+}
+
 /// Where and around what a run's steps execute. One small seam: the runner asks for the
 /// session, and calls the hooks around each step.
 #[allow(async_fn_in_trait)] // used on one thread; no Send bound wanted
@@ -26,15 +34,15 @@ pub trait Backend {
     /// The session the steps run in.
     fn shell(&self) -> &Shell;
 
-    /// Before a step runs, with the command as it will run: an error refuses it (and stops
-    /// the run).
-    async fn before(&mut self, _command: &str) -> Result<()> {
-        Ok(())
+    /// Before a step runs, with the command as it will run: run it, skip it (with the
+    /// reason), or refuse it with an error (which stops the run).
+    async fn before(&mut self, _command: &str) -> Result<Admit> {
+        Ok(Admit::Run)
     }
 
-    /// After a step ran: wait for what it changed to settle.
-    async fn after(&mut self, _command: &str, _outcome: &Outcome) -> Result<()> {
-        Ok(())
+    /// After a step ran: wait for what it changed to settle. `Some(why)` fails the step.
+    async fn after(&mut self, _command: &str, _outcome: &Outcome) -> Result<Option<String>> {
+        Ok(None)
     }
 
     /// Versions of what the steps run against, recorded with each step.

@@ -84,6 +84,17 @@ impl Shell {
         })
     }
 
+    /// Set an exported variable in the session (before its first step, or between steps).
+    pub fn export(&self, name: &str, value: &str) -> Result<()> {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.state)
+            .map_err(|e| Error::io(&self.state, e))?;
+        writeln!(f, "export {name}='{}'", value.replace('\'', r"'\''"))
+            .map_err(|e| Error::io(&self.state, e))
+    }
+
     /// Cap each stream at `bytes`.
     pub fn with_cap(mut self, bytes: usize) -> Shell {
         self.cap = bytes;

@@ -10,3 +10,300 @@
 pub mod docker;
 pub mod safety;
 pub mod settle;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::local::Local;
+use super::{Admit, Backend, Outcome, Shell};
+use crate::error::{Error, Result};
+use crate::policy;
+use crate::steps::Step;
+
+/// How the kind backend is asked to behave (`labrun run --backend kind …`).
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The cluster's name; default: the lab's `kind create cluster --name`, else `kind`.
+    pub cluster: Option<String>,
+    /// Run against a cluster of that name that already exists.
+    pub reuse: bool,
+    /// Keep the cluster labrun created at the end.
+    pub keep: bool,
+    /// The longest a change may take to settle.
+    pub settle: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cluster: None,
+            reuse: false,
+            keep: false,
+            settle: Duration::from_secs(180),
+        }
+    }
+}
+
+/// The kind backend.
+pub struct Kind {
+    local: Local,
+    facts: docker::Facts,
+    cluster: String,
+    kubeconfig: PathBuf,
+    opts: Options,
+    /// labrun's run created the cluster (so it deletes it at the end).
+    created: bool,
+    /// The cluster existed when the run started (`--reuse`).
+    existed: bool,
+    /// The lab's own `kind delete cluster` ran.
+    deleted: bool,
+    versions: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The cluster a lab creates: `--name` of its `kind create cluster` step, else `kind`.
+pub fn cluster_name(steps: &[Step]) -> String {
+    for s in steps {
+        let words: Vec<&str> = s.command.split_whitespace().collect();
+        if words.starts_with(&["kind", "create", "cluster"]) {
+            for (i, w) in words.iter().enumerate() {
+                if let Some(n) = w.strip_prefix("--name=") {
+                    return n.to_string();
+                }
+                if *w == "--name"
+                    && let Some(n) = words.get(i + 1)
+                {
+                    return n.to_string();
+                }
+            }
+        }
+    }
+    "kind".into()
+}
+
+/// labrun's own kubeconfig for a document's runs: `<out>/kubeconfig`.
+pub fn kubeconfig_for(out: &Path) -> PathBuf {
+    out.join("kubeconfig")
+}
+
+/// `kind version`, or an environment error saying kind is missing.
+pub fn kind_version() -> Result<String> {
+    let out = std::process::Command::new("kind")
+        .arg("version")
+        .output()
+        .map_err(|e| {
+            Error::Environment(format!(
+                "kind is not installed or not on PATH ({e}); see https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
+            ))
+        })?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+impl Kind {
+    /// Connect to Docker, find kind, decide the cluster, and prepare the session: a scratch
+    /// copy of `workdir`, `KUBECONFIG` at labrun's own file, `KIND_CLUSTER_NAME` the cluster.
+    pub async fn new(
+        steps: &[Step],
+        workdir: &Path,
+        out: &Path,
+        cap: usize,
+        opts: Options,
+    ) -> Result<Kind> {
+        let facts = docker::Facts::connect().await?;
+        let mut versions = serde_json::Map::new();
+        versions.insert("docker".into(), facts.version().await?.into());
+        versions.insert("kind".into(), kind_version()?.into());
+        let cluster = opts.cluster.clone().unwrap_or_else(|| cluster_name(steps));
+        let kubeconfig = kubeconfig_for(out);
+        let existing = facts.nodes(&cluster).await?;
+        if !existing.is_empty() && !opts.reuse {
+            return Err(Error::Environment(format!(
+                "a kind cluster named `{cluster}` already exists ({} node container(s): {}); \
+                 pass --reuse to run against it, or delete it with `kind delete cluster --name {cluster}`",
+                existing.len(),
+                existing
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        if std::fs::exists(&kubeconfig).unwrap_or(false) {
+            std::fs::remove_file(&kubeconfig).map_err(|e| Error::io(&kubeconfig, e))?;
+        }
+        if !existing.is_empty() {
+            let status = std::process::Command::new("kind")
+                .args(["export", "kubeconfig", "--name", &cluster, "--kubeconfig"])
+                .arg(&kubeconfig)
+                .output()
+                .map_err(|e| Error::Environment(format!("kind export kubeconfig: {e}")))?;
+            if !status.status.success() {
+                return Err(Error::Environment(format!(
+                    "kind export kubeconfig --name {cluster}: {}",
+                    String::from_utf8_lossy(&status.stderr).trim()
+                )));
+            }
+        }
+        let local = Local::new(workdir, out, cap)?;
+        local
+            .shell()
+            .export("KUBECONFIG", &kubeconfig.display().to_string())?;
+        local.shell().export("KIND_CLUSTER_NAME", &cluster)?;
+        let mut k = Kind {
+            local,
+            facts,
+            cluster,
+            kubeconfig,
+            opts,
+            created: false,
+            existed: !existing.is_empty(),
+            deleted: false,
+            versions,
+        };
+        if k.existed {
+            k.learn_server_version().await;
+        }
+        Ok(k)
+    }
+
+    pub fn cluster(&self) -> &str {
+        &self.cluster
+    }
+
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    async fn client(&self) -> Result<kube::Client> {
+        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)
+            .map_err(|e| Error::Environment(format!("{}: {e}", self.kubeconfig.display())))?;
+        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+            .await
+            .map_err(|e| Error::Environment(format!("{}: {e}", self.kubeconfig.display())))?;
+        kube::Client::try_from(config)
+            .map_err(|e| Error::Environment(format!("a client for {}: {e}", self.cluster)))
+    }
+
+    async fn learn_server_version(&mut self) {
+        if let Ok(client) = self.client().await
+            && let Ok(v) = client.apiserver_version().await
+        {
+            self.versions
+                .insert("kubernetes".into(), v.git_version.into());
+        }
+    }
+
+    /// The refusal, if the current context is not this run's kind cluster.
+    async fn check_target(&self) -> Result<()> {
+        let target = safety::current(&self.kubeconfig).map_err(Error::Environment)?;
+        let nodes = self.facts.nodes(&self.cluster).await?;
+        safety::verify(target.as_ref(), &self.cluster, &nodes).map_err(|why| {
+            Error::Environment(format!(
+                "refusing a step that talks to a cluster: {why}. labrun's kubeconfig for this run \
+                 is {}; let the lab's `kind create cluster` step create the cluster, or pass \
+                 --cluster NAME --reuse to run against an existing kind cluster",
+                self.kubeconfig.display()
+            ))
+        })
+    }
+
+    /// What a failed step should say about node containers that are not running.
+    async fn stopped_nodes(&self) -> Option<String> {
+        let nodes = self.facts.nodes(&self.cluster).await.ok()?;
+        let mut report = String::new();
+        for n in nodes.iter().filter(|n| n.state != "running") {
+            let logs = self.facts.last_logs(&n.id, 20).await.unwrap_or_default();
+            report.push_str(&format!(
+                "node container {} is {}; its last log lines:\n{}",
+                n.name,
+                n.state,
+                logs.trim_end()
+            ));
+        }
+        (!report.is_empty()).then_some(report)
+    }
+
+    /// Delete the cluster if this run created it and nobody asked to keep it.
+    pub fn cleanup(&mut self) -> Result<()> {
+        if !self.created || self.deleted || self.opts.keep {
+            return Ok(());
+        }
+        let out = std::process::Command::new("kind")
+            .args(["delete", "cluster", "--name", &self.cluster, "--kubeconfig"])
+            .arg(&self.kubeconfig)
+            .output()
+            .map_err(|e| Error::Environment(format!("kind delete cluster: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Environment(format!(
+                "kind delete cluster --name {}: {}",
+                self.cluster,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        self.deleted = true;
+        Ok(())
+    }
+}
+
+fn is_create(command: &str) -> bool {
+    command.split_whitespace().collect::<Vec<_>>().starts_with(&["kind", "create", "cluster"])
+}
+
+fn is_delete(command: &str) -> bool {
+    command.split_whitespace().collect::<Vec<_>>().starts_with(&["kind", "delete", "cluster"])
+}
+
+impl Backend for Kind {
+    fn name(&self) -> &'static str {
+        "kind"
+    }
+
+    fn shell(&self) -> &Shell {
+        self.local.shell()
+    }
+
+    async fn before(&mut self, command: &str) -> Result<Admit> {
+        if is_create(command) && self.existed {
+            return Ok(Admit::Skip(format!(
+                "--reuse: kind cluster `{}` exists already",
+                self.cluster
+            )));
+        }
+        if policy::talks_to_cluster(command) {
+            self.check_target().await?;
+        }
+        Ok(Admit::Run)
+    }
+
+    async fn after(&mut self, command: &str, outcome: &Outcome) -> Result<Option<String>> {
+        if outcome.exit_code != 0 {
+            return Ok(self.stopped_nodes().await);
+        }
+        if is_create(command) {
+            self.created = true;
+            self.learn_server_version().await;
+        }
+        if is_delete(command) {
+            self.deleted = true;
+            return Ok(None);
+        }
+        if !policy::changes_cluster(command) {
+            return Ok(None);
+        }
+        let client = self.client().await?;
+        let namespaces: BTreeSet<String> = if is_create(command) {
+            BTreeSet::from(["kube-system".to_string()])
+        } else {
+            settle::namespaces(command)
+        };
+        Ok(settle::wait(&client, &namespaces, self.opts.settle).await.err())
+    }
+
+    fn versions(&self) -> Option<serde_json::Value> {
+        Some(serde_json::Value::Object(self.versions.clone()))
+    }
+
+    async fn finish(&mut self) -> Result<()> {
+        self.cleanup()
+    }
+}
