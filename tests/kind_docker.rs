@@ -1,0 +1,363 @@
+//! The kind backend's Docker side, against this machine's real Docker daemon.
+//!
+//! kind's node image cannot be pulled here, so the node containers are stand-ins built from
+//! Debian's busybox-static (`tests/images/build-fake-node.sh`, `docker import`), named and
+//! labelled as kind names and labels its nodes; where a run needs the `kind` command itself,
+//! `tests/fake-kind/kind` (a test double that starts such containers and writes kubeconfigs as
+//! kind does) stands in for it. What is tested is labrun's side: the Docker facts through
+//! bollard, masking and binding of `docker ps` / `docker exec`, the safety refusal, the
+//! same-name error, `--reuse`, and the clean-up on Ctrl-C.
+//!
+//! Without a reachable daemon these tests report and return, unless `LABRUN_REQUIRE_DOCKER=1`
+//! (set by .ci/run), where they fail.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use labrun::execute::kind::docker::Facts;
+
+const BIN: &str = env!("CARGO_BIN_EXE_labrun");
+const IMAGE: &str = "labrun/fake-node:test";
+
+fn docker_ready() -> bool {
+    let ok = Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("LABRUN_REQUIRE_DOCKER").is_none(),
+            "Docker is required here (LABRUN_REQUIRE_DOCKER is set) but the daemon is not reachable"
+        );
+        eprintln!("no Docker daemon: skipped (set LABRUN_REQUIRE_DOCKER=1 to fail instead)");
+    }
+    ok
+}
+
+static IMAGE_BUILT: Once = Once::new();
+
+fn image() {
+    IMAGE_BUILT.call_once(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new(root.join("tests/images/build-fake-node.sh"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    });
+}
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker").args(args).output().unwrap()
+}
+
+/// Node containers of a stand-in cluster, removed when dropped.
+struct Cluster(String);
+
+impl Cluster {
+    /// A control plane (API port published) and `workers` workers, labelled as kind does.
+    fn start(tag: &str, workers: usize) -> Cluster {
+        let name = format!("labrun-{tag}-{}", std::process::id());
+        let label = format!("io.x-k8s.kind.cluster={name}");
+        let node = |suffix: &str, role: &str, extra: &[&str]| {
+            let mut args = vec![
+                "run".to_string(),
+                "-d".into(),
+                "--name".into(),
+                format!("{name}-{suffix}"),
+                "--label".into(),
+                label.clone(),
+                "--label".into(),
+                format!("io.x-k8s.kind.role={role}"),
+            ];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            args.extend([IMAGE.into(), "sh".into(), "-c".into(), "echo node booted; exec sleep 3600".into()]);
+            let out = Command::new("docker").args(&args).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        };
+        node("control-plane", "control-plane", &["-p", "127.0.0.1::6443"]);
+        for i in 0..workers {
+            let suffix = if i == 0 { "worker".to_string() } else { format!("worker{}", i + 1) };
+            node(&suffix, "worker", &[]);
+        }
+        Cluster(name)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        remove_cluster(&self.0);
+    }
+}
+
+fn remove_cluster(name: &str) {
+    let ids = docker(&["ps", "-aq", "--filter", &format!("label=io.x-k8s.kind.cluster={name}")]);
+    let ids = String::from_utf8_lossy(&ids.stdout).to_string();
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    if !ids.is_empty() {
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids);
+        docker(&args);
+    }
+}
+
+fn containers_of(name: &str) -> usize {
+    let out = docker(&["ps", "-aq", "--filter", &format!("label=io.x-k8s.kind.cluster={name}")]);
+    String::from_utf8_lossy(&out.stdout).split_whitespace().count()
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn node_facts_come_from_docker() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let c = Cluster::start("facts", 2);
+    let rt = runtime();
+    let facts = rt.block_on(Facts::connect()).unwrap();
+    let nodes = rt.block_on(facts.nodes(&c.0)).unwrap();
+    let names: Vec<String> = nodes.iter().map(|n| n.name.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            format!("{}-control-plane", c.0),
+            format!("{}-worker", c.0),
+            format!("{}-worker2", c.0)
+        ]
+    );
+    let cp = &nodes[0];
+    assert_eq!(cp.role, "control-plane");
+    assert_eq!(cp.state, "running");
+    assert!(cp.api_port.is_some(), "the API port is published");
+    assert!(cp.address.as_deref().is_some_and(|a| a.parse::<std::net::IpAddr>().is_ok()));
+    assert_eq!(nodes[1].role, "worker");
+    assert!(nodes[1].api_port.is_none());
+    assert!(rt.block_on(facts.clusters()).unwrap().contains(&c.0));
+    // a node that stopped, and what it logged
+    docker(&["stop", "-t", "1", &format!("{}-worker2", c.0)]);
+    let nodes = rt.block_on(facts.nodes(&c.0)).unwrap();
+    assert_eq!(nodes[2].state, "exited");
+    let logs = rt.block_on(facts.last_logs(&nodes[2].id, 5)).unwrap();
+    assert_eq!(logs.trim(), "node booted");
+    assert!(rt.block_on(facts.version()).unwrap().chars().next().unwrap().is_ascii_digit());
+}
+
+/// A scratch project holding `doc.md`.
+fn project(doc: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("labrun.toml"), "retry = \"3s\"\n").unwrap();
+    std::fs::write(dir.path().join("doc.md"), doc).unwrap();
+    dir
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn last_run(dir: &Path) -> Vec<labrun::record::StepRecord> {
+    labrun::record::read(&dir.join("target/labrun/doc/last.jsonl")).unwrap()
+}
+
+#[test]
+fn docker_ps_is_masked_and_docker_exec_follows_the_bound_node_without_a_tty() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let c = Cluster::start("bind", 1);
+    // The document was written against another cluster: its printed id and node name are the
+    // author's. The container's hostname is its short id, so the exec prints the listed id.
+    let doc = format!(
+        "# Nodes\n\n```console\n$ docker ps --filter label=io.x-k8s.kind.cluster={} --filter label=io.x-k8s.kind.role=worker --format '{{{{.ID}}}}  {{{{.Names}}}}'\n8f2d3c4b5a61  kind-worker\n$ docker exec -it kind-worker hostname\n8f2d3c4b5a61\n```\n",
+        c.0
+    );
+    let dir = project(&doc);
+    let out = Command::new(BIN)
+        .args(["run"])
+        .arg(dir.path().join("doc.md"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let records = last_run(dir.path());
+    let worker = format!("{}-worker", c.0);
+    assert!(records[0].stdout.contains(&worker));
+    // the node name was bound, the TTY flag removed, and the record shows it as run
+    assert_eq!(records[1].command, format!("docker exec {worker} hostname"));
+    let id = records[0].stdout.split_whitespace().next().unwrap();
+    assert_eq!(records[1].stdout.trim(), id);
+}
+
+/// `PATH` with the kind test double and a `kubectl` that leaves a mark when called.
+fn fake_path(dir: &Path) -> (String, PathBuf) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mark = dir.join("kubectl-calls");
+    let kubectl = bin.join("kubectl");
+    std::fs::write(
+        &kubectl,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\necho \"No resources found in default namespace.\"\n", mark.display()),
+    )
+    .unwrap();
+    let mut perms = std::fs::metadata(&kubectl).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&kubectl, perms).unwrap();
+    let kind_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-kind");
+    let path = format!(
+        "{}:{}:{}",
+        bin.display(),
+        kind_dir.display(),
+        std::env::var("PATH").unwrap()
+    );
+    (path, mark)
+}
+
+fn run_kind(dir: &Path, path: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(["run"])
+        .arg(dir.join("doc.md"))
+        .args(["--backend", "kind", "--settle", "2s"])
+        .args(args)
+        .env("PATH", path)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_step_is_refused_unless_the_context_is_the_runs_visible_kind_cluster() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    // A tutorial that points kubectl somewhere else before it deletes things.
+    let doc = "# Careful\n\n```console\n$ cp prod.kubeconfig \"$KUBECONFIG\"\n$ kubectl delete pods --all\n```\n";
+    let dir = project(doc);
+    std::fs::write(
+        dir.path().join("prod.kubeconfig"),
+        "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://prod.example.com:6443\n  name: prod\ncontexts:\n- context:\n    cluster: prod\n    user: admin\n  name: prod-admin\ncurrent-context: prod-admin\nusers:\n- name: admin\n  user:\n    token: secret\n",
+    )
+    .unwrap();
+    let (path, mark) = fake_path(dir.path());
+    let name = format!("labrun-refuse-{}", std::process::id());
+    let out = run_kind(dir.path(), &path, &["--cluster", &name]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("doc.md:5: refusing a step that talks to a cluster"), "{t}");
+    assert!(t.contains("`prod-admin`") && t.contains("prod.example.com"), "{t}");
+    assert!(!mark.exists(), "kubectl was called");
+    // Nothing was created, nothing is left.
+    assert_eq!(containers_of(&name), 0);
+    // Before any cluster exists, there is no context at all: refused too.
+    let dir = project("# Early\n\n```console\n$ kubectl get pods\n```\n");
+    let (path, mark) = fake_path(dir.path());
+    let out = run_kind(dir.path(), &path, &["--cluster", &name]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("no current context"), "{}", text(&out));
+    assert!(!mark.exists());
+}
+
+#[test]
+fn a_cluster_of_the_same_name_is_an_error_unless_reused() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let c = Cluster::start("same", 1);
+    let doc = "# Lab\n\n```console\n$ kind create cluster\n$ kubectl get pods\nNo resources found in default namespace.\n```\n";
+    let dir = project(doc);
+    let (path, mark) = fake_path(dir.path());
+    let out = run_kind(dir.path(), &path, &["--cluster", &c.0]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains(&format!("a kind cluster named `{}` already exists", c.0)), "{t}");
+    assert!(t.contains("--reuse"), "{t}");
+    assert!(!mark.exists());
+    // --reuse: the create step is skipped, the context checked against Docker, kubectl runs
+    let out = run_kind(dir.path(), &path, &["--cluster", &c.0, "--reuse"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let records = last_run(dir.path());
+    assert_eq!(
+        records[0].skipped.as_deref(),
+        Some(format!("--reuse: kind cluster `{}` exists already", c.0).as_str())
+    );
+    assert_eq!(std::fs::read_to_string(&mark).unwrap().trim(), "get pods");
+    let versions = records[1].versions.as_ref().unwrap();
+    assert_eq!(versions["kind"], "kind v0.0.0-labrun-test-double");
+    assert!(versions["docker"].as_str().is_some());
+    // a reused cluster is not labrun's to delete
+    assert_eq!(containers_of(&c.0), 2);
+}
+
+#[test]
+fn ctrl_c_deletes_the_cluster_the_run_created_unless_kept() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let name = format!("labrun-ctrlc-{}", std::process::id());
+    let marker = format!("labrun-hang-{}", std::process::id());
+    let doc = format!(
+        "# Lab\n\n```console\n$ kind create cluster\n$ bash -c 'exec -a {marker} sleep 300'\n```\n"
+    );
+    for keep in [false, true] {
+        let dir = project(&doc);
+        let (path, _) = fake_path(dir.path());
+        let mut args = vec![
+            "run".to_string(),
+            dir.path().join("doc.md").display().to_string(),
+            "--backend".into(),
+            "kind".into(),
+            "--settle".into(),
+            "1s".into(),
+            "--cluster".into(),
+            name.clone(),
+        ];
+        if keep {
+            args.push("--keep-cluster".into());
+        }
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .env("PATH", &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let running = std::fs::read_dir("/proc").unwrap().any(|e| {
+                e.ok()
+                    .and_then(|e| std::fs::read(e.path().join("cmdline")).ok())
+                    .is_some_and(|c| String::from_utf8_lossy(&c).starts_with(&marker))
+            });
+            if running {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the hanging step never started");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert_eq!(containers_of(&name), 2, "the run created its cluster");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        assert_eq!(child.wait().unwrap().code(), Some(130));
+        if keep {
+            assert_eq!(containers_of(&name), 2, "--keep-cluster keeps it");
+            remove_cluster(&name);
+        } else {
+            assert_eq!(containers_of(&name), 0, "deleted on Ctrl-C");
+        }
+    }
+}
