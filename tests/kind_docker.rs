@@ -44,7 +44,11 @@ fn image() {
         let out = Command::new(root.join("tests/images/build-fake-node.sh"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     });
 }
 
@@ -72,13 +76,26 @@ impl Cluster {
                 format!("io.x-k8s.kind.role={role}"),
             ];
             args.extend(extra.iter().map(|s| s.to_string()));
-            args.extend([IMAGE.into(), "sh".into(), "-c".into(), "echo node booted; exec sleep 3600".into()]);
+            args.extend([
+                IMAGE.into(),
+                "sh".into(),
+                "-c".into(),
+                "echo node booted; exec sleep 3600".into(),
+            ]);
             let out = Command::new("docker").args(&args).output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         };
         node("control-plane", "control-plane", &["-p", "127.0.0.1::6443"]);
         for i in 0..workers {
-            let suffix = if i == 0 { "worker".to_string() } else { format!("worker{}", i + 1) };
+            let suffix = if i == 0 {
+                "worker".to_string()
+            } else {
+                format!("worker{}", i + 1)
+            };
             node(&suffix, "worker", &[]);
         }
         Cluster(name)
@@ -92,7 +109,12 @@ impl Drop for Cluster {
 }
 
 fn remove_cluster(name: &str) {
-    let ids = docker(&["ps", "-aq", "--filter", &format!("label=io.x-k8s.kind.cluster={name}")]);
+    let ids = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=io.x-k8s.kind.cluster={name}"),
+    ]);
     let ids = String::from_utf8_lossy(&ids.stdout).to_string();
     let ids: Vec<&str> = ids.split_whitespace().collect();
     if !ids.is_empty() {
@@ -103,8 +125,15 @@ fn remove_cluster(name: &str) {
 }
 
 fn containers_of(name: &str) -> usize {
-    let out = docker(&["ps", "-aq", "--filter", &format!("label=io.x-k8s.kind.cluster={name}")]);
-    String::from_utf8_lossy(&out.stdout).split_whitespace().count()
+    let out = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=io.x-k8s.kind.cluster={name}"),
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .count()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -137,7 +166,11 @@ fn node_facts_come_from_docker() {
     assert_eq!(cp.role, "control-plane");
     assert_eq!(cp.state, "running");
     assert!(cp.api_port.is_some(), "the API port is published");
-    assert!(cp.address.as_deref().is_some_and(|a| a.parse::<std::net::IpAddr>().is_ok()));
+    assert!(
+        cp.address
+            .as_deref()
+            .is_some_and(|a| a.parse::<std::net::IpAddr>().is_ok())
+    );
     assert_eq!(nodes[1].role, "worker");
     assert!(nodes[1].api_port.is_none());
     assert!(rt.block_on(facts.clusters()).unwrap().contains(&c.0));
@@ -147,7 +180,14 @@ fn node_facts_come_from_docker() {
     assert_eq!(nodes[2].state, "exited");
     let logs = rt.block_on(facts.last_logs(&nodes[2].id, 5)).unwrap();
     assert_eq!(logs.trim(), "node booted");
-    assert!(rt.block_on(facts.version()).unwrap().chars().next().unwrap().is_ascii_digit());
+    assert!(
+        rt.block_on(facts.version())
+            .unwrap()
+            .chars()
+            .next()
+            .unwrap()
+            .is_ascii_digit()
+    );
 }
 
 /// A scratch project holding `doc.md`.
@@ -207,7 +247,10 @@ fn fake_path(dir: &Path) -> (String, PathBuf) {
     let kubectl = bin.join("kubectl");
     std::fs::write(
         &kubectl,
-        format!("#!/bin/sh\necho \"$@\" >> '{}'\necho \"No resources found in default namespace.\"\n", mark.display()),
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\necho \"No resources found in default namespace.\"\n",
+            mark.display()
+        ),
     )
     .unwrap();
     let mut perms = std::fs::metadata(&kubectl).unwrap().permissions();
@@ -253,8 +296,14 @@ fn a_step_is_refused_unless_the_context_is_the_runs_visible_kind_cluster() {
     let out = run_kind(dir.path(), &path, &["--cluster", &name]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains("doc.md:5: refusing a step that talks to a cluster"), "{t}");
-    assert!(t.contains("`prod-admin`") && t.contains("prod.example.com"), "{t}");
+    assert!(
+        t.contains("doc.md:5: refusing a step that talks to a cluster"),
+        "{t}"
+    );
+    assert!(
+        t.contains("`prod-admin`") && t.contains("prod.example.com"),
+        "{t}"
+    );
     assert!(!mark.exists(), "kubectl was called");
     // Nothing was created, nothing is left.
     assert_eq!(containers_of(&name), 0);
@@ -280,7 +329,10 @@ fn a_cluster_of_the_same_name_is_an_error_unless_reused() {
     let out = run_kind(dir.path(), &path, &["--cluster", &c.0]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains(&format!("a kind cluster named `{}` already exists", c.0)), "{t}");
+    assert!(
+        t.contains(&format!("a kind cluster named `{}` already exists", c.0)),
+        "{t}"
+    );
     assert!(t.contains("--reuse"), "{t}");
     assert!(!mark.exists());
     // --reuse: the create step is skipped, the context checked against Docker, kubectl runs
@@ -360,4 +412,59 @@ fn ctrl_c_deletes_the_cluster_the_run_created_unless_kept() {
             assert_eq!(containers_of(&name), 0, "deleted on Ctrl-C");
         }
     }
+}
+
+#[test]
+fn doctor_and_cluster_up_status_down() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let name = format!("labrun-life-{}", std::process::id());
+    let dir = project(&format!(
+        "# Lab\n\n```console\n$ kind create cluster --name {name}\n$ kubectl get nodes\n```\n"
+    ));
+    let (path, _) = fake_path(dir.path());
+    let doc = dir.path().join("doc.md");
+    let labrun = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .arg(&doc)
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let out = labrun(&["doctor"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("kind     ok       kind v0.0.0-labrun-test-double"));
+    assert!(text(&out).contains(&format!("`{name}` does not exist")));
+    let out = labrun(&["cluster", "up"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(containers_of(&name), 2);
+    let out = labrun(&["cluster", "status"]);
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("{name}-control-plane")) && t.contains("running"),
+        "{t}"
+    );
+    assert!(t.contains("context: verified"), "{t}");
+    let out = labrun(&["doctor"]);
+    assert!(
+        text(&out).contains(&format!("kind-{name} → https://127.0.0.1:")),
+        "{}",
+        text(&out)
+    );
+    let out = labrun(&["cluster", "up"]);
+    assert_eq!(out.status.code(), Some(3), "exists already: {}", text(&out));
+    let out = labrun(&["cluster", "down"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(containers_of(&name), 0);
+    // without kind at all: exit 3 with advice
+    let out = Command::new(BIN)
+        .arg("doctor")
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(text(&out).contains("kind.sigs.k8s.io"), "{}", text(&out));
 }

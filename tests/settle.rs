@@ -42,7 +42,9 @@ fn a_rolled_out_cluster_is_quiet() {
 fn a_rolling_deployment_is_not() {
     let w = whys(&unsettled(&load("rolling-out"), &default_ns()));
     assert!(
-        w.contains(&"deployment/default/app: rolling out: 1/2 updated, 2/2 ready, 3 total".to_string()),
+        w.contains(
+            &"deployment/default/app: rolling out: 1/2 updated, 2/2 ready, 3 total".to_string()
+        ),
         "{w:?}"
     );
 }
@@ -50,7 +52,10 @@ fn a_rolling_deployment_is_not() {
 #[test]
 fn a_generation_the_controller_has_not_seen_is_not() {
     let w = whys(&unsettled(&load("generation-not-observed"), &default_ns()));
-    assert_eq!(w, ["deployment/default/app: new generation not yet observed"]);
+    assert_eq!(
+        w,
+        ["deployment/default/app: new generation not yet observed"]
+    );
 }
 
 #[test]
@@ -74,7 +79,9 @@ fn endpoints_that_lag_the_ready_pods_are_named() {
     let w = whys(&unsettled(&load("endpoints-lagging"), &default_ns()));
     assert_eq!(
         w,
-        ["service/default/clusterip-service: endpoints lag the ready pods (missing [\"10.244.2.7\"], stale [\"10.244.3.9\"])"]
+        [
+            "service/default/clusterip-service: endpoints lag the ready pods (missing [\"10.244.2.7\"], stale [\"10.244.3.9\"])"
+        ]
     );
 }
 
@@ -101,5 +108,8 @@ fn the_namespaces_a_command_touches() {
         namespaces("kubectl delete pods --namespace=ingress-nginx --all"),
         BTreeSet::from(["ingress-nginx".to_string()])
     );
-    assert!(namespaces("kubectl get pods -A").is_empty(), "all namespaces");
+    assert!(
+        namespaces("kubectl get pods -A").is_empty(),
+        "all namespaces"
+    );
 }

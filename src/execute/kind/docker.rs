@@ -83,41 +83,42 @@ impl Facts {
             .list_containers(Some(opts))
             .await
             .map_err(unreachable)?;
-        let mut nodes: Vec<Node> = list
-            .into_iter()
-            .map(|c| {
-                let labels = c.labels.unwrap_or_default();
-                let networks = c
-                    .network_settings
-                    .and_then(|n| n.networks)
-                    .unwrap_or_default();
-                let address = networks
-                    .get("kind")
-                    .or_else(|| networks.values().next())
-                    .and_then(|e| e.ip_address.clone())
-                    .filter(|a| !a.is_empty());
-                let api_port = c.ports.unwrap_or_default().into_iter().find_map(|p| {
-                    (p.private_port == 6443).then_some(p.public_port).flatten()
-                });
-                Node {
-                    id: c.id.unwrap_or_default(),
-                    name: c
-                        .names
-                        .unwrap_or_default()
-                        .first()
-                        .map(|n| n.trim_start_matches('/').to_string())
-                        .unwrap_or_default(),
-                    cluster: labels.get(CLUSTER_LABEL).cloned().unwrap_or_default(),
-                    role: labels.get(ROLE_LABEL).cloned().unwrap_or_default(),
-                    address,
-                    state: c
-                        .state
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "unknown".into()),
-                    api_port,
-                }
-            })
-            .collect();
+        let mut nodes: Vec<Node> =
+            list.into_iter()
+                .map(|c| {
+                    let labels = c.labels.unwrap_or_default();
+                    let networks = c
+                        .network_settings
+                        .and_then(|n| n.networks)
+                        .unwrap_or_default();
+                    let address = networks
+                        .get("kind")
+                        .or_else(|| networks.values().next())
+                        .and_then(|e| e.ip_address.clone())
+                        .filter(|a| !a.is_empty());
+                    let api_port =
+                        c.ports.unwrap_or_default().into_iter().find_map(|p| {
+                            (p.private_port == 6443).then_some(p.public_port).flatten()
+                        });
+                    Node {
+                        id: c.id.unwrap_or_default(),
+                        name: c
+                            .names
+                            .unwrap_or_default()
+                            .first()
+                            .map(|n| n.trim_start_matches('/').to_string())
+                            .unwrap_or_default(),
+                        cluster: labels.get(CLUSTER_LABEL).cloned().unwrap_or_default(),
+                        role: labels.get(ROLE_LABEL).cloned().unwrap_or_default(),
+                        address,
+                        state: c
+                            .state
+                            .map(|s| s.to_string())
+                            .unwrap_or_else(|| "unknown".into()),
+                        api_port,
+                    }
+                })
+                .collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(nodes)
     }

@@ -246,11 +246,17 @@ impl Kind {
 }
 
 fn is_create(command: &str) -> bool {
-    command.split_whitespace().collect::<Vec<_>>().starts_with(&["kind", "create", "cluster"])
+    command
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .starts_with(&["kind", "create", "cluster"])
 }
 
 fn is_delete(command: &str) -> bool {
-    command.split_whitespace().collect::<Vec<_>>().starts_with(&["kind", "delete", "cluster"])
+    command
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .starts_with(&["kind", "delete", "cluster"])
 }
 
 impl Backend for Kind {
@@ -296,7 +302,9 @@ impl Backend for Kind {
         } else {
             settle::namespaces(command)
         };
-        Ok(settle::wait(&client, &namespaces, self.opts.settle).await.err())
+        Ok(settle::wait(&client, &namespaces, self.opts.settle)
+            .await
+            .err())
     }
 
     fn versions(&self) -> Option<serde_json::Value> {

@@ -35,7 +35,12 @@ pub fn current(kubeconfig: &Path) -> Result<Option<Target>, String> {
         .find(|c| c.name == name)
         .and_then(|c| c.context.as_ref())
         .map(|c| c.cluster.clone())
-        .ok_or_else(|| format!("context `{name}` is not defined in {}", kubeconfig.display()))?;
+        .ok_or_else(|| {
+            format!(
+                "context `{name}` is not defined in {}",
+                kubeconfig.display()
+            )
+        })?;
     let server = kc
         .clusters
         .iter()
@@ -131,9 +136,15 @@ mod tests {
     #[test]
     fn the_runs_own_kind_cluster_passes() {
         let t = target("kind-kind", "https://127.0.0.1:41234");
-        assert_eq!(verify(Some(&t), "kind", &[cp(Some(41234), "running")]), Ok(()));
+        assert_eq!(
+            verify(Some(&t), "kind", &[cp(Some(41234), "running")]),
+            Ok(())
+        );
         let internal = target("kind-kind", "https://kind-control-plane:6443");
-        assert_eq!(verify(Some(&internal), "kind", &[cp(Some(41234), "running")]), Ok(()));
+        assert_eq!(
+            verify(Some(&internal), "kind", &[cp(Some(41234), "running")]),
+            Ok(())
+        );
     }
 
     #[test]
@@ -141,7 +152,10 @@ mod tests {
         let nodes = [cp(Some(41234), "running")];
         let prod = target("prod-admin", "https://prod.example.com:6443");
         let e = verify(Some(&prod), "kind", &nodes).unwrap_err();
-        assert!(e.contains("`prod-admin`") && e.contains("prod.example.com"), "{e}");
+        assert!(
+            e.contains("`prod-admin`") && e.contains("prod.example.com"),
+            "{e}"
+        );
         // the right name, the wrong server
         let lying = target("kind-kind", "https://10.0.0.5:6443");
         let e = verify(Some(&lying), "kind", &nodes).unwrap_err();
@@ -154,7 +168,11 @@ mod tests {
         let e = verify(Some(&t), "kind", &[cp(Some(41234), "exited")]).unwrap_err();
         assert!(e.contains("no running control-plane"), "{e}");
         // no context at all
-        assert!(verify(None, "kind", &nodes).unwrap_err().contains("no current context"));
+        assert!(
+            verify(None, "kind", &nodes)
+                .unwrap_err()
+                .contains("no current context")
+        );
     }
 
     #[test]
@@ -164,6 +182,9 @@ mod tests {
             ("127.0.0.1".into(), Some(41234))
         );
         assert_eq!(host_port("https://[::1]:6443/"), ("::1".into(), Some(6443)));
-        assert_eq!(host_port("https://example.com"), ("example.com".into(), None));
+        assert_eq!(
+            host_port("https://example.com"),
+            ("example.com".into(), None)
+        );
     }
 }

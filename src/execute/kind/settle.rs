@@ -45,15 +45,18 @@ impl std::fmt::Display for NotReady {
         if self.namespace.is_empty() {
             write!(f, "{}/{}: {}", self.kind, self.name, self.why)
         } else {
-            write!(f, "{}/{}/{}: {}", self.kind, self.namespace, self.name, self.why)
+            write!(
+                f,
+                "{}/{}/{}: {}",
+                self.kind, self.namespace, self.name, self.why
+            )
         }
     }
 }
 
 fn in_scope<K: Resource>(o: &K, namespaces: &BTreeSet<String>) -> bool {
     namespaces.is_empty()
-        || o
-            .meta()
+        || o.meta()
             .namespace
             .as_ref()
             .is_some_and(|n| namespaces.contains(n))
@@ -89,7 +92,11 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
         let want = d.spec.replicas.unwrap_or(1);
         let s = d.status.clone().unwrap_or_default();
         if !generation(d.metadata.generation, s.observed_generation) {
-            out.push(nr("deployment", d, "new generation not yet observed".into()));
+            out.push(nr(
+                "deployment",
+                d,
+                "new generation not yet observed".into(),
+            ));
         } else if s.updated_replicas.unwrap_or(0) < want
             || s.ready_replicas.unwrap_or(0) < want
             || s.available_replicas.unwrap_or(0) < want
@@ -112,7 +119,11 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
         let s = ss.status.clone().unwrap_or_default();
         let rolled = s.update_revision.is_none() || s.current_revision == s.update_revision;
         if !generation(ss.metadata.generation, s.observed_generation) {
-            out.push(nr("statefulset", ss, "new generation not yet observed".into()));
+            out.push(nr(
+                "statefulset",
+                ss,
+                "new generation not yet observed".into(),
+            ));
         } else if s.ready_replicas.unwrap_or(0) < want || !rolled || s.replicas > want {
             out.push(nr(
                 "statefulset",
@@ -131,7 +142,11 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
             continue;
         };
         if !generation(ds.metadata.generation, s.observed_generation) {
-            out.push(nr("daemonset", ds, "new generation not yet observed".into()));
+            out.push(nr(
+                "daemonset",
+                ds,
+                "new generation not yet observed".into(),
+            ));
         } else if s.number_ready < s.desired_number_scheduled
             || s.updated_number_scheduled.unwrap_or(0) < s.desired_number_scheduled
         {
@@ -157,11 +172,7 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
                 .unwrap_or_default()
                 .into_iter()
                 .find_map(|c| c.state.and_then(|s| s.waiting).and_then(|w| w.reason));
-            out.push(nr(
-                "pod",
-                p,
-                waiting.unwrap_or_else(|| "Pending".into()),
-            ));
+            out.push(nr("pod", p, waiting.unwrap_or_else(|| "Pending".into())));
         }
     }
     // Services with a selector: their EndpointSlices hold exactly the ready matching pods.
@@ -198,12 +209,7 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
                     == Some(&name)
             })
             .flat_map(|s| s.endpoints.iter().flatten())
-            .filter(|e| {
-                e.conditions
-                    .as_ref()
-                    .and_then(|c| c.ready)
-                    .unwrap_or(true)
-            })
+            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
             .flat_map(|e| e.addresses.iter().cloned())
             .collect();
         if want != have {
@@ -212,9 +218,7 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
             out.push(nr(
                 "service",
                 svc,
-                format!(
-                    "endpoints lag the ready pods (missing {missing:?}, stale {extra:?})"
-                ),
+                format!("endpoints lag the ready pods (missing {missing:?}, stale {extra:?})"),
             ));
         }
     }
@@ -231,7 +235,10 @@ fn pod_ready(p: &Pod) -> bool {
 }
 
 /// A watcher and its store for one kind of object, in `namespaces` (all when empty).
-fn watch<K>(client: &Client, namespaces: &BTreeSet<String>) -> (Vec<Store<K>>, Vec<tokio::task::JoinHandle<()>>)
+fn watch<K>(
+    client: &Client,
+    namespaces: &BTreeSet<String>,
+) -> (Vec<Store<K>>, Vec<tokio::task::JoinHandle<()>>)
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -277,7 +284,11 @@ where
 
 /// Wait until `namespaces` (and the nodes) are quiet, at most `bound`. The error lists what is
 /// not ready and the latest events of those objects.
-pub async fn wait(client: &Client, namespaces: &BTreeSet<String>, bound: Duration) -> Result<(), String> {
+pub async fn wait(
+    client: &Client,
+    namespaces: &BTreeSet<String>,
+    bound: Duration,
+) -> Result<(), String> {
     let (node_reader, node_writer) = reflector::store::<Node>();
     let node_stream = reflector::reflector(
         node_writer,
@@ -310,7 +321,11 @@ pub async fn wait(client: &Client, namespaces: &BTreeSet<String>, bound: Duratio
 
     let deadline = tokio::time::Instant::now() + bound;
     let snapshot = || Cluster {
-        nodes: node_reader.state().into_iter().map(|o| (*o).clone()).collect(),
+        nodes: node_reader
+            .state()
+            .into_iter()
+            .map(|o| (*o).clone())
+            .collect(),
         deployments: all(&deploys),
         statefulsets: all(&sets),
         daemonsets: all(&daemons),
@@ -349,10 +364,7 @@ pub async fn wait(client: &Client, namespaces: &BTreeSet<String>, bound: Duratio
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let mut report = format!(
-        "the cluster did not settle within {}s:\n",
-        bound.as_secs()
-    );
+    let mut report = format!("the cluster did not settle within {}s:\n", bound.as_secs());
     for n in &last {
         report.push_str(&format!("  {n}\n"));
         for e in events(client, n).await {
