@@ -11,29 +11,13 @@ use std::path::Path;
 use labrun::render::preprocessor::{Labrun, Options};
 use std::time::Instant;
 
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_name() == "book" && from.ends_with("book") {
-            continue;
-        }
-        if src.is_dir() {
-            copy(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
+#[path = "../tests/common/mod.rs"]
+mod common;
 
+/// A scratch copy of the project's book; without labrun's preprocessor when `with_labrun` is
+/// false.
 fn scratch(with_labrun: bool) -> tempfile::TempDir {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = tempfile::tempdir().unwrap();
-    for d in ["book", "snapshots", "manifests"] {
-        copy(&root.join(d), &dir.path().join(d));
-    }
-    std::fs::copy(root.join("labrun.toml"), dir.path().join("labrun.toml")).unwrap();
+    let dir = common::scratch_project();
     if !with_labrun {
         let toml = dir.path().join("book/book.toml");
         let text = std::fs::read_to_string(&toml).unwrap();

@@ -72,6 +72,20 @@ impl Config {
         self.root.join("target").join("labrun")
     }
 
+    /// Where one document's runs keep their files: `target/labrun/<document stem>`.
+    pub fn run_dir(&self, document: &Path) -> PathBuf {
+        let stem = document
+            .file_stem()
+            .map_or("document".into(), |s| s.to_string_lossy().into_owned());
+        self.output_dir().join(stem)
+    }
+
+    /// Bytes kept of each stream of a step.
+    pub fn cap(&self) -> usize {
+        self.output_cap
+            .unwrap_or(crate::execute::shell::DEFAULT_CAP)
+    }
+
     /// The directory whose files a run starts with.
     pub fn workdir(&self, document: &Path) -> PathBuf {
         match &self.workdir {

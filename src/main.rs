@@ -349,14 +349,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Where a document's runs keep their files: `target/labrun/<stem>`.
-fn output_dir(lab: &Lab, path: &std::path::Path) -> PathBuf {
-    let stem = path
-        .file_stem()
-        .map_or("document".into(), |s| s.to_string_lossy().into_owned());
-    lab.config.output_dir().join(stem)
-}
-
 fn first_line(program: &str, args: &[&str]) -> Option<String> {
     let out = std::process::Command::new(program)
         .args(args)
@@ -404,7 +396,7 @@ fn doctor(path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     if let Some(path) = path {
         let lab = Lab::open(path)?;
         let name = kind::cluster_name(&lab.steps);
-        let kubeconfig = kind::kubeconfig_for(&output_dir(&lab, path));
+        let kubeconfig = kind::kubeconfig_for(&lab.config.run_dir(path));
         let nodes = match &facts {
             Ok(f) => runtime.block_on(f.nodes(&name)).unwrap_or_default(),
             Err(_) => Vec::new(),
@@ -462,7 +454,7 @@ fn cluster(action: ClusterAction) -> anyhow::Result<ExitCode> {
     | ClusterAction::Status { path }) = &action;
     let lab = Lab::open(path)?;
     let name = kind::cluster_name(&lab.steps);
-    let out = output_dir(&lab, path);
+    let out = lab.config.run_dir(path);
     let kubeconfig = kind::kubeconfig_for(&out);
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -682,14 +674,8 @@ fn run_document(
         retry,
         ..Default::default()
     };
-    let stem = path
-        .file_stem()
-        .map_or("document".into(), |s| s.to_string_lossy().into_owned());
-    let out = lab.config.output_dir().join(&stem);
-    let cap = lab
-        .config
-        .output_cap
-        .unwrap_or(labrun::execute::shell::DEFAULT_CAP);
+    let out = lab.config.run_dir(path);
+    let cap = lab.config.cap();
     let workdir = lab.config.workdir(path);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -99,35 +99,17 @@ pub async fn run<B: Backend>(
             )),
             other => other,
         })?;
-        if let Admit::Skip(why) = admit {
-            let mut record = record_of(step, &command, Outcome::default(), 1);
-            record.skipped = Some(why);
-            let status = checker.verdict(step, Some(&record)).status;
-            progress(Event::Finished {
-                step,
-                record: &record,
-                status,
-            });
-            records.push(record);
-            continue;
-        }
-        let mut record = match policy::kind(&step.command) {
-            Kind::Background => {
-                let t = backend.shell().spawn(policy::foreground(&command))?;
-                terminals.background.push(t);
-                record_of(step, &command, Outcome::default(), 1)
+        let mut record = match admit {
+            Admit::Skip(why) => {
+                let mut r = record_of(step, &command, Outcome::default(), 1);
+                r.skipped = Some(why);
+                r
             }
-            Kind::Watch if !step.has_expected() && !has_snapshot(lab, step) => {
-                let t = backend.shell().spawn(&command)?;
-                if let Some(old) = terminals.watches.insert(squash(&command), t) {
-                    old.stop().await;
-                }
-                record_of(step, &command, Outcome::default(), 1)
-            }
-            Kind::Watch => {
-                collect_watch(
+            Admit::Run => {
+                execute(
                     step,
                     &command,
+                    lab,
                     backend,
                     &checker,
                     &mut terminals,
@@ -136,7 +118,6 @@ pub async fn run<B: Backend>(
                 )
                 .await?
             }
-            Kind::Plain => run_plain(step, &command, backend, &checker, opts, progress).await?,
         };
         record.versions = backend.versions();
         let status = checker.verdict(step, Some(&record)).status;
@@ -154,6 +135,38 @@ pub async fn run<B: Backend>(
         t.stop().await;
     }
     Ok(())
+}
+
+/// Run one admitted step as its kind asks: in the background, as a watch, or to its end.
+#[allow(clippy::too_many_arguments)]
+async fn execute<B: Backend>(
+    step: &Step,
+    command: &str,
+    lab: &Lab,
+    backend: &mut B,
+    checker: &Checker<'_>,
+    terminals: &mut Terminals,
+    opts: &Options,
+    progress: &mut dyn FnMut(Event),
+) -> crate::error::Result<StepRecord> {
+    Ok(match policy::kind(&step.command) {
+        Kind::Background => {
+            let t = backend.shell().spawn(policy::foreground(command))?;
+            terminals.background.push(t);
+            record_of(step, command, Outcome::default(), 1)
+        }
+        Kind::Watch if !step.has_expected() && !has_snapshot(lab, step) => {
+            let t = backend.shell().spawn(command)?;
+            if let Some(old) = terminals.watches.insert(squash(command), t) {
+                old.stop().await;
+            }
+            record_of(step, command, Outcome::default(), 1)
+        }
+        Kind::Watch => {
+            collect_watch(step, command, backend, checker, terminals, opts, progress).await?
+        }
+        Kind::Plain => run_plain(step, command, backend, checker, opts, progress).await?,
+    })
 }
 
 fn has_snapshot(lab: &Lab, step: &Step) -> bool {

@@ -9,6 +9,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_labrun");
 mod common;
 
 use common::scratch_project as project;
+use common::text;
 
 fn build(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
@@ -21,14 +22,6 @@ fn build(dir: &Path, args: &[&str]) -> Output {
 
 fn page(dir: &Path, name: &str) -> String {
     std::fs::read_to_string(dir.join("book/book").join(name)).unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn run_file(dir: &Path) -> PathBuf {

@@ -3,6 +3,9 @@
 //!
 //! Needs: bash, coreutils; the `--netns` tests need root (CI runs as root) and iproute2.
 
+mod common;
+
+use common::text;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -36,14 +39,6 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 
 fn last_run(dir: &Path) -> Vec<StepRecord> {
     labrun::record::read(&dir.join("target/labrun/doc/last.jsonl")).unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn processes_with(marker: &str) -> Vec<PathBuf> {

@@ -11,6 +11,9 @@
 //! Without a reachable daemon these tests report and return, unless `LABRUN_REQUIRE_DOCKER=1`
 //! (set by .ci/run), where they fail.
 
+mod common;
+
+use common::{docker_ready, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Once;
@@ -20,21 +23,6 @@ use labrun::execute::kind::docker::Facts;
 
 const BIN: &str = env!("CARGO_BIN_EXE_labrun");
 const IMAGE: &str = "labrun/fake-node:test";
-
-fn docker_ready() -> bool {
-    let ok = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("LABRUN_REQUIRE_DOCKER").is_none(),
-            "Docker is required here (LABRUN_REQUIRE_DOCKER is set) but the daemon is not reachable"
-        );
-        eprintln!("no Docker daemon: skipped (set LABRUN_REQUIRE_DOCKER=1 to fail instead)");
-    }
-    ok
-}
 
 static IMAGE_BUILT: Once = Once::new();
 
@@ -62,7 +50,9 @@ struct Cluster(String);
 impl Cluster {
     /// A control plane (API port published) and `workers` workers, labelled as kind does.
     fn start(tag: &str, workers: usize) -> Cluster {
-        let name = format!("labrun-{tag}-{}", std::process::id());
+        // `u` before the pid: a bare number like 29567 would read as a generated name suffix
+        // (digits of Kubernetes' safe alphabet), not as part of a node name.
+        let name = format!("labrun-{tag}-u{}", std::process::id());
         let label = format!("io.x-k8s.kind.cluster={name}");
         let node = |suffix: &str, role: &str, extra: &[&str]| {
             let mut args = vec![
@@ -198,14 +188,6 @@ fn project(doc: &str) -> tempfile::TempDir {
     dir
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn last_run(dir: &Path) -> Vec<labrun::record::StepRecord> {
     labrun::record::read(&dir.join("target/labrun/doc/last.jsonl")).unwrap()
 }
@@ -292,7 +274,7 @@ fn a_step_is_refused_unless_the_context_is_the_runs_visible_kind_cluster() {
     )
     .unwrap();
     let (path, mark) = fake_path(dir.path());
-    let name = format!("labrun-refuse-{}", std::process::id());
+    let name = format!("labrun-refuse-u{}", std::process::id());
     let out = run_kind(dir.path(), &path, &["--cluster", &name]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let t = text(&out);
@@ -357,7 +339,7 @@ fn ctrl_c_deletes_the_cluster_the_run_created_unless_kept() {
         return;
     }
     image();
-    let name = format!("labrun-ctrlc-{}", std::process::id());
+    let name = format!("labrun-ctrlc-u{}", std::process::id());
     let marker = format!("labrun-hang-{}", std::process::id());
     let doc = format!(
         "# Lab\n\n```console\n$ kind create cluster\n$ bash -c 'exec -a {marker} sleep 300'\n```\n"
@@ -420,7 +402,7 @@ fn doctor_and_cluster_up_status_down() {
         return;
     }
     image();
-    let name = format!("labrun-life-{}", std::process::id());
+    let name = format!("labrun-life-u{}", std::process::id());
     let dir = project(&format!(
         "# Lab\n\n```console\n$ kind create cluster --name {name}\n$ kubectl get nodes\n```\n"
     ));

@@ -6,6 +6,9 @@
 //! `LABRUN_REQUIRE_DOCKER=1` (set by .ci/run), where they fail. The PostgreSQL test needs the
 //! server binaries (Debian's `postgresql`, installed by .ci/run) and `setpriv`.
 
+mod common;
+
+use common::docker_ready;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -14,21 +17,6 @@ use std::sync::Once;
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "labrun/web-server:0.1.0";
-
-fn docker_ready() -> bool {
-    let ok = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("LABRUN_REQUIRE_DOCKER").is_none(),
-            "Docker is required here (LABRUN_REQUIRE_DOCKER is set) but the daemon is not reachable"
-        );
-        eprintln!("no Docker daemon: skipped (set LABRUN_REQUIRE_DOCKER=1 to fail instead)");
-    }
-    ok
-}
 
 static BUILD: Once = Once::new();
 

@@ -269,10 +269,9 @@ fn run_file(
     snapshot_path: &Path,
     opts: &Options,
 ) -> Option<PathBuf> {
-    let stem = doc.file_stem()?.to_string_lossy().into_owned();
     match opts.run.as_deref().unwrap_or("committed") {
         "committed" => Some(committed_run(snapshot_path)),
-        "last" => Some(config.output_dir().join(stem).join("last.jsonl")),
+        "last" => Some(config.run_dir(doc).join("last.jsonl")),
         other => Some(book_root.join(other)),
     }
 }
@@ -317,13 +316,8 @@ fn live(
         retry,
         ..Default::default()
     };
-    let stem = path
-        .file_stem()
-        .map_or("document".into(), |s| s.to_string_lossy().into_owned());
-    let out = config.output_dir().join(&stem);
-    let cap = config
-        .output_cap
-        .unwrap_or(crate::execute::shell::DEFAULT_CAP);
+    let out = config.run_dir(path);
+    let cap = config.cap();
     let mut backend = crate::execute::Local::new(&config.workdir(path), &out, cap)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -167,3 +167,29 @@ pub fn scratch_project() -> tempfile::TempDir {
     std::fs::copy(root.join("labrun.toml"), dir.path().join("labrun.toml")).unwrap();
     dir
 }
+
+/// Whether the Docker daemon answers. Without it: report and return `false` so the test can
+/// skip, unless `LABRUN_REQUIRE_DOCKER` is set (by .ci/run), where it fails.
+pub fn docker_ready() -> bool {
+    let ok = std::process::Command::new("docker")
+        .args(["info", "--format", "{{.ServerVersion}}"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("LABRUN_REQUIRE_DOCKER").is_none(),
+            "Docker is required here (LABRUN_REQUIRE_DOCKER is set) but the daemon is not reachable"
+        );
+        eprintln!("no Docker daemon: skipped (set LABRUN_REQUIRE_DOCKER=1 to fail instead)");
+    }
+    ok
+}
+
+/// A process's standard output then standard error, for assertion messages.
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
