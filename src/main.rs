@@ -664,6 +664,15 @@ fn run_document(
     strict: bool,
 ) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(path)?;
+    if netns && backend == BackendName::Kind {
+        return Err(Error::input(
+            path,
+            0,
+            "--netns and --backend kind do not go together: kind publishes the cluster's API \
+             server on the host's loopback, which a run in its own network namespace cannot reach",
+        )
+        .into());
+    }
     if netns {
         // Before the runtime starts: namespaces are entered by a single-threaded process.
         labrun::execute::netns::enter()?;
