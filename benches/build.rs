@@ -1,14 +1,15 @@
 //! `labrun build` against a plain mdBook build of the same book, side by side in one run
 //! (`cargo bench --bench build`; `ROUNDS=N` to change the 40 rounds).
 //!
-//! Both build a scratch copy of `book/` (with `snapshots/`, `labrun.toml`, `manifests/`) in
-//! process through mdbook-driver: "mdbook" with the labrun preprocessor off (book.toml without
-//! `[preprocessor.labrun]`, so the AsciiDoc chapter goes through as raw text), "labrun build"
-//! with it on, replaying the committed runs.
+//! All build a scratch copy of `book/` (with `snapshots/`, `labrun.toml`, `manifests/`) in
+//! process through mdbook-driver: mdBook without the labrun preprocessor (book.toml without
+//! `[preprocessor.labrun]`, so the AsciiDoc chapter goes through as raw text), `labrun build`
+//! with `mode = "off"` (AsciiDoc converted, no annotations), and `labrun build` replaying the
+//! committed runs (the main job).
 
 use std::path::Path;
 
-use labrun::render::preprocessor::{Labrun, Options};
+use labrun::render::preprocessor::{Labrun, Mode, Options};
 use std::time::Instant;
 
 #[path = "../tests/common/mod.rs"]
@@ -32,13 +33,14 @@ fn plain_build(dir: &Path) {
     md.build().unwrap();
 }
 
-fn labrun_build(dir: &Path) {
+fn labrun_build(dir: &Path, mode: Mode) {
     let mut md = mdbook_driver::MDBook::load(dir.join("book")).unwrap();
-    let opts: Options = md
+    let mut opts: Options = md
         .config
         .get("preprocessor.labrun")
         .unwrap()
         .unwrap_or_default();
+    opts.mode = mode;
     md.with_preprocessor(Labrun {
         overrides: Some(opts),
     });
@@ -59,21 +61,32 @@ fn main() {
         .unwrap_or(40);
     let plain = scratch(false);
     let labrun = scratch(true);
-    // warm up both (page cache, lazily compiled masks)
+    // warm up (page cache, lazily compiled masks)
     plain_build(plain.path());
-    labrun_build(labrun.path());
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+    labrun_build(labrun.path(), Mode::Replay);
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
         let t = Instant::now();
         plain_build(plain.path());
         a.push(t.elapsed().as_secs_f64() * 1000.0);
         let t = Instant::now();
-        labrun_build(labrun.path());
+        labrun_build(labrun.path(), Mode::Replay);
         b.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        labrun_build(labrun.path(), Mode::Off);
+        c.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let (ma, mb) = (median(a), median(b));
+    let (ma, mb, mc) = (median(a), median(b), median(c));
     println!("book build, {rounds} alternating rounds, median per build");
-    println!("mdbook (preprocessor off)  {ma:8.2} ms");
-    println!("labrun build (replay)      {mb:8.2} ms");
-    println!("ratio                      {:8.3}", mb / ma);
+    println!("mdbook, no labrun preprocessor (AsciiDoc as raw text)  {ma:8.2} ms");
+    println!("labrun build, mode = \"off\" (AsciiDoc converted)      {mc:8.2} ms");
+    println!("labrun build, mode = \"replay\" (annotated)            {mb:8.2} ms");
+    println!(
+        "ratio replay / no preprocessor                         {:8.3}",
+        mb / ma
+    );
+    println!(
+        "ratio replay / mode off                                {:8.3}",
+        mb / mc
+    );
 }

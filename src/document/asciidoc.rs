@@ -19,41 +19,7 @@ pub struct AsciiDoc;
 
 impl Format for AsciiDoc {
     fn parse(&self, path: &Path, source: &str) -> Result<Parsed> {
-        let bump = Bump::new();
-        let parser = Parser::from_str(source, SourceFile::Tmp, &bump);
-        let result = parser.parse().map_err(|diagnostics| {
-            let d = &diagnostics[0];
-            Error::input(path, d.line_num as usize, d.message.clone())
-        })?;
-        let mut walk = Walk {
-            source,
-            index: LineIndex::new(source),
-            out: Parsed::default(),
-            section: None,
-            prose_from: 0,
-        };
-        match &result.document.content {
-            DocContent::Blocks(blocks) => walk.blocks(blocks),
-            DocContent::Sections(s) => {
-                if let Some(pre) = &s.preamble {
-                    walk.blocks(pre);
-                }
-                for sec in s.sections.iter() {
-                    walk.section(sec);
-                }
-            }
-            DocContent::Parts(book) => {
-                if let Some(pre) = &book.preamble {
-                    walk.blocks(pre);
-                }
-                let parts = book.parts.iter().flat_map(|p| p.sections.iter());
-                let all = book.opening_special_sects.iter().chain(parts);
-                for sec in all.chain(book.closing_special_sects.iter()) {
-                    walk.section(sec);
-                }
-            }
-        }
-        Ok(walk.out)
+        with_ast(path, source, |ast| Ok(walk(source, ast)))
     }
 
     fn directive<'a>(&self, line: &'a str) -> Option<&'a str> {
@@ -63,6 +29,79 @@ impl Format for AsciiDoc {
         }
         rest.trim_start().strip_prefix("labrun:").map(str::trim)
     }
+}
+
+/// Parse `source` with asciidork and hand the AST to `f` (it lives in an arena that ends with
+/// this call). The one place AsciiDoc is parsed: the document stage and the Markdown
+/// converter share the parse.
+pub fn with_ast<R>(
+    path: &Path,
+    source: &str,
+    f: impl FnOnce(&asciidork_ast::Document) -> Result<R>,
+) -> Result<R> {
+    let bump = Bump::new();
+    let parser = Parser::from_str(source, SourceFile::Tmp, &bump);
+    let result = parser.parse().map_err(|diagnostics| {
+        let d = &diagnostics[0];
+        Error::input(path, d.line_num as usize, d.message.clone())
+    })?;
+    f(&result.document)
+}
+
+/// Sections and code blocks of a parsed AsciiDoc document.
+fn walk(source: &str, ast: &asciidork_ast::Document) -> Parsed {
+    let mut walk = Walk {
+        source,
+        index: LineIndex::new(source),
+        out: Parsed::default(),
+        section: None,
+        prose_from: 0,
+    };
+    match &ast.content {
+        DocContent::Blocks(blocks) => walk.blocks(blocks),
+        DocContent::Sections(s) => {
+            if let Some(pre) = &s.preamble {
+                walk.blocks(pre);
+            }
+            for sec in s.sections.iter() {
+                walk.section(sec);
+            }
+        }
+        DocContent::Parts(book) => {
+            if let Some(pre) = &book.preamble {
+                walk.blocks(pre);
+            }
+            let parts = book.parts.iter().flat_map(|p| p.sections.iter());
+            let all = book.opening_special_sects.iter().chain(parts);
+            for sec in all.chain(book.closing_special_sects.iter()) {
+                walk.section(sec);
+            }
+        }
+    }
+    walk.out
+}
+
+/// A document and its AST from one parse, for `f`.
+pub fn parse_with_ast<R>(
+    path: &Path,
+    source: String,
+    f: impl FnOnce(&super::Document, &asciidork_ast::Document) -> Result<R>,
+) -> Result<R> {
+    if source.trim().is_empty() {
+        return Err(Error::input(path, 0, "the document is empty"));
+    }
+    let src = source.clone();
+    with_ast(path, &src, |ast| {
+        let parsed = walk(&src, ast);
+        let blocks = super::attach_directives(path, &src, &AsciiDoc, parsed.blocks)?;
+        let doc = super::Document {
+            path: path.to_path_buf(),
+            source,
+            sections: parsed.sections,
+            blocks,
+        };
+        f(&doc, ast)
+    })
 }
 
 struct Walk<'s> {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::directive::Directives;
 use crate::error::{Error, Result};
 
-pub use asciidoc::AsciiDoc;
+pub use asciidoc::{AsciiDoc, parse_with_ast as parse_asciidoc_with_ast, with_ast as asciidoc_ast};
 pub use markdown::Markdown;
 
 /// A parsed tutorial.

@@ -114,16 +114,12 @@ pub fn block(view: &ChapterView, steps: &[&Step], norm: &Normalizer) -> String {
                 duration(r.duration_ms)
             ));
         }
-        if let Some(reason) = reason.filter(|_| status != Status::Pass) {
+        // Without a run, every step would repeat what the chapter's summary says once.
+        let said_above = view.run.is_none() && status == Status::NotRun;
+        if let Some(reason) = reason.filter(|_| status != Status::Pass && !said_above) {
             h.push_str(&format!(
                 "<div class=\"labrun-reason\">{}</div>",
                 esc(&reason)
-            ));
-        }
-        if matches!(status, Status::NotRun | Status::Unverified) && view.run.is_none() {
-            h.push_str(&format!(
-                "<div class=\"labrun-reason\">verify with <code>{}</code></div>",
-                esc(&view.verify)
             ));
         }
         if let Some(executed) = verdict.and_then(|v| v.executed.as_ref()) {

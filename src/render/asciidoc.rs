@@ -11,10 +11,9 @@ use asciidork_ast::{
     InlineNodes, ListItemTypeMeta, ListVariant, MacroNode, QuoteKind, Section, SpanKind,
     SpecialCharKind, SymbolKind, Table,
 };
-use asciidork_parser::prelude::{Bump, Parser, SourceFile};
 
 use crate::document::{Document, LineIndex};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// Convert `doc` (an AsciiDoc document) to Markdown. `title` heads the page when the document
 /// has no title of its own; `after_block(i)` is inserted after `doc.blocks[i]`.
@@ -23,11 +22,19 @@ pub fn to_markdown(
     title: &str,
     after_block: &mut dyn FnMut(usize) -> String,
 ) -> Result<String> {
-    let bump = Bump::new();
-    let parser = Parser::from_str(&doc.source, SourceFile::Tmp, &bump);
-    let parsed = parser
-        .parse()
-        .map_err(|d| Error::input(&doc.path, d[0].line_num as usize, d[0].message.clone()))?;
+    crate::document::asciidoc_ast(&doc.path, &doc.source, |ast| {
+        Ok(from_ast(doc, ast, title, after_block))
+    })
+}
+
+/// As [`to_markdown`], from an AST already parsed (see
+/// [`crate::document::parse_asciidoc_with_ast`]).
+pub fn from_ast(
+    doc: &Document,
+    ast: &asciidork_ast::Document,
+    title: &str,
+    after_block: &mut dyn FnMut(usize) -> String,
+) -> String {
     let mut w = Writer {
         doc,
         index: LineIndex::new(&doc.source),
@@ -35,7 +42,7 @@ pub fn to_markdown(
         after_block,
         section: 0,
     };
-    match parsed.document.title() {
+    match ast.title() {
         Some(t) => {
             let text = w.inline(&t.main);
             w.line(&format!("# {}", text.trim()));
@@ -43,7 +50,7 @@ pub fn to_markdown(
         None => w.line(&format!("# {title}")),
     }
     w.blank();
-    match &parsed.document.content {
+    match &ast.content {
         DocContent::Blocks(blocks) => w.blocks(blocks, ""),
         DocContent::Sections(s) => {
             if let Some(pre) = &s.preamble {
@@ -64,7 +71,7 @@ pub fn to_markdown(
             }
         }
     }
-    Ok(w.out.trim_end().to_string() + "\n")
+    w.out.trim_end().to_string() + "\n"
 }
 
 struct Writer<'d, 'h> {

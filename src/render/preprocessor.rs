@@ -146,7 +146,7 @@ fn chapter(
     src: &Path,
     ch: &mut Chapter,
     opts: &Options,
-) -> anyhow::Result<Option<([usize; 5], Option<RunInfo>)>> {
+) -> anyhow::Result<Shown> {
     let Some(rel) = ch.path.clone() else {
         return Ok(None);
     };
@@ -167,13 +167,40 @@ fn chapter(
     if ch.content.trim().is_empty() {
         return Ok(None);
     }
-    let doc = crate::document::parse(&path, ch.content.clone())?;
-    let steps = crate::steps::split(&doc);
+    let name = ch.name.clone();
+    let (content, shown) = if is_adoc {
+        // One parse: the document stage and the converter share the AST.
+        crate::document::parse_asciidoc_with_ast(&path, ch.content.clone(), |doc, ast| {
+            Ok(annotated(book_root, &path, doc, opts, &mut |doc, hook| {
+                super::asciidoc::from_ast(doc, ast, &name, hook)
+            }))
+        })??
+    } else {
+        let doc = crate::document::parse(&path, ch.content.clone())?;
+        annotated(book_root, &path, &doc, opts, &mut |doc, hook| {
+            annotate_markdown(doc, hook)
+        })?
+    };
+    ch.content = content;
+    Ok(shown)
+}
+
+/// A chapter's counts and run, when it has steps.
+type Shown = Option<([usize; 5], Option<RunInfo>)>;
+
+/// A chapter's Markdown with its annotations (`write` turns the document into Markdown with
+/// the hook's text after each code block), and what [`Shown`] says of it.
+fn annotated(
+    book_root: &Path,
+    path: &Path,
+    doc: &crate::document::Document,
+    opts: &Options,
+    write: &mut dyn FnMut(&crate::document::Document, &mut dyn FnMut(usize) -> String) -> String,
+) -> anyhow::Result<(String, Shown)> {
+    let path = path.to_path_buf();
+    let steps = crate::steps::split(doc);
     if opts.mode == Mode::Off || steps.is_empty() {
-        if is_adoc {
-            ch.content = super::asciidoc::to_markdown(&doc, &ch.name, &mut |_| String::new())?;
-        }
-        return Ok(None);
+        return Ok((write(doc, &mut |_| String::new()), None));
     }
     let config = Config::for_document(&path)?;
     let mut masks = config.masks.clone();
@@ -246,19 +273,17 @@ fn chapter(
         Some(ss) => annotate::block(&view, ss, &norm),
         None => String::new(),
     };
-    let body = if is_adoc {
-        super::asciidoc::to_markdown(&doc, &ch.name, &mut hook)?
-    } else {
-        annotate_markdown(&doc, &mut hook)
-    };
+    let body = write(doc, &mut hook);
     let summary = format!(
         "{}\n{}\n",
         annotate::STYLE,
         annotate::chapter(&view, &steps)
     );
-    ch.content = after_title(&body, &summary);
     let counts = annotate::counts(&view, &steps);
-    Ok(Some((counts, view.run.clone())))
+    Ok((
+        after_title(&body, &summary),
+        Some((counts, view.run.clone())),
+    ))
 }
 
 /// The run to replay for a chapter.
