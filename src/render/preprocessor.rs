@@ -185,6 +185,10 @@ fn chapter(
     Ok(shown)
 }
 
+/// Turns a document into Markdown, inserting the hook's text after each code block.
+type Writer<'w> =
+    dyn FnMut(&crate::document::Document, &mut dyn FnMut(usize) -> String) -> String + 'w;
+
 /// A chapter's counts and run, when it has steps.
 type Shown = Option<([usize; 5], Option<RunInfo>)>;
 
@@ -195,7 +199,7 @@ fn annotated(
     path: &Path,
     doc: &crate::document::Document,
     opts: &Options,
-    write: &mut dyn FnMut(&crate::document::Document, &mut dyn FnMut(usize) -> String) -> String,
+    write: &mut Writer,
 ) -> anyhow::Result<(String, Shown)> {
     let path = path.to_path_buf();
     let steps = crate::steps::split(doc);
