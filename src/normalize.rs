@@ -70,7 +70,8 @@ pub struct MaskSpec {
 }
 
 // Generated names use Kubernetes' "safe" alphabet, `bcdfghjklmnpqrstvwxz2456789`: no vowels,
-// so English words do not look generated.
+// so English words do not look generated. A generated suffix ends the name: one followed by
+// `-` and more name (`labrun-29567-worker`) is part of another name, not a suffix.
 /// The mask table. Order is priority: where two masks claim overlapping text, the earlier wins.
 pub static MASKS: &[MaskSpec] = &[
     MaskSpec {
@@ -243,7 +244,7 @@ pub static MASKS: &[MaskSpec] = &[
     },
     MaskSpec {
         name: "replicaset-name",
-        pattern: r"\b[a-z0-9](?:[-a-z0-9]*[a-z0-9])?-(?P<RS>[bcdfghjklmnpqrstvwxz2456789]{6,10})\b",
+        pattern: r"\b[a-z0-9](?:[-a-z0-9]*[a-z0-9])?-(?P<RS>[bcdfghjklmnpqrstvwxz2456789]{6,10})(?:$|[^-0-9a-z])",
         when: None,
         keep: &[],
         valid: Some(has_digit),
@@ -255,7 +256,7 @@ pub static MASKS: &[MaskSpec] = &[
     },
     MaskSpec {
         name: "generated-name-suffix",
-        pattern: r"\b[a-z0-9](?:[-a-z0-9]*[a-z0-9])?-(?P<NAME>[bcdfghjklmnpqrstvwxz2456789]{5})\b",
+        pattern: r"\b[a-z0-9](?:[-a-z0-9]*[a-z0-9])?-(?P<NAME>[bcdfghjklmnpqrstvwxz2456789]{5})(?:$|[^-0-9a-z])",
         when: None,
         keep: &[],
         valid: None,
@@ -801,6 +802,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_generated_suffix_ends_its_name() {
+        let n = Normalizer::default();
+        let shape = |t: &str| n.lines(t, "docker ps")[0].shape.clone();
+        // digits of the safe alphabet inside a longer name: the name is a node's
+        assert_eq!(shape("labrun-bind-29567-worker"), "<NODE>");
+        // a real suffix still is one, whatever follows that is not more name
+        assert_eq!(
+            shape("clusterip-service-l2n9q IPv4"),
+            "clusterip-service-<NAME> IPv4"
+        );
+        assert_eq!(shape("app-9cc7d9df8,db"), "app-<RS>,db");
+        assert_eq!(shape("app-9cc7d9df8-ffsm6 1/1"), "app-<POD> 1/1");
     }
 
     #[test]

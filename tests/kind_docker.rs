@@ -50,8 +50,8 @@ struct Cluster(String);
 impl Cluster {
     /// A control plane (API port published) and `workers` workers, labelled as kind does.
     fn start(tag: &str, workers: usize) -> Cluster {
-        // `u` before the pid: a bare number like 29567 would read as a generated name suffix
-        // (digits of Kubernetes' safe alphabet), not as part of a node name.
+        // `u` before the pid: stand-in names never look like a generated suffix (a bare
+        // 29567 is all digits of Kubernetes' safe alphabet), whatever the mask table says.
         let name = format!("labrun-{tag}-u{}", std::process::id());
         let label = format!("io.x-k8s.kind.cluster={name}");
         let node = |suffix: &str, role: &str, extra: &[&str]| {
