@@ -1,0 +1,192 @@
+//! `labrun doctor` and `labrun cluster up|down|status`: what the kind backend needs, and the
+//! document's kind cluster outside a run (always with labrun's own kubeconfig).
+
+use anyhow::Context;
+use labrun::error::{Error, ExitCode};
+use labrun::lab::Lab;
+
+use crate::ClusterAction;
+
+fn first_line(program: &str, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines().next().map(|l| l.trim().to_string())
+}
+
+pub(crate) fn doctor(path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    use labrun::execute::kind::{self, docker::Facts, safety};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let mut missing = Vec::new();
+    let facts = runtime.block_on(Facts::connect());
+    match &facts {
+        Ok(f) => println!(
+            "docker   ok       server {}",
+            runtime.block_on(f.version()).unwrap_or_default()
+        ),
+        Err(e) => {
+            println!("docker   MISSING  {e}");
+            missing.push("Docker");
+        }
+    }
+    match first_line("kind", &["version"]) {
+        Some(v) => println!("kind     ok       {v}"),
+        None => {
+            println!(
+                "kind     MISSING  install it: https://kind.sigs.k8s.io/docs/user/quick-start/#installation"
+            );
+            missing.push("kind");
+        }
+    }
+    match first_line("kubectl", &["version", "--client"]) {
+        Some(v) => println!("kubectl  ok       {v}"),
+        None => {
+            println!(
+                "kubectl  MISSING  install it: https://kubernetes.io/docs/tasks/tools/#kubectl"
+            );
+            missing.push("kubectl");
+        }
+    }
+    if let Some(path) = path {
+        let lab = Lab::open(path)?;
+        let name = kind::cluster_name(&lab.steps);
+        let kubeconfig = kind::kubeconfig_for(&lab.config.run_dir(path));
+        let nodes = match &facts {
+            Ok(f) => runtime.block_on(f.nodes(&name)).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        if nodes.is_empty() {
+            println!(
+                "cluster  -        `{name}` does not exist (the lab's `kind create cluster` creates it)"
+            );
+        } else {
+            let running = nodes.iter().filter(|n| n.state == "running").count();
+            println!(
+                "cluster  ok       `{name}`: {running}/{} node container(s) running",
+                nodes.len()
+            );
+        }
+        match safety::current(&kubeconfig) {
+            Ok(Some(t)) => {
+                let verdict = match safety::verify(Some(&t), &name, &nodes) {
+                    Ok(()) => "verified: the run's kind cluster".to_string(),
+                    Err(why) => format!("would be REFUSED: {why}"),
+                };
+                println!(
+                    "context  {}  {} → {} ({verdict})",
+                    if verdict.starts_with("verified") {
+                        "ok     "
+                    } else {
+                        "REFUSED"
+                    },
+                    t.context,
+                    t.server
+                );
+            }
+            Ok(None) => println!(
+                "context  -        none yet in {} (never the user's kubeconfig)",
+                kubeconfig.display()
+            ),
+            Err(e) => println!("context  BROKEN   {e}"),
+        }
+    }
+    if missing.is_empty() {
+        Ok(ExitCode::Success)
+    } else {
+        eprintln!(
+            "labrun: the kind backend needs {}; install and run `labrun doctor` again",
+            missing.join(", ")
+        );
+        Ok(ExitCode::Environment)
+    }
+}
+
+pub(crate) fn cluster(action: ClusterAction) -> anyhow::Result<ExitCode> {
+    use labrun::execute::kind::{self, docker::Facts, safety};
+    let (ClusterAction::Up { path }
+    | ClusterAction::Down { path }
+    | ClusterAction::Status { path }) = &action;
+    let lab = Lab::open(path)?;
+    let name = kind::cluster_name(&lab.steps);
+    let out = lab.config.run_dir(path);
+    let kubeconfig = kind::kubeconfig_for(&out);
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let facts = runtime.block_on(Facts::connect())?;
+    let nodes = runtime.block_on(facts.nodes(&name))?;
+    match action {
+        ClusterAction::Status { .. } => {
+            if nodes.is_empty() {
+                println!("kind cluster `{name}` does not exist");
+            }
+            for n in &nodes {
+                println!(
+                    "{:<28} {:<14} {:<9} {:<15} {}",
+                    n.name,
+                    n.role,
+                    n.state,
+                    n.address.as_deref().unwrap_or("-"),
+                    &n.id[..12.min(n.id.len())]
+                );
+            }
+            let target = safety::current(&kubeconfig).map_err(Error::Environment)?;
+            match safety::verify(target.as_ref(), &name, &nodes) {
+                Ok(()) => println!("context: verified ({})", kubeconfig.display()),
+                Err(why) => println!("context: {why}"),
+            }
+            Ok(ExitCode::Success)
+        }
+        ClusterAction::Up { .. } => {
+            if !nodes.is_empty() {
+                return Err(Error::Environment(format!(
+                    "kind cluster `{name}` exists already; `labrun cluster down {}` deletes it",
+                    path.display()
+                ))
+                .into());
+            }
+            let create = lab
+                .steps
+                .iter()
+                .find(|s| s.command.starts_with("kind create cluster"))
+                .map(|s| s.command.clone())
+                .unwrap_or_else(|| "kind create cluster".into());
+            kind::kind_version()?;
+            let status = std::process::Command::new("bash")
+                .arg("-c")
+                .arg(&create)
+                .current_dir(lab.config.workdir(path))
+                .env("KUBECONFIG", &kubeconfig)
+                .env("KIND_CLUSTER_NAME", &name)
+                .status()
+                .context("running kind")?;
+            Ok(if status.success() {
+                ExitCode::Success
+            } else {
+                ExitCode::StepsFailed
+            })
+        }
+        ClusterAction::Down { .. } => {
+            if nodes.is_empty() {
+                println!("kind cluster `{name}` does not exist");
+                return Ok(ExitCode::Success);
+            }
+            kind::kind_version()?;
+            let status = std::process::Command::new("kind")
+                .args(["delete", "cluster", "--name", &name, "--kubeconfig"])
+                .arg(&kubeconfig)
+                .status()
+                .context("running kind")?;
+            Ok(if status.success() {
+                ExitCode::Success
+            } else {
+                ExitCode::StepsFailed
+            })
+        }
+    }
+}

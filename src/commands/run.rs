@@ -1,0 +1,208 @@
+//! `labrun run`: a document executed through a backend (local or kind), its run written, then
+//! checked and reported exactly as `labrun check --replay` would.
+
+use anyhow::Context;
+use labrun::error::{Error, ExitCode};
+use labrun::lab::Lab;
+
+use crate::{BackendName, ReportFormat, check_and_report};
+
+/// Run the steps through `backend` until they end or SIGINT/SIGTERM arrives; then the
+/// backend's own end (on interruption too). Returns (interrupted, the error that stopped it).
+pub(crate) async fn drive<B: labrun::execute::Backend>(
+    lab: &Lab,
+    backend: &mut B,
+    opts: &labrun::run::Options,
+    records: &mut Vec<labrun::record::StepRecord>,
+) -> anyhow::Result<(bool, Option<Error>)> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut progress = Progress::new();
+    let mut failed = None;
+    let interrupted = {
+        let mut show = |e: labrun::run::Event<'_>| progress.show(e);
+        tokio::select! {
+            r = labrun::run::run(lab, backend, opts, records, &mut show) => {
+                failed = r.err();
+                false
+            }
+            _ = int.recv() => true,
+            _ = term.recv() => true,
+        }
+    };
+    progress.clear();
+    // The run's future is dropped: its processes are killed. Then the backend's own end
+    // (the kind backend deletes the cluster it created).
+    if let Err(e) = backend.finish().await {
+        eprintln!("labrun: {e}");
+    }
+    Ok((interrupted, failed))
+}
+
+pub(crate) struct KindArgs {
+    pub(crate) cluster: Option<String>,
+    pub(crate) reuse: bool,
+    pub(crate) keep_cluster: bool,
+    pub(crate) settle: Option<String>,
+}
+
+pub(crate) fn run_document(
+    path: &std::path::Path,
+    backend: BackendName,
+    netns: bool,
+    kind: KindArgs,
+    format: ReportFormat,
+    strict: bool,
+) -> anyhow::Result<ExitCode> {
+    let lab = Lab::open(path)?;
+    if netns && backend == BackendName::Kind {
+        return Err(Error::input(
+            path,
+            0,
+            "--netns and --backend kind do not go together: kind publishes the cluster's API \
+             server on the host's loopback, which a run in its own network namespace cannot reach",
+        )
+        .into());
+    }
+    if netns {
+        // Before the runtime starts: namespaces are entered by a single-threaded process.
+        labrun::execute::netns::enter()?;
+    }
+    let (timeout, retry) = lab.config.durations()?;
+    let opts = labrun::run::Options {
+        timeout,
+        retry,
+        ..Default::default()
+    };
+    let out = lab.config.run_dir(path);
+    let cap = lab.config.cap();
+    let workdir = lab.config.workdir(path);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut records = Vec::new();
+    let interrupted = runtime.block_on(async {
+        match backend {
+            BackendName::Local => {
+                let mut local = labrun::execute::Local::new(&workdir, &out, cap)?;
+                drive(&lab, &mut local, &opts, &mut records).await
+            }
+            BackendName::Kind => {
+                let settle = match &kind.settle {
+                    Some(t) => labrun::directive::parse_duration(t)
+                        .map_err(|m| Error::input(path, 0, format!("--settle: {m}")))?,
+                    None => std::time::Duration::from_secs(180),
+                };
+                let kopts = labrun::execute::kind::Options {
+                    cluster: kind.cluster.clone(),
+                    reuse: kind.reuse,
+                    keep: kind.keep_cluster,
+                    settle,
+                };
+                let mut k =
+                    labrun::execute::kind::Kind::new(&lab.steps, &workdir, &out, cap, kopts)
+                        .await?;
+                drive(&lab, &mut k, &opts, &mut records).await
+            }
+        }
+    })?;
+    let (interrupted, failed) = interrupted;
+    let runs = out.join("runs");
+    let file = runs.join(format!(
+        "{}.jsonl",
+        labrun::run::timestamp(std::time::SystemTime::now())
+    ));
+    labrun::record::write(&file, &records)?;
+    labrun::record::write(&out.join("last.jsonl"), &records)?;
+    if let Some(e) = failed {
+        eprintln!(
+            "labrun: the run stopped after {} step(s); the partial run is in {}",
+            records.len(),
+            file.display()
+        );
+        return Err(e.into());
+    }
+    if interrupted {
+        eprintln!(
+            "labrun: interrupted after {} step(s); the partial run is in {}",
+            records.len(),
+            file.display()
+        );
+        return Ok(ExitCode::Interrupted);
+    }
+    eprintln!("labrun: run recorded in {}", file.display());
+    check_and_report(&lab, path, &file, &records, format, strict)
+}
+
+/// Show each step while it runs: a spinner with the elapsed time on a terminal (cluster
+/// creation and settling take minutes), log lines otherwise (`LABRUN_LOG=info`).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new() -> Self {
+        use std::io::IsTerminal;
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            bar.enable_steady_tick(std::time::Duration::from_millis(120));
+            bar
+        });
+        Progress { bar }
+    }
+
+    fn show(&mut self, e: labrun::run::Event) {
+        use labrun::run::Event;
+        match e {
+            Event::Started {
+                index,
+                total,
+                step,
+                command,
+            } => {
+                let first = command.lines().next().unwrap_or("");
+                match &self.bar {
+                    Some(bar) => {
+                        bar.reset_elapsed();
+                        let short: String = first.chars().take(70).collect();
+                        bar.set_message(format!("[{index}/{total}] {} $ {short}", step.id));
+                    }
+                    None => tracing::info!("[{index}/{total}] {} $ {first}", step.id),
+                }
+            }
+            Event::Retrying {
+                step,
+                tries,
+                reason,
+            } => match &self.bar {
+                Some(bar) => bar.set_message(format!("{} try {tries}: {reason}; again", step.id)),
+                None => tracing::info!("{} try {tries}: {reason}; again", step.id),
+            },
+            Event::Finished {
+                step,
+                record,
+                status,
+            } => {
+                tracing::info!(
+                    "{} {} in {} ms (exit {})",
+                    step.id,
+                    status.label(),
+                    record.duration_ms,
+                    record.exit_code
+                );
+            }
+        }
+    }
+
+    fn clear(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
