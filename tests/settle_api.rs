@@ -1,0 +1,183 @@
+//! The settle driver (`settle::wait`: kube-rs watchers, reflector stores, the deadline, the
+//! events of what did not settle) against an API server of the test's own: a small HTTP
+//! server on 127.0.0.1 that answers the list requests with one of the cluster states in
+//! tests/fixtures/settle/ and holds watch requests open without events. No cluster runs here;
+//! this is the Kubernetes API's list-then-watch protocol as kube-rs speaks it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use labrun::execute::kind::settle;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+/// `kind: List` fixture → the list the API serves for one resource path.
+fn list_for(fixture: &serde_json::Value, path: &str) -> serde_json::Value {
+    let (kind, api_version) = match path.rsplit('/').next().unwrap_or("") {
+        "nodes" => ("Node", "v1"),
+        "pods" => ("Pod", "v1"),
+        "services" => ("Service", "v1"),
+        "events" => ("Event", "v1"),
+        "deployments" => ("Deployment", "apps/v1"),
+        "statefulsets" => ("StatefulSet", "apps/v1"),
+        "daemonsets" => ("DaemonSet", "apps/v1"),
+        "endpointslices" => ("EndpointSlice", "discovery.k8s.io/v1"),
+        other => panic!("unexpected resource {other}"),
+    };
+    let items: Vec<serde_json::Value> = if kind == "Event" {
+        vec![serde_json::json!({
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": "app-5586fc9d77-6dcg2.1", "namespace": "default"},
+            "involvedObject": {"kind": "Pod", "name": "app-5586fc9d77-6dcg2", "namespace": "default"},
+            "reason": "Pulling", "type": "Normal",
+            "message": "Pulling image \"labrun/web-server:0.1.0\"",
+            "lastTimestamp": "2026-11-27T10:01:00Z"
+        })]
+    } else {
+        fixture["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == kind)
+            .cloned()
+            .collect()
+    };
+    serde_json::json!({
+        "apiVersion": api_version,
+        "kind": format!("{kind}List"),
+        "metadata": {"resourceVersion": "100"},
+        "items": items,
+    })
+}
+
+/// Serve `fixture` until the test ends; returns the server's URL and the paths requested.
+async fn serve(fixture: &str) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let text = std::fs::read_to_string(format!("tests/fixtures/settle/{fixture}.json")).unwrap();
+    let fixture: Arc<serde_json::Value> = Arc::new(serde_json::from_str(&text).unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let fixture = fixture.clone();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut reader = BufReader::new(read);
+                let mut request = String::new();
+                if reader.read_line(&mut request).await.is_err() {
+                    return;
+                }
+                loop {
+                    let mut header = String::new();
+                    match reader.read_line(&mut header).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) if header == "\r\n" => break,
+                        Ok(_) => {}
+                    }
+                }
+                let target = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+                log.lock().unwrap().push(target.clone());
+                if query
+                    .split('&')
+                    .any(|q| q == "watch=true" || q == "watch=1")
+                {
+                    // a watch: headers, then nothing happens until the test ends
+                    let _ = write
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+                        .await;
+                    tokio::time::sleep(Duration::from_secs(600)).await;
+                    return;
+                }
+                let body = list_for(&fixture, path).to_string();
+                let _ = write
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .await;
+            });
+        }
+    });
+    (url, seen)
+}
+
+fn client(url: &str) -> kube::Client {
+    let config = kube::Config::new(url.parse().unwrap());
+    kube::Client::try_from(config).unwrap()
+}
+
+fn default_ns() -> BTreeSet<String> {
+    BTreeSet::from(["default".to_string()])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_cluster_settles_at_once() {
+    let (url, seen) = serve("rolled-out").await;
+    let started = Instant::now();
+    let r = settle::wait(&client(&url), &default_ns(), Duration::from_secs(20)).await;
+    assert_eq!(r, Ok(()));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let seen = seen.lock().unwrap().clone();
+    for path in [
+        "/api/v1/nodes",
+        "/apis/apps/v1/namespaces/default/deployments",
+        "/api/v1/namespaces/default/pods",
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices",
+    ] {
+        assert!(
+            seen.iter().any(|p| p.starts_with(path)),
+            "{path} never listed: {seen:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_that_does_not_settle_fails_with_what_and_its_events() {
+    let (url, _) = serve("pending").await;
+    let err = settle::wait(&client(&url), &default_ns(), Duration::from_secs(2))
+        .await
+        .unwrap_err();
+    assert!(
+        err.starts_with("the cluster did not settle within 2s"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pod/default/app-5586fc9d77-6dcg2: ContainerCreating"),
+        "{err}"
+    );
+    assert!(err.contains("deployment/default/app: rolling out"), "{err}");
+    assert!(
+        err.contains("Normal Pulling: Pulling image \"labrun/web-server:0.1.0\""),
+        "the object's latest events: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_that_never_answers_is_bounded() {
+    // a port where nothing listens
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    let err = settle::wait(
+        &client(&format!("http://127.0.0.1:{port}")),
+        &default_ns(),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.contains("did not answer the watches in time"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
