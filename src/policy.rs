@@ -163,6 +163,39 @@ pub fn talks_to_cluster(command: &str) -> bool {
     })
 }
 
+/// The containers `docker exec` targets in `command` (`docker exec -it kind-worker ip a` →
+/// `kind-worker`).
+pub fn docker_exec_targets(command: &str) -> Vec<String> {
+    split_parts(command)
+        .iter()
+        .filter_map(|p| {
+            let w: Vec<&str> = p.iter().map(String::as_str).collect();
+            let rest = match w.as_slice() {
+                ["docker", rest @ ..] | ["sudo", "docker", rest @ ..] => rest,
+                _ => return None,
+            };
+            if verb(rest) != Some("exec") {
+                return None;
+            }
+            let start = rest.iter().position(|a| *a == "exec")? + 1;
+            let mut i = start;
+            while i < rest.len() {
+                let a = rest[i];
+                if a.starts_with('-') {
+                    let takes_value = matches!(
+                        a,
+                        "-e" | "--env" | "-u" | "--user" | "-w" | "--workdir" | "--env-file"
+                    );
+                    i += if takes_value { 2 } else { 1 };
+                    continue;
+                }
+                return Some(a.to_string());
+            }
+            None
+        })
+        .collect()
+}
+
 /// Whether `command` runs `kind` (creates, deletes or loads into clusters).
 pub fn manages_kind(command: &str) -> bool {
     split_parts(command)
@@ -434,6 +467,15 @@ mod tests {
         assert!(talks_to_cluster("kubectl get pods | grep app"));
         assert!(!talks_to_cluster("docker ps"));
         assert!(manages_kind("kind delete cluster"));
+        assert_eq!(
+            docker_exec_targets("docker exec -it kind-worker iptables -L | grep KUBE"),
+            ["kind-worker"]
+        );
+        assert_eq!(
+            docker_exec_targets("docker exec -e A=1 -w /tmp kind-control-plane ls"),
+            ["kind-control-plane"]
+        );
+        assert!(docker_exec_targets("docker ps").is_empty());
         assert!(!manages_kind("echo kind"));
     }
 }

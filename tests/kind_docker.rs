@@ -450,3 +450,29 @@ fn doctor_and_cluster_up_status_down() {
     assert_eq!(out.status.code(), Some(3));
     assert!(text(&out).contains("kind.sigs.k8s.io"), "{}", text(&out));
 }
+
+#[test]
+fn docker_exec_into_another_kind_clusters_node_is_refused() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let other = Cluster::start("other", 1);
+    let name = format!("labrun-mine-u{}", std::process::id());
+    let doc = format!(
+        "# Lab\n\n```console\n$ kind create cluster\n$ docker exec -it {}-worker hostname\n```\n",
+        other.0
+    );
+    let dir = project(&doc);
+    let (path, _) = fake_path(dir.path());
+    let out = run_kind(dir.path(), &path, &["--cluster", &name]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("it is a node of kind cluster `{}`", other.0)),
+        "{t}"
+    );
+    // the run's own cluster was created, then deleted at the end; the other one is untouched
+    assert_eq!(containers_of(&name), 0);
+    assert_eq!(containers_of(&other.0), 2);
+}

@@ -207,6 +207,29 @@ impl Kind {
         })
     }
 
+    /// `docker exec` into a node of *another* kind cluster is refused: inside a node, the
+    /// cluster's admin kubeconfig is at hand, so the step would reach that cluster.
+    async fn check_exec_targets(&self, command: &str) -> Result<()> {
+        let targets = policy::docker_exec_targets(command);
+        if targets.is_empty() {
+            return Ok(());
+        }
+        for cluster in self.facts.clusters().await? {
+            if cluster == self.cluster {
+                continue;
+            }
+            let nodes = self.facts.nodes(&cluster).await?;
+            if let Some(n) = nodes.iter().find(|n| targets.contains(&n.name)) {
+                return Err(Error::Environment(format!(
+                    "refusing `docker exec` into `{}`: it is a node of kind cluster `{cluster}`, \
+                     not of this run's cluster `{}`",
+                    n.name, self.cluster
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// What a failed step should say about node containers that are not running.
     async fn stopped_nodes(&self) -> Option<String> {
         let nodes = self.facts.nodes(&self.cluster).await.ok()?;
@@ -278,6 +301,7 @@ impl Backend for Kind {
         if policy::talks_to_cluster(command) {
             self.check_target().await?;
         }
+        self.check_exec_targets(command).await?;
         Ok(Admit::Run)
     }
 
