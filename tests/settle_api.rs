@@ -1,7 +1,8 @@
 //! The settle driver (`settle::wait`: kube-rs watchers, reflector stores, the deadline, the
 //! events of what did not settle) against an API server of the test's own: a small HTTP
 //! server on 127.0.0.1 that answers the list requests with one of the cluster states in
-//! tests/fixtures/settle/ and holds watch requests open without events. No cluster runs here;
+//! tests/fixtures/settle/ and holds watch requests open, sending MODIFIED events where a test
+//! asks for a cluster that becomes ready. No cluster runs here;
 //! this is the Kubernetes API's list-then-watch protocol as kube-rs speaks it.
 
 use std::collections::BTreeSet;
@@ -51,8 +52,65 @@ fn list_for(fixture: &serde_json::Value, path: &str) -> serde_json::Value {
     })
 }
 
+/// What a watch on `path` reports after a moment when the cluster goes from the `pending`
+/// fixture to ready: the pod becomes Ready, the Deployment counts it, its EndpointSlice lists it.
+fn changes_for(fixture: &serde_json::Value, path: &str) -> Vec<serde_json::Value> {
+    let item = |kind: &str| {
+        fixture["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == kind)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let modified = |o: serde_json::Value| serde_json::json!({"type": "MODIFIED", "object": o});
+    match path.rsplit('/').next().unwrap_or("") {
+        "pods" => item("Pod")
+            .into_iter()
+            .filter(|p| p["status"]["phase"] == "Pending")
+            .map(|mut p| {
+                p["metadata"]["resourceVersion"] = "101".into();
+                p["status"] = serde_json::json!({
+                    "phase": "Running", "podIP": "10.244.2.9",
+                    "conditions": [{"type": "Ready", "status": "True"}]
+                });
+                modified(p)
+            })
+            .collect(),
+        "deployments" => item("Deployment")
+            .into_iter()
+            .map(|mut d| {
+                d["metadata"]["resourceVersion"] = "102".into();
+                d["status"]["readyReplicas"] = 2.into();
+                d["status"]["availableReplicas"] = 2.into();
+                modified(d)
+            })
+            .collect(),
+        "endpointslices" => item("EndpointSlice")
+            .into_iter()
+            .map(|mut e| {
+                e["metadata"]["resourceVersion"] = "103".into();
+                let mut more = e["endpoints"][0].clone();
+                more["addresses"] = serde_json::json!(["10.244.2.9"]);
+                e["endpoints"].as_array_mut().unwrap().push(more);
+                modified(e)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Serve `fixture` until the test ends; returns the server's URL and the paths requested.
+/// With `then_ready`, watches report the changes of [`changes_for`] half a second in.
 async fn serve(fixture: &str) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    serve_with(fixture, false).await
+}
+
+async fn serve_with(
+    fixture: &str,
+    then_ready: bool,
+) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
     let text = std::fs::read_to_string(format!("tests/fixtures/settle/{fixture}.json")).unwrap();
     let fixture: Arc<serde_json::Value> = Arc::new(serde_json::from_str(&text).unwrap());
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -88,10 +146,19 @@ async fn serve(fixture: &str) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
                     .split('&')
                     .any(|q| q == "watch=true" || q == "watch=1")
                 {
-                    // a watch: headers, then nothing happens until the test ends
+                    // a watch: headers, the changes if any, then silence until the test ends
                     let _ = write
                         .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
                         .await;
+                    if then_ready {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        for event in changes_for(&fixture, path) {
+                            let line = format!("{event}\n");
+                            let chunk = format!("{:x}\r\n{line}\r\n", line.len());
+                            let _ = write.write_all(chunk.as_bytes()).await;
+                        }
+                        let _ = write.flush().await;
+                    }
                     tokio::time::sleep(Duration::from_secs(600)).await;
                     return;
                 }
@@ -160,6 +227,15 @@ async fn a_cluster_that_does_not_settle_fails_with_what_and_its_events() {
         err.contains("Normal Pulling: Pulling image \"labrun/web-server:0.1.0\""),
         "the object's latest events: {err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_events_settle_a_pending_cluster() {
+    // Listed, the cluster is pending and would never settle; the watches' MODIFIED events
+    // (pod Ready, Deployment counting it, EndpointSlice listing it) are what settle it.
+    let (url, _) = serve_with("pending", true).await;
+    let r = settle::wait(&client(&url), &default_ns(), Duration::from_secs(20)).await;
+    assert_eq!(r, Ok(()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
