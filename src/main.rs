@@ -78,18 +78,8 @@ enum Command {
         /// Run everything in a network namespace of its own (root needed).
         #[arg(long)]
         netns: bool,
-        /// kind backend: the cluster's name (default: the lab's `kind create cluster --name`, else kind).
-        #[arg(long)]
-        cluster: Option<String>,
-        /// kind backend: run against a cluster of that name that already exists.
-        #[arg(long)]
-        reuse: bool,
-        /// kind backend: keep the cluster labrun created.
-        #[arg(long)]
-        keep_cluster: bool,
-        /// kind backend: the longest a change may take to settle (default 180s).
-        #[arg(long)]
-        settle: Option<String>,
+        #[command(flatten)]
+        kind: commands::run::KindArgs,
         #[arg(long, value_enum, default_value = "human")]
         format: ReportFormat,
         /// Not-run steps and stale prose fail too.
@@ -304,25 +294,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             path,
             backend,
             netns,
-            cluster,
-            reuse,
-            keep_cluster,
-            settle,
+            kind,
             format,
             strict,
-        } => commands::run::run_document(
-            &path,
-            backend,
-            netns,
-            commands::run::KindArgs {
-                cluster,
-                reuse,
-                keep_cluster,
-                settle,
-            },
-            format,
-            strict,
-        ),
+        } => commands::run::run_document(&path, backend, netns, kind, format, strict),
         Command::Normalize { doc, command, file } => {
             let norm = match doc {
                 Some(d) => Lab::open(&d)?.norm,

@@ -27,17 +27,7 @@ const IMAGE: &str = "labrun/fake-node:test";
 static IMAGE_BUILT: Once = Once::new();
 
 fn image() {
-    IMAGE_BUILT.call_once(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new(root.join("tests/images/build-fake-node.sh"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
+    IMAGE_BUILT.call_once(|| common::run_script("tests/images/build-fake-node.sh", &[]));
 }
 
 fn docker(args: &[&str]) -> Output {

@@ -23,16 +23,10 @@ static BUILD: Once = Once::new();
 /// Build the image once per test process, as the lab's setup step does.
 fn image() {
     BUILD.call_once(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let out = Command::new(root.join("manifests/web-server/build-image.sh"))
-            .env("WEB_SERVER_TARGET_DIR", root.join("target/web-server"))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "building the image: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::run_script(
+            "manifests/web-server/build-image.sh",
+            &[("WEB_SERVER_TARGET_DIR", Path::new("target/web-server"))],
+        )
     });
 }
 

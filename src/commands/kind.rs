@@ -165,11 +165,7 @@ pub(crate) fn cluster(action: ClusterAction) -> anyhow::Result<ExitCode> {
                 .env("KIND_CLUSTER_NAME", &name)
                 .status()
                 .context("running kind")?;
-            Ok(if status.success() {
-                ExitCode::Success
-            } else {
-                ExitCode::StepsFailed
-            })
+            Ok(exit_of(status))
         }
         ClusterAction::Down { .. } => {
             if nodes.is_empty() {
@@ -182,11 +178,16 @@ pub(crate) fn cluster(action: ClusterAction) -> anyhow::Result<ExitCode> {
                 .arg(&kubeconfig)
                 .status()
                 .context("running kind")?;
-            Ok(if status.success() {
-                ExitCode::Success
-            } else {
-                ExitCode::StepsFailed
-            })
+            Ok(exit_of(status))
         }
+    }
+}
+
+/// kind's own exit: 0 when it succeeded, 1 otherwise (its message is already on stderr).
+fn exit_of(status: std::process::ExitStatus) -> ExitCode {
+    if status.success() {
+        ExitCode::Success
+    } else {
+        ExitCode::StepsFailed
     }
 }

@@ -40,10 +40,20 @@ pub(crate) async fn drive<B: labrun::execute::Backend>(
     Ok((interrupted, failed))
 }
 
+/// The kind backend's flags of `labrun run`.
+#[derive(clap::Args)]
 pub(crate) struct KindArgs {
+    /// kind backend: the cluster's name (default: the lab's `kind create cluster --name`, else kind).
+    #[arg(long)]
     pub(crate) cluster: Option<String>,
+    /// kind backend: run against a cluster of that name that already exists.
+    #[arg(long)]
     pub(crate) reuse: bool,
+    /// kind backend: keep the cluster labrun created.
+    #[arg(long)]
     pub(crate) keep_cluster: bool,
+    /// kind backend: the longest a change may take to settle (default 180s).
+    #[arg(long)]
     pub(crate) settle: Option<String>,
 }
 

@@ -193,3 +193,19 @@ pub fn text(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// Run a script of the repository (path relative to its root) with `env`; panic with its
+/// standard error when it fails.
+pub fn run_script(script: &str, env: &[(&str, &Path)]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = std::process::Command::new(root.join(script));
+    for (k, v) in env {
+        cmd.env(k, root.join(v));
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -56,11 +56,16 @@ impl Facts {
     /// The kind clusters that have node containers (running or not).
     pub async fn clusters(&self) -> Result<BTreeSet<String>> {
         Ok(self
-            .containers(None)
+            .all_nodes()
             .await?
             .into_iter()
             .map(|n| n.cluster)
             .collect())
+    }
+
+    /// The node containers of every kind cluster, in one call to the daemon.
+    pub async fn all_nodes(&self) -> Result<Vec<Node>> {
+        self.containers(None).await
     }
 
     /// The node containers of `cluster`, sorted by name.

@@ -214,18 +214,18 @@ impl Kind {
         if targets.is_empty() {
             return Ok(());
         }
-        for cluster in self.facts.clusters().await? {
-            if cluster == self.cluster {
-                continue;
-            }
-            let nodes = self.facts.nodes(&cluster).await?;
-            if let Some(n) = nodes.iter().find(|n| targets.contains(&n.name)) {
-                return Err(Error::Environment(format!(
-                    "refusing `docker exec` into `{}`: it is a node of kind cluster `{cluster}`, \
-                     not of this run's cluster `{}`",
-                    n.name, self.cluster
-                )));
-            }
+        let foreign = self
+            .facts
+            .all_nodes()
+            .await?
+            .into_iter()
+            .find(|n| n.cluster != self.cluster && targets.contains(&n.name));
+        if let Some(n) = foreign {
+            return Err(Error::Environment(format!(
+                "refusing `docker exec` into `{}`: it is a node of kind cluster `{}`, \
+                 not of this run's cluster `{}`",
+                n.name, n.cluster, self.cluster
+            )));
         }
         Ok(())
     }
