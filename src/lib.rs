@@ -23,3 +23,4 @@ pub mod report;
 pub mod run;
 pub mod snapshot;
 pub mod steps;
+pub mod syntax;

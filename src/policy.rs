@@ -153,14 +153,40 @@ pub fn changes_cluster(command: &str) -> bool {
     })
 }
 
-/// Whether `command` talks to a cluster (a kubectl, helm, linkerd or istioctl call).
+/// Programs that talk to a Kubernetes cluster through a kubeconfig (and any `kubectl-*`
+/// plugin).
+pub const CLUSTER_PROGRAMS: &[&str] = &[
+    "kubectl", "helm", "linkerd", "istioctl", "cilium", "flux", "kubectx", "kubens", "k9s",
+    "stern", "velero", "skaffold",
+];
+
+/// Whether `program` (a file name) talks to a Kubernetes cluster.
+pub fn cluster_program(program: &str) -> bool {
+    CLUSTER_PROGRAMS.contains(&program) || program.starts_with("kubectl-")
+}
+
+/// Whether `command` runs a program that talks to a cluster, anywhere in its text (loops,
+/// substitutions, `sh -c` strings, behind `env`/`sudo`/`xargs`/`watch`: see [`crate::syntax`]).
 pub fn talks_to_cluster(command: &str) -> bool {
-    split_parts(command).iter().any(|p| {
-        matches!(
-            p.first().map(String::as_str),
-            Some("kubectl" | "helm" | "linkerd" | "istioctl")
-        )
-    })
+    runs_any(command, cluster_program)
+}
+
+/// Whether `command` runs `kind` (creates, deletes or loads into clusters), anywhere in its
+/// text.
+pub fn manages_kind(command: &str) -> bool {
+    runs_any(command, |p| p == "kind")
+}
+
+/// Whether a program `is` one of those asked about runs in `command`; when bash would not
+/// parse the text, whether any word of it names one (an unreadable step is not let through
+/// by being unreadable).
+fn runs_any(command: &str, is: impl Fn(&str) -> bool) -> bool {
+    match crate::syntax::simple_commands(command) {
+        Ok(all) => all.iter().any(|s| s.program().is_some_and(&is)),
+        Err(_) => command
+            .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
+            .any(is),
+    }
 }
 
 /// The containers `docker exec` targets in `command` (`docker exec -it kind-worker ip a` →
@@ -194,13 +220,6 @@ pub fn docker_exec_targets(command: &str) -> Vec<String> {
             None
         })
         .collect()
-}
-
-/// Whether `command` runs `kind` (creates, deletes or loads into clusters).
-pub fn manages_kind(command: &str) -> bool {
-    split_parts(command)
-        .iter()
-        .any(|p| p.first().map(String::as_str) == Some("kind"))
 }
 
 fn part_read_only(words: &[String]) -> bool {
@@ -477,5 +496,26 @@ mod tests {
         );
         assert!(docker_exec_targets("docker ps").is_empty());
         assert!(!manages_kind("echo kind"));
+    }
+
+    #[test]
+    fn cluster_programs_are_seen_anywhere_in_the_text() {
+        for c in [
+            "for i in 1 2; do kubectl delete pod x$i; done",
+            "echo $(kubectl get pods)",
+            "bash -c 'helm list'",
+            "env KUBECONFIG=x kubectl get pods",
+            "kubectl-ns list",
+            "echo 'unclosed; kubectl get pods",
+        ] {
+            assert!(talks_to_cluster(c), "{c}");
+        }
+        assert!(manages_kind("sudo kind delete cluster"));
+        assert!(manages_kind("if true; then kind get nodes; fi"));
+        assert!(!talks_to_cluster("echo kubectl"));
+        assert!(!talks_to_cluster("ip netns exec pod1 ping -c 1 10.0.0.3"));
+        for p in CLUSTER_PROGRAMS {
+            assert!(talks_to_cluster(&format!("{p} version")), "{p}");
+        }
     }
 }

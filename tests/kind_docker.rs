@@ -466,3 +466,131 @@ fn docker_exec_into_another_kind_clusters_node_is_refused() {
     assert_eq!(containers_of(&name), 0);
     assert_eq!(containers_of(&other.0), 2);
 }
+
+/// `PATH` with recording shims for `kubectl`, `helm` and `kind` (the kind shim records, then
+/// hands over to the test double); the file every call is recorded in, one line each.
+fn recording_path(dir: &Path) -> (String, PathBuf) {
+    let bin = dir.join("shims");
+    std::fs::create_dir_all(&bin).unwrap();
+    let calls = dir.join("calls");
+    let kind = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-kind/kind");
+    for (program, then) in [
+        ("kubectl", "exit 0".to_string()),
+        ("helm", "exit 0".to_string()),
+        ("kind", format!("exec '{}' \"$@\"", kind.display())),
+    ] {
+        let shim = bin.join(program);
+        std::fs::write(
+            &shim,
+            format!(
+                "#!/bin/sh\necho \"{program} $*\" >> '{}'\n{then}\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        let mut perms = std::fs::metadata(&shim).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+        std::fs::set_permissions(&shim, perms).unwrap();
+    }
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    (path, calls)
+}
+
+/// The calls that reached a shim, leaving out `kind version` (labrun asks it at start).
+fn calls_made(calls: &Path) -> Vec<String> {
+    std::fs::read_to_string(calls)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| *l != "kind version")
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every way the review found for a step to reach a cluster that is not the run's own.
+const ESCAPES: &[&str] = &[
+    "kubectl --kubeconfig ~/.kube/config delete pods --all",
+    "KUBECONFIG=/root/.kube/config kubectl delete pods --all",
+    "env KUBECONFIG=/root/.kube/config kubectl delete pods --all",
+    "helm --kubeconfig /root/.kube/config uninstall web",
+    "helm --kube-context prod-admin uninstall web",
+    "kubectl --server https://prod.example.com:6443 delete pods --all",
+    "kubectl --token eyJhbGciOi delete pods --all",
+    "kubectl --context prod-admin delete pods --all",
+    "for p in a b; do kubectl --context prod-admin delete pod $p; done",
+    "echo $(kubectl --context prod-admin delete pods --all)",
+    "bash -c 'kubectl --context prod-admin delete pods --all'",
+    "kubectl get pods -o name | xargs kubectl --context prod-admin delete",
+    "watch kubectl --context prod-admin get pods",
+    "kind delete cluster --name kind",
+    "kind delete cluster -n kind",
+    "KIND_CLUSTER_NAME=kind kind delete cluster",
+    "kind load docker-image labrun/web-server:0.1.0 --name kind",
+    "kind export kubeconfig --name kind",
+    "env -i kubectl delete pods --all",
+    "sudo kubectl delete pods --all",
+];
+
+#[test]
+fn every_escape_is_refused_before_any_program_is_called() {
+    if !docker_ready() {
+        return;
+    }
+    let mut doc = String::from("# Escapes\n\n");
+    for e in ESCAPES {
+        doc.push_str(&format!("```console\n$ {e}\n```\n\n"));
+    }
+    let dir = project(&doc);
+    let (path, calls) = recording_path(dir.path());
+    let name = format!("labrun-escape-u{}", std::process::id());
+    let out = run_kind(dir.path(), &path, &["--cluster", &name]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("{} step(s) would reach", ESCAPES.len())),
+        "{t}"
+    );
+    for (i, e) in ESCAPES.iter().enumerate() {
+        // each escape sits on line 4 + 4i of the document
+        let at = format!("doc.md:{}: ", 4 + 4 * i);
+        assert!(t.contains(&at), "`{e}` is not refused at {at}:\n{t}");
+    }
+    assert_eq!(calls_made(&calls), Vec::<String>::new(), "{t}");
+    assert_eq!(containers_of(&name), 0);
+    assert_eq!(containers_of("kind"), 0, "no cluster `kind` was touched");
+}
+
+#[test]
+fn the_labs_own_kind_delete_is_refused_when_the_run_has_another_cluster() {
+    if !docker_ready() {
+        return;
+    }
+    let lab = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("book/src/kubernetes-networking-abstractions.adoc"),
+    )
+    .unwrap();
+    let line = lab
+        .lines()
+        .position(|l| l == "kind delete cluster --name kind")
+        .unwrap()
+        + 1;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.adoc"), &lab).unwrap();
+    let (path, calls) = recording_path(dir.path());
+    let name = format!("labrun-other-u{}", std::process::id());
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(dir.path().join("doc.adoc"))
+        .args(["--backend", "kind", "--cluster", &name])
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("doc.adoc:{line}: `kind delete cluster --name kind`: `--name kind` names a kind cluster other than `{name}`")),
+        "{t}"
+    );
+    assert_eq!(calls_made(&calls), Vec::<String>::new(), "{t}");
+    assert_eq!(containers_of(&name), 0);
+}

@@ -114,6 +114,7 @@ pub(crate) fn run_document(
                 let mut k =
                     labrun::execute::kind::Kind::new(&lab.steps, &workdir, &out, cap, kopts)
                         .await?;
+                k.preflight(path, &lab.steps)?;
                 drive(&lab, &mut k, &opts, &mut records).await
             }
         }

@@ -8,6 +8,7 @@
 //! cluster it created at the end, on Ctrl-C too.
 
 pub mod docker;
+pub mod guard;
 pub mod safety;
 pub mod settle;
 
@@ -193,6 +194,43 @@ impl Kind {
         }
     }
 
+    /// What is the run's own, for the guard; the server once labrun's kubeconfig names one.
+    fn own<'a>(&'a self, server: Option<&'a str>) -> guard::Own<'a> {
+        guard::Own {
+            cluster: &self.cluster,
+            kubeconfig: &self.kubeconfig,
+            server,
+        }
+    }
+
+    /// Before the first step: every step whose text names a kubeconfig, context, server,
+    /// token, kind cluster or Docker daemon other than the run's own, with its line. The run
+    /// does not start if there is one, so nothing is half-built. (The API server is not known
+    /// yet: a step that names one is refused here.)
+    pub fn preflight(&self, doc: &Path, steps: &[Step]) -> Result<()> {
+        let refused: Vec<String> = steps
+            .iter()
+            .filter(|s| !s.directives.skip)
+            // with --reuse, the lab's create step is skipped
+            .filter(|s| !self.existed || !is_create(&s.command))
+            .filter_map(|s| {
+                guard::check(&s.command, &self.own(None))
+                    .err()
+                    .map(|why| format!("{}:{}: {why}", doc.display(), s.line))
+            })
+            .collect();
+        if refused.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Environment(format!(
+            "refusing to run: {} step(s) would reach something other than kind cluster `{}` \
+             and labrun's kubeconfig for it:\n  {}",
+            refused.len(),
+            self.cluster,
+            refused.join("\n  ")
+        )))
+    }
+
     /// The refusal, if the current context is not this run's kind cluster.
     async fn check_target(&self) -> Result<()> {
         let target = safety::current(&self.kubeconfig).map_err(Error::Environment)?;
@@ -298,6 +336,15 @@ impl Backend for Kind {
                 self.cluster
             )));
         }
+        // The command as it will run (bindings applied), against labrun's kubeconfig as it
+        // is now: a step's own names first, then where the kubeconfig points.
+        let target = safety::current(&self.kubeconfig).map_err(Error::Environment)?;
+        let server = target.as_ref().map(|t| t.server.as_str());
+        guard::check(command, &self.own(server)).map_err(|why| {
+            Error::Environment(format!(
+                "refusing a step that reaches another cluster: {why}"
+            ))
+        })?;
         if policy::talks_to_cluster(command) {
             self.check_target().await?;
         }
