@@ -91,33 +91,34 @@ pub async fn run<B: Backend>(
             step,
             command: &command,
         });
-        let admit = backend.before(&command).await.map_err(|e| match e {
+        // A refusal names the step it stopped at.
+        let at_step = |e| match e {
             crate::error::Error::Environment(m) => crate::error::Error::Environment(format!(
                 "{}:{}: {m}",
                 lab.doc.path.display(),
                 step.line
             )),
             other => other,
-        })?;
+        };
+        let admit = backend.before(&command).await.map_err(at_step)?;
         let mut record = match admit {
             Admit::Skip(why) => {
                 let mut r = record_of(step, &command, Outcome::default(), 1);
                 r.skipped = Some(why);
                 r
             }
-            Admit::Run => {
-                execute(
-                    step,
-                    &command,
-                    lab,
-                    backend,
-                    &checker,
-                    &mut terminals,
-                    opts,
-                    progress,
-                )
-                .await?
-            }
+            Admit::Run => execute(
+                step,
+                &command,
+                lab,
+                backend,
+                &checker,
+                &mut terminals,
+                opts,
+                progress,
+            )
+            .await
+            .map_err(at_step)?,
         };
         record.versions = backend.versions();
         let status = checker.verdict(step, Some(&record)).status;

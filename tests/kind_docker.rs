@@ -594,3 +594,64 @@ fn the_labs_own_kind_delete_is_refused_when_the_run_has_another_cluster() {
     assert_eq!(calls_made(&calls), Vec::<String>::new(), "{t}");
     assert_eq!(containers_of(&name), 0);
 }
+
+#[test]
+fn what_the_text_cannot_show_is_refused_as_the_program_starts() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let prod = "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://prod.example.com:6443\n  name: prod\ncontexts:\n- context:\n    cluster: prod\n    user: admin\n  name: prod-admin\ncurrent-context: prod-admin\nusers:\n- name: admin\n  user:\n    token: secret\n";
+    // (the step that escapes, what the refusal says)
+    let cases = [
+        (
+            "FLAGS=--context=prod-admin; kubectl $FLAGS delete pods --all",
+            "`--context prod-admin` names a context other than",
+        ),
+        (
+            "echo --kubeconfig=/root/.kube/config | xargs kubectl delete pods --all",
+            "`--kubeconfig /root/.kube/config` names a kubeconfig other than",
+        ),
+        (
+            "cp prod.kubeconfig \"$KUBECONFIG\" && kubectl delete pods --all",
+            "now points at context `prod-admin` (server https://prod.example.com:6443)",
+        ),
+        (
+            "sh ./cleanup.sh",
+            "`--context prod-admin` names a context other than",
+        ),
+    ];
+    for (i, (step, says)) in cases.iter().enumerate() {
+        let doc = format!(
+            "# Hidden\n\n```console\n$ kind create cluster\n$ kubectl get pods\n$ {step}\n```\n"
+        );
+        let dir = project(&doc);
+        std::fs::write(dir.path().join("prod.kubeconfig"), prod).unwrap();
+        std::fs::write(
+            dir.path().join("cleanup.sh"),
+            "kubectl --context prod-admin delete pods --all\n",
+        )
+        .unwrap();
+        let (path, calls) = recording_path(dir.path());
+        let name = format!("labrun-hidden{i}-u{}", std::process::id());
+        let out = run_kind(dir.path(), &path, &["--cluster", &name]);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(3), "{step}: {t}");
+        assert!(
+            t.contains("doc.md:6: refused a program as the step ran it"),
+            "{step}: {t}"
+        );
+        assert!(t.contains(says), "{step}: {t}");
+        let made = calls_made(&calls);
+        // the run's own calls went through the shims to the real programs; the escape did not
+        assert_eq!(made[0], "kind create cluster", "{made:?}");
+        assert_eq!(made[1], "kubectl get pods", "{made:?}");
+        assert!(
+            made[2..]
+                .iter()
+                .all(|c| c.starts_with("kind delete cluster --name")),
+            "{step}: {made:?}"
+        );
+        assert_eq!(containers_of(&name), 0, "the run's cluster was deleted");
+    }
+}

@@ -33,6 +33,10 @@ impl Local {
         })
     }
 
+    pub fn shell_mut(&mut self) -> &mut Shell {
+        &mut self.shell
+    }
+
     pub fn scratch(&self) -> &Path {
         &self.scratch
     }

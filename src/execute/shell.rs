@@ -35,6 +35,9 @@ pub struct Outcome {
 pub struct Shell {
     state: PathBuf,
     cap: usize,
+    /// Bash run after the state is restored and before each command (the kind backend keeps
+    /// its guard's shims first on `PATH` with it).
+    prologue: String,
     /// A bash already started and waiting for its script: the next step does not wait for
     /// bash to start.
     spare: Mutex<Option<Spawned>>,
@@ -80,6 +83,7 @@ impl Shell {
         Ok(Shell {
             state,
             cap: DEFAULT_CAP,
+            prologue: String::new(),
             spare: Mutex::new(None),
         })
     }
@@ -95,6 +99,11 @@ impl Shell {
             .map_err(|e| Error::io(&self.state, e))
     }
 
+    /// Run `bash` before every command, after the session's state is restored.
+    pub fn set_prologue(&mut self, bash: &str) {
+        self.prologue = format!("{bash}\n");
+    }
+
     /// Cap each stream at `bytes`.
     pub fn with_cap(mut self, bytes: usize) -> Shell {
         self.cap = bytes;
@@ -104,7 +113,10 @@ impl Shell {
     /// Run `command` with a deadline. A timed-out command has its process group killed and
     /// keeps what it printed until then.
     pub async fn run(&self, command: &str, timeout: Duration) -> Result<Outcome> {
-        let script = format!(". \"$__LABRUN_STATE\" 2>/dev/null\n{command}\n{SAVE}");
+        let script = format!(
+            ". \"$__LABRUN_STATE\" 2>/dev/null\n{}{command}\n{SAVE}",
+            self.prologue
+        );
         let started = Instant::now();
         let fresh = self.fresh_state();
         let _ = std::fs::remove_file(&fresh);
@@ -170,7 +182,10 @@ impl Shell {
     /// Start `command` in a background terminal: the session's state restored, its own
     /// process group, output collected until [`Terminal::stop`].
     pub fn spawn(&self, command: &str) -> Result<Terminal> {
-        let script = format!(". \"$__LABRUN_STATE\" 2>/dev/null\n{command}");
+        let script = format!(
+            ". \"$__LABRUN_STATE\" 2>/dev/null\n{}{command}",
+            self.prologue
+        );
         Ok(Terminal {
             proc: Spawned::start(&script, &self.state, self.cap)?,
             started: Instant::now(),

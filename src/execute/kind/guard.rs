@@ -102,16 +102,26 @@ pub struct Own<'a> {
     pub kubeconfig: &'a Path,
     /// The API server labrun's kubeconfig points at (verified against Docker), once known.
     pub server: Option<&'a str>,
+    /// labrun's own `DOCKER_HOST` / `DOCKER_CONTEXT` values, if it was started with them.
+    pub docker: &'a [String],
 }
 
 /// `Ok`, or why `command` would reach something other than the run's own.
 pub fn check(command: &str, own: &Own) -> Result<(), String> {
     let commands = crate::syntax::simple_commands(command)
         .map_err(|e| format!("labrun cannot see what this step reaches: {e}"))?;
-    commands.iter().try_for_each(|s| check_simple(s, own))
+    commands.iter().try_for_each(|s| {
+        check_simple(s, own).map_err(|why| match s.words.is_empty() {
+            true => why,
+            false => format!("`{}`: {why}", shown(s)),
+        })
+    })
 }
 
-fn check_simple(s: &Simple, own: &Own) -> Result<(), String> {
+/// `Ok`, or why one simple command (as found in a step's text, or as a program is about to
+/// be started with it) would reach something other than the run's own. The reason does not
+/// repeat the command: the caller shows it.
+pub fn check_simple(s: &Simple, own: &Own) -> Result<(), String> {
     let at = |what: String| match s.within {
         Some(w) => format!("{what} (inside {w})"),
         None => what,
@@ -141,7 +151,7 @@ fn check_simple(s: &Simple, own: &Own) -> Result<(), String> {
     if SETTERS.contains(&program) {
         setter(program, s.args(), own).map_err(at)?;
     }
-    flags(program, s.args(), own).map_err(|why| at(format!("`{}`: {why}", shown(s))))?;
+    flags(program, s.args(), own).map_err(at)?;
     if program == "kind" {
         kind_clusters(s.args(), own).map_err(at)?;
     }
@@ -306,7 +316,7 @@ fn kind_clusters(args: &[Word], own: &Own) -> Result<(), String> {
 }
 
 /// A simple command as written, shortened to one line.
-fn shown(s: &Simple) -> String {
+pub fn shown(s: &Simple) -> String {
     let all: Vec<&str> = s.words.iter().map(|w| w.raw.as_str()).collect();
     let text = all.join(" ");
     match text.char_indices().nth(100) {
@@ -345,7 +355,7 @@ fn named(target: Target, value: &Word, own: &Own) -> Result<(), String> {
         // a token computed during the run (`$(kubectl create token …)`) is for the server
         // the run's kubeconfig names; one written into the document is not
         Target::Token => literal.is_none(),
-        Target::Docker => false,
+        Target::Docker => literal.is_some_and(|l| own.docker.iter().any(|d| d == l)),
     };
     if ok {
         return Ok(());
@@ -389,6 +399,7 @@ mod tests {
             cluster: "kind",
             kubeconfig: Path::new("/tmp/labrun-test/kubeconfig"),
             server: Some("https://127.0.0.1:41234"),
+            docker: &[],
         }
     }
 

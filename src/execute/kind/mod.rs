@@ -11,6 +11,7 @@ pub mod docker;
 pub mod guard;
 pub mod safety;
 pub mod settle;
+pub mod shim;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -60,6 +61,12 @@ pub struct Kind {
     /// The lab's own `kind delete cluster` ran.
     deleted: bool,
     versions: serde_json::Map<String, serde_json::Value>,
+    /// labrun's own `DOCKER_HOST` / `DOCKER_CONTEXT` values.
+    docker: Vec<String>,
+    /// The guard at the moment a program starts.
+    shims: shim::Shims,
+    /// The API server labrun's kubeconfig points at, as last verified against Docker.
+    verified: Option<String>,
 }
 
 /// The cluster a lab creates: `--name` of its `kind create cluster` step, else `kind`.
@@ -145,11 +152,28 @@ impl Kind {
                 )));
             }
         }
-        let local = Local::new(workdir, out, cap)?;
+        let mut local = Local::new(workdir, out, cap)?;
         local
             .shell()
             .export("KUBECONFIG", &kubeconfig.display().to_string())?;
         local.shell().export("KIND_CLUSTER_NAME", &cluster)?;
+        let docker: Vec<String> = ["DOCKER_HOST", "DOCKER_CONTEXT"]
+            .iter()
+            .filter_map(|v| std::env::var(v).ok())
+            .collect();
+        let labrun = std::env::current_exe()
+            .map_err(|e| Error::Environment(format!("finding labrun's own program: {e}")))?;
+        let shims = shim::Shims::install(
+            out,
+            &labrun,
+            &shim::State {
+                cluster: cluster.clone(),
+                kubeconfig: kubeconfig.clone(),
+                server: None,
+                docker: docker.clone(),
+            },
+        )?;
+        local.shell_mut().set_prologue(&shims.prologue());
         let mut k = Kind {
             local,
             facts,
@@ -160,9 +184,13 @@ impl Kind {
             existed: !existing.is_empty(),
             deleted: false,
             versions,
+            docker,
+            shims,
+            verified: None,
         };
         if k.existed {
             k.learn_server_version().await;
+            k.reverify().await?;
         }
         Ok(k)
     }
@@ -200,6 +228,38 @@ impl Kind {
             cluster: &self.cluster,
             kubeconfig: &self.kubeconfig,
             server,
+            docker: &self.docker,
+        }
+    }
+
+    /// Verify where labrun's kubeconfig points, and tell the shims: a program started while
+    /// it is not the run's cluster is refused.
+    async fn reverify(&mut self) -> Result<()> {
+        let verified = match self.check_target().await {
+            Ok(()) => safety::current(&self.kubeconfig)
+                .map_err(Error::Environment)?
+                .map(|t| t.server),
+            Err(_) => None,
+        };
+        if verified != self.verified {
+            self.verified = verified;
+            self.shims.update(&shim::State {
+                cluster: self.cluster.clone(),
+                kubeconfig: self.kubeconfig.clone(),
+                server: self.verified.clone(),
+                docker: self.docker.clone(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A program the shims refused while a step ran stops the run.
+    fn refused_meanwhile(&self) -> Result<()> {
+        match self.shims.take_refusals() {
+            Some(why) => Err(Error::Environment(format!(
+                "refused a program as the step ran it: {why}"
+            ))),
+            None => Ok(()),
         }
     }
 
@@ -330,6 +390,7 @@ impl Backend for Kind {
     }
 
     async fn before(&mut self, command: &str) -> Result<Admit> {
+        self.refused_meanwhile()?; // by a background step or watch since the last step
         if is_create(command) && self.existed {
             return Ok(Admit::Skip(format!(
                 "--reuse: kind cluster `{}` exists already",
@@ -349,16 +410,21 @@ impl Backend for Kind {
             self.check_target().await?;
         }
         self.check_exec_targets(command).await?;
+        if self.created || self.existed {
+            self.reverify().await?;
+        }
         Ok(Admit::Run)
     }
 
     async fn after(&mut self, command: &str, outcome: &Outcome) -> Result<Option<String>> {
+        self.refused_meanwhile()?;
         if outcome.exit_code != 0 {
             return Ok(self.stopped_nodes().await);
         }
         if is_create(command) {
             self.created = true;
             self.learn_server_version().await;
+            self.reverify().await?;
         }
         if is_delete(command) {
             self.deleted = true;
