@@ -300,3 +300,27 @@ fn run_reports_in_the_ci_formats() {
     assert!(gh.contains("::error file="), "{gh}");
     assert!(gh.contains(",line=6"), "{gh}");
 }
+
+#[test]
+fn a_step_whose_directory_was_removed_stays_inside_the_scratch_copy() {
+    let doc = "# Gone\n\n```console\n$ mkdir d && cd d && rmdir \"$PWD\"\n$ touch written-here\n$ pwd\n```\n";
+    let dir = project(doc, "");
+    // labrun is started from the project itself: the step must not write there
+    let out = Command::new(BIN)
+        .current_dir(dir.path())
+        .args(["run", "doc.md"])
+        .output()
+        .unwrap();
+    assert!(out.status.code().is_some(), "{}", text(&out));
+    assert!(
+        !dir.path().join("written-here").exists(),
+        "a step wrote into the directory labrun was started from"
+    );
+    let scratch = dir.path().join("target/labrun/doc/work");
+    assert!(scratch.join("written-here").exists());
+    let records = last_run(dir.path());
+    assert_eq!(
+        Path::new(records[2].stdout.trim()),
+        std::fs::canonicalize(&scratch).unwrap()
+    );
+}

@@ -34,6 +34,9 @@ pub struct Outcome {
 /// A persistent shell session rooted in a state directory.
 pub struct Shell {
     state: PathBuf,
+    /// The directory every step's bash starts in before it restores the session's own: a
+    /// step whose saved directory was removed stays here, never where labrun was started.
+    root: PathBuf,
     cap: usize,
     /// Bash run after the state is restored and before each command (the kind backend keeps
     /// its guard's shims first on `PATH` with it).
@@ -82,6 +85,7 @@ impl Shell {
         std::fs::write(&state, init).map_err(|e| Error::io(&state, e))?;
         Ok(Shell {
             state,
+            root: workdir,
             cap: DEFAULT_CAP,
             prologue: String::new(),
             spare: Mutex::new(None),
@@ -123,11 +127,11 @@ impl Shell {
         let spare = self.spare.lock().unwrap().take();
         let mut proc = match spare {
             Some(p) => p,
-            None => Spawned::waiting(&self.state, self.cap)?,
+            None => Spawned::waiting(&self.state, &self.root, self.cap)?,
         };
         // The next step's bash starts while this one runs; it reads the session's state only
         // when it gets its script, after this step has saved it.
-        *self.spare.lock().unwrap() = Spawned::waiting(&self.state, self.cap).ok();
+        *self.spare.lock().unwrap() = Spawned::waiting(&self.state, &self.root, self.cap).ok();
         proc.feed(&script).await?;
         let status = tokio::time::timeout(timeout, proc.child.wait()).await;
         let duration = started.elapsed();
@@ -187,7 +191,7 @@ impl Shell {
             self.prologue
         );
         Ok(Terminal {
-            proc: Spawned::start(&script, &self.state, self.cap)?,
+            proc: Spawned::start(&script, &self.state, &self.root, self.cap)?,
             started: Instant::now(),
         })
     }
@@ -222,13 +226,13 @@ const WAITING: &str =
 
 impl Spawned {
     /// Bash started and waiting for its script on standard input ([`Spawned::feed`]).
-    fn waiting(state: &Path, cap: usize) -> Result<Spawned> {
-        Spawned::spawn(WAITING, state, cap, Stdio::piped())
+    fn waiting(state: &Path, root: &Path, cap: usize) -> Result<Spawned> {
+        Spawned::spawn(WAITING, state, root, cap, Stdio::piped())
     }
 
     /// Bash started on `script`, standard input empty.
-    fn start(script: &str, state: &Path, cap: usize) -> Result<Spawned> {
-        Spawned::spawn(script, state, cap, Stdio::null())
+    fn start(script: &str, state: &Path, root: &Path, cap: usize) -> Result<Spawned> {
+        Spawned::spawn(script, state, root, cap, Stdio::null())
     }
 
     /// Hand a waiting bash its script.
@@ -243,9 +247,10 @@ impl Spawned {
         Ok(())
     }
 
-    fn spawn(script: &str, state: &Path, cap: usize, stdin: Stdio) -> Result<Spawned> {
+    fn spawn(script: &str, state: &Path, root: &Path, cap: usize, stdin: Stdio) -> Result<Spawned> {
         let mut cmd = tokio::process::Command::new("bash");
-        cmd.arg("--noprofile")
+        cmd.current_dir(root)
+            .arg("--noprofile")
             .arg("--norc")
             .arg("-c")
             .arg(script)
@@ -255,9 +260,9 @@ impl Spawned {
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         cmd.as_std_mut().process_group(0);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| Error::Environment(format!("cannot start bash: {e}")))?;
+        let mut child = cmd.spawn().map_err(|e| {
+            Error::Environment(format!("cannot start bash in {}: {e}", root.display()))
+        })?;
         let guard = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
         let out = capture(child.stdout.take().expect("piped"), cap);
         let err = capture(child.stderr.take().expect("piped"), cap);
