@@ -3,7 +3,7 @@
 //! kind's node image cannot be pulled here, so the node containers are stand-ins built from
 //! Debian's busybox-static (`tests/images/build-fake-node.sh`, `docker import`), named and
 //! labelled as kind names and labels its nodes; where a run needs the `kind` command itself,
-//! `tests/fake-kind/kind` (a test double that starts such containers and writes kubeconfigs as
+//! `tests/fake-kind/kind.rs` (a test double that starts such containers and writes kubeconfigs as
 //! kind does) stands in for it. What is tested is labrun's side: the Docker facts through
 //! bollard, masking and binding of `docker ps` / `docker exec`, the safety refusal, the
 //! same-name error, `--reuse`, and the clean-up on Ctrl-C.
@@ -228,7 +228,7 @@ fn fake_path(dir: &Path) -> (String, PathBuf) {
     let mut perms = std::fs::metadata(&kubectl).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&kubectl, perms).unwrap();
-    let kind_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-kind");
+    let kind_dir = common::fake_kind_dir();
     let path = format!(
         "{}:{}:{}",
         bin.display(),
@@ -294,10 +294,18 @@ fn a_cluster_of_the_same_name_is_an_error_unless_reused() {
         return;
     }
     image();
-    let c = Cluster::start("same", 1);
     let doc = "# Lab\n\n```console\n$ kind create cluster\n$ kubectl get pods\nNo resources found in default namespace.\n```\n";
     let dir = project(doc);
     let (path, mark) = fake_path(dir.path());
+    // the user's own cluster, made by kind (here its double) into the user's kubeconfig
+    let c = Cluster(format!("labrun-same-u{}", std::process::id()));
+    let made = Command::new("kind")
+        .args(["create", "cluster", "--name", &c.0])
+        .env("PATH", &path)
+        .env("KUBECONFIG", dir.path().join("users-kubeconfig"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", text(&made));
     let out = run_kind(dir.path(), &path, &["--cluster", &c.0]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let t = text(&out);
@@ -320,7 +328,7 @@ fn a_cluster_of_the_same_name_is_an_error_unless_reused() {
     assert_eq!(versions["kind"], "kind v0.0.0-labrun-test-double");
     assert!(versions["docker"].as_str().is_some());
     // a reused cluster is not labrun's to delete
-    assert_eq!(containers_of(&c.0), 2);
+    assert_eq!(containers_of(&c.0), 1);
 }
 
 #[test]
@@ -370,7 +378,7 @@ fn ctrl_c_deletes_the_cluster_the_run_created_unless_kept() {
             assert!(Instant::now() < deadline, "the hanging step never started");
             std::thread::sleep(Duration::from_millis(100));
         }
-        assert_eq!(containers_of(&name), 2, "the run created its cluster");
+        assert_eq!(containers_of(&name), 1, "the run created its cluster");
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(child.id() as i32),
             nix::sys::signal::Signal::SIGINT,
@@ -378,7 +386,7 @@ fn ctrl_c_deletes_the_cluster_the_run_created_unless_kept() {
         .unwrap();
         assert_eq!(child.wait().unwrap().code(), Some(130));
         if keep {
-            assert_eq!(containers_of(&name), 2, "--keep-cluster keeps it");
+            assert_eq!(containers_of(&name), 1, "--keep-cluster keeps it");
             remove_cluster(&name);
         } else {
             assert_eq!(containers_of(&name), 0, "deleted on Ctrl-C");
@@ -412,7 +420,7 @@ fn doctor_and_cluster_up_status_down() {
     assert!(text(&out).contains(&format!("`{name}` does not exist")));
     let out = labrun(&["cluster", "up"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(containers_of(&name), 2);
+    assert_eq!(containers_of(&name), 1, "kind's default: one control plane");
     let out = labrun(&["cluster", "status"]);
     let t = text(&out);
     assert!(
@@ -473,7 +481,7 @@ fn recording_path(dir: &Path) -> (String, PathBuf) {
     let bin = dir.join("shims");
     std::fs::create_dir_all(&bin).unwrap();
     let calls = dir.join("calls");
-    let kind = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fake-kind/kind");
+    let kind = common::fake_kind_dir().join("kind");
     for (program, then) in [
         ("kubectl", "exit 0".to_string()),
         ("helm", "exit 0".to_string()),
@@ -654,4 +662,215 @@ fn what_the_text_cannot_show_is_refused_as_the_program_starts() {
         );
         assert_eq!(containers_of(&name), 0, "the run's cluster was deleted");
     }
+}
+
+/// `kind …` through the test double, with labrun nowhere involved.
+fn kind(path: &str, kubeconfig: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new("kind")
+        .args(args)
+        .env("PATH", path)
+        .env("KUBECONFIG", kubeconfig)
+        .env_remove("KIND_CLUSTER_NAME")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn inspect(container: &str, format: &str) -> String {
+    String::from_utf8_lossy(&docker(&["inspect", "--format", format, container]).stdout)
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn the_test_double_creates_what_a_kind_config_asks_for() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = fake_path(dir.path());
+    let kc = dir.path().join("kubeconfig");
+    let pid = std::process::id();
+    let c = Cluster(format!("labrun-cfg-u{pid}"));
+    std::fs::write(
+        dir.path().join("four.yaml"),
+        format!(
+            "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nname: {}\nnetworking:\n  apiServerAddress: 127.0.0.1\nnodes:\n  - role: control-plane\n    extraPortMappings:\n      - containerPort: 80\n        listenAddress: 127.0.0.1\n  - role: worker\n  - role: worker\n  - role: worker\n",
+            c.0
+        ),
+    )
+    .unwrap();
+    let out = kind(
+        &path,
+        &kc,
+        &[
+            "create",
+            "cluster",
+            "--config",
+            dir.path().join("four.yaml").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        out.stdout.is_empty(),
+        "kind writes its progress to standard error"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with(&format!(
+            "Creating cluster \"{}\" ...\n ✓ Ensuring node image",
+            c.0
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("Set kubectl context to \"kind-{}\"", c.0)),
+        "{err}"
+    );
+    let names: Vec<String> = ["control-plane", "worker", "worker2", "worker3"]
+        .iter()
+        .map(|s| format!("{}-{s}", c.0))
+        .collect();
+    assert_eq!(containers_of(&c.0), 4);
+    for n in &names {
+        assert_eq!(
+            inspect(n, "{{.Config.Hostname}}"),
+            *n,
+            "the node name is its hostname"
+        );
+        assert!(inspect(n, "{{json .NetworkSettings.Networks}}").contains("\"kind\""));
+    }
+    let cp = &names[0];
+    assert_eq!(
+        inspect(cp, "{{index .Config.Labels \"io.x-k8s.kind.role\"}}"),
+        "control-plane"
+    );
+    let published = String::from_utf8_lossy(&docker(&["port", cp]).stdout).to_string();
+    assert!(published.contains("80/tcp -> 127.0.0.1:"), "{published}");
+    assert!(published.contains("6443/tcp -> 127.0.0.1:"), "{published}");
+    // certificate credentials, as kind writes them, and the context made current
+    let conf = std::fs::read_to_string(&kc).unwrap();
+    assert!(conf.contains("client-certificate-data") && conf.contains("client-key-data"));
+    assert!(conf.contains("certificate-authority-data") && !conf.contains("token"));
+    assert!(
+        conf.contains(&format!("current-context: kind-{}", c.0)),
+        "{conf}"
+    );
+    // the cluster's nodes, and its kubeconfig read back from the node
+    let out = kind(&path, &kc, &["get", "nodes", "-n", &c.0], &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        names
+    );
+    let out = kind(&path, &kc, &["get", "kubeconfig", "--name", &c.0], &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("client-key-data"));
+    // load docker-image reaches every node; an image that is not there is an error
+    let out = kind(
+        &path,
+        &kc,
+        &["load", "docker-image", IMAGE, "--name", &c.0],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    for n in &names {
+        let ls = docker(&["exec", n, "ls", "/kind-images"]);
+        assert_eq!(
+            String::from_utf8_lossy(&ls.stdout).trim(),
+            "labrun_fake-node_test.tar"
+        );
+    }
+    let out = kind(
+        &path,
+        &kc,
+        &[
+            "load",
+            "docker-image",
+            "labrun/no-such-image:0",
+            "--name",
+            &c.0,
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("not present locally"), "{}", text(&out));
+    // delete: the nodes, then the kubeconfig's entries
+    let out = kind(&path, &kc, &["delete", "cluster", "--name", &c.0], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+    assert!(
+        text(&out).contains(&format!("Deleted nodes: [{}]", quoted.join(" "))),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(containers_of(&c.0), 0);
+    let conf = std::fs::read_to_string(&kc).unwrap();
+    assert!(!conf.contains(&format!("kind-{}", c.0)), "{conf}");
+}
+
+#[test]
+fn the_test_double_names_clusters_in_kinds_order_and_locks_the_kubeconfig() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = fake_path(dir.path());
+    let kc = dir.path().join("kubeconfig");
+    let pid = std::process::id();
+    let (from_config, from_env, from_flag) = (
+        Cluster(format!("labrun-byconfig-u{pid}")),
+        Cluster(format!("labrun-byenv-u{pid}")),
+        Cluster(format!("labrun-byflag-u{pid}")),
+    );
+    let config = dir.path().join("named.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nname: {}\n",
+            from_config.0
+        ),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let create = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut args = vec!["create", "cluster", "--config", config];
+        args.extend(extra);
+        let out = kind(&path, &kc, &args, env);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    create(&[], &[]); // the config's name
+    assert_eq!(containers_of(&from_config.0), 1);
+    create(&[("KIND_CLUSTER_NAME", &from_env.0)], &[]); // the environment beats the config
+    assert_eq!(containers_of(&from_env.0), 1);
+    create(&[("KIND_CLUSTER_NAME", &from_env.0)], &["-n", &from_flag.0]); // the flag beats both
+    assert_eq!(containers_of(&from_flag.0), 1);
+    // a second create of the same name is kind's error
+    let out = kind(
+        &path,
+        &kc,
+        &["create", "cluster", "--name", &from_flag.0],
+        &[],
+    );
+    assert!(text(&out).contains(&format!(
+        "node(s) already exist for a cluster with the name \"{}\"",
+        from_flag.0
+    )));
+    // a kubeconfig lock left behind stops kind from writing the kubeconfig
+    std::fs::write(dir.path().join("kubeconfig.lock"), "").unwrap();
+    let out = kind(
+        &path,
+        &kc,
+        &["delete", "cluster", "--name", &from_config.0],
+        &[],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("failed to lock config file"),
+        "{}",
+        text(&out)
+    );
 }

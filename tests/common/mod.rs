@@ -209,3 +209,22 @@ pub fn run_script(script: &str, env: &[(&str, &Path)]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A directory holding `kind`: the test double `tests/fake-kind/kind.rs`, which `cargo test`
+/// builds as the example `fake-kind`.
+pub fn fake_kind_dir() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile = exe.parent().unwrap().parent().unwrap();
+    let built = profile.join("examples/fake-kind");
+    assert!(
+        built.exists(),
+        "{} is missing: cargo test builds it (the example fake-kind)",
+        built.display()
+    );
+    let dir = profile.join("fake-kind-bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    match std::os::unix::fs::symlink(&built, dir.join("kind")) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => panic!("{e}"),
+        _ => dir,
+    }
+}

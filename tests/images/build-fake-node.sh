@@ -14,7 +14,7 @@ fi
 dpkg-deb -x busybox-static_*.deb pkg
 mkdir -p rootfs/bin rootfs/etc rootfs/tmp
 cp pkg/bin/busybox rootfs/bin/busybox
-for tool in sh sleep cat hostname echo ls ps env true false; do
+for tool in sh sleep cat hostname echo ls ps env true false mkdir tar; do
   ln -s busybox "rootfs/bin/$tool"
 done
 echo "root:x:0:0:root:/:/bin/sh" > rootfs/etc/passwd
