@@ -197,7 +197,11 @@ async fn run_plain<B: Backend>(
     opts: &Options,
     progress: &mut dyn FnMut(Event),
 ) -> crate::error::Result<StepRecord> {
-    let timeout = step.directives.timeout.unwrap_or(opts.timeout);
+    let timeout = step
+        .directives
+        .timeout
+        .or_else(|| backend.timeout(command))
+        .unwrap_or(opts.timeout);
     let budget = retry_budget(step, command, opts);
     let started = Instant::now();
     let mut tries = 0;

@@ -874,3 +874,65 @@ fn the_test_double_names_clusters_in_kinds_order_and_locks_the_kubeconfig() {
         text(&out)
     );
 }
+
+#[test]
+fn a_create_that_outlives_its_budget_or_is_interrupted_leaves_no_node() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let name = format!("labrun-slow-u{}", std::process::id());
+    let doc = "# Lab\n\n```console\n$ kind create cluster\n$ kubectl get nodes\n```\n";
+    let dir = project(doc);
+    let (path, mark) = fake_path(dir.path());
+    let labrun = |args: &[&str], delay: &str| {
+        let mut c = Command::new(BIN);
+        c.arg("run")
+            .arg(dir.path().join("doc.md"))
+            .args(["--backend", "kind", "--settle", "1s", "--cluster", &name])
+            .args(args)
+            .env("PATH", &path)
+            .env("FAKE_KIND_CREATE_DELAY", delay);
+        c
+    };
+    // 1. the create outlives its budget: its nodes had started, and are gone at the end
+    let out = labrun(&["--create-timeout", "3s"], "60").output().unwrap();
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out));
+    let records = last_run(dir.path());
+    assert!(records[0].timed_out, "{:?}", records[0]);
+    assert_eq!(containers_of(&name), 0, "a timed-out create leaves no node");
+    // 2. interrupted during create
+    let mut child = labrun(&[], "60")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while containers_of(&name) == 0 {
+        assert!(Instant::now() < deadline, "the create never started a node");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    assert_eq!(
+        containers_of(&name),
+        0,
+        "an interrupted create leaves no node"
+    );
+    // 3. a lock a killed kind left beside labrun's kubeconfig does not stop the next run
+    let lock = dir.path().join("target/labrun/doc/kubeconfig.lock");
+    std::fs::write(&lock, "").unwrap();
+    let out = labrun(&[], "0").output().unwrap();
+    let records = last_run(dir.path());
+    // kind's create succeeded (the stand-in cluster has no API server to settle against, so
+    // the step is reported unsettled), and the next step reached the new cluster
+    assert_eq!(records[0].exit_code, 0, "{}", text(&out));
+    assert!(!records[0].timed_out);
+    assert_eq!(std::fs::read_to_string(&mark).unwrap().trim(), "get nodes");
+    assert!(!lock.exists());
+    assert_eq!(containers_of(&name), 0, "deleted at the end of the run");
+}

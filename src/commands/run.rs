@@ -55,6 +55,9 @@ pub(crate) struct KindArgs {
     /// kind backend: the longest a change may take to settle (default 180s).
     #[arg(long)]
     pub(crate) settle: Option<String>,
+    /// kind backend: the longest the lab's `kind create cluster` may take (default 10m).
+    #[arg(long)]
+    pub(crate) create_timeout: Option<String>,
 }
 
 pub(crate) fn run_document(
@@ -105,11 +108,17 @@ pub(crate) fn run_document(
                         .map_err(|m| Error::input(path, 0, format!("--settle: {m}")))?,
                     None => std::time::Duration::from_secs(180),
                 };
+                let create = match &kind.create_timeout {
+                    Some(t) => labrun::directive::parse_duration(t)
+                        .map_err(|m| Error::input(path, 0, format!("--create-timeout: {m}")))?,
+                    None => labrun::execute::kind::Options::default().create,
+                };
                 let kopts = labrun::execute::kind::Options {
                     cluster: kind.cluster.clone(),
                     reuse: kind.reuse,
                     keep: kind.keep_cluster,
                     settle,
+                    create,
                 };
                 let mut k =
                     labrun::execute::kind::Kind::new(&lab.steps, &workdir, &out, cap, kopts)

@@ -45,6 +45,12 @@ pub trait Backend {
         Ok(None)
     }
 
+    /// A step's own timeout, when this backend knows better than the run's default (a
+    /// `timeout` directive still wins).
+    fn timeout(&self, _command: &str) -> Option<std::time::Duration> {
+        None
+    }
+
     /// Versions of what the steps run against, recorded with each step.
     fn versions(&self) -> Option<serde_json::Value> {
         None

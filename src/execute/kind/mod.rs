@@ -34,6 +34,9 @@ pub struct Options {
     pub keep: bool,
     /// The longest a change may take to settle.
     pub settle: Duration,
+    /// The longest the lab's `kind create cluster` may take (node images are pulled, four
+    /// nodes boot): a budget of its own, not the step timeout.
+    pub create: Duration,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             reuse: false,
             keep: false,
             settle: Duration::from_secs(180),
+            create: Duration::from_secs(600),
         }
     }
 }
@@ -54,7 +58,9 @@ pub struct Kind {
     cluster: String,
     kubeconfig: PathBuf,
     opts: Options,
-    /// labrun's run created the cluster (so it deletes it at the end).
+    /// A create step of this run started when no node of the cluster existed: whatever nodes
+    /// that name has now are this run's, created or half-created (so it deletes them at the
+    /// end, whatever the create step's fate).
     created: bool,
     /// The cluster existed when the run started (`--reuse`).
     existed: bool,
@@ -136,8 +142,11 @@ impl Kind {
                     .join(", ")
             )));
         }
-        if std::fs::exists(&kubeconfig).unwrap_or(false) {
-            std::fs::remove_file(&kubeconfig).map_err(|e| Error::io(&kubeconfig, e))?;
+        // labrun's own kubeconfig, and the lock a killed kind may have left beside it
+        for stale in [kubeconfig.clone(), lock_of(&kubeconfig)] {
+            if std::fs::exists(&stale).unwrap_or(false) {
+                std::fs::remove_file(&stale).map_err(|e| Error::io(&stale, e))?;
+            }
         }
         if !existing.is_empty() {
             let status = std::process::Command::new("kind")
@@ -344,10 +353,15 @@ impl Kind {
         (!report.is_empty()).then_some(report)
     }
 
-    /// Delete the cluster if this run created it and nobody asked to keep it.
+    /// Delete the cluster if this run created it (or began to) and nobody asked to keep it.
     pub fn cleanup(&mut self) -> Result<()> {
         if !self.created || self.deleted || self.opts.keep {
             return Ok(());
+        }
+        // a kind killed while it held the kubeconfig's lock would make the delete fail
+        let lock = lock_of(&self.kubeconfig);
+        if lock.exists() {
+            std::fs::remove_file(&lock).map_err(|e| Error::io(&lock, e))?;
         }
         let out = std::process::Command::new("kind")
             .args(["delete", "cluster", "--name", &self.cluster, "--kubeconfig"])
@@ -364,6 +378,13 @@ impl Kind {
         self.deleted = true;
         Ok(())
     }
+}
+
+/// The lock kind holds while it writes a kubeconfig.
+fn lock_of(kubeconfig: &Path) -> PathBuf {
+    let mut name = kubeconfig.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
 }
 
 fn is_create(command: &str) -> bool {
@@ -397,6 +418,9 @@ impl Backend for Kind {
                 self.cluster
             )));
         }
+        if is_create(command) && self.facts.nodes(&self.cluster).await?.is_empty() {
+            self.created = true;
+        }
         // The command as it will run (bindings applied), against labrun's kubeconfig as it
         // is now: a step's own names first, then where the kubeconfig points.
         let target = safety::current(&self.kubeconfig).map_err(Error::Environment)?;
@@ -422,7 +446,6 @@ impl Backend for Kind {
             return Ok(self.stopped_nodes().await);
         }
         if is_create(command) {
-            self.created = true;
             self.learn_server_version().await;
             self.reverify().await?;
         }
@@ -446,6 +469,10 @@ impl Backend for Kind {
 
     fn versions(&self) -> Option<serde_json::Value> {
         Some(serde_json::Value::Object(self.versions.clone()))
+    }
+
+    fn timeout(&self, command: &str) -> Option<Duration> {
+        is_create(command).then_some(self.opts.create)
     }
 
     async fn finish(&mut self) -> Result<()> {
