@@ -145,14 +145,15 @@ fn node_facts_come_from_docker() {
     let cp = &nodes[0];
     assert_eq!(cp.role, "control-plane");
     assert_eq!(cp.state, "running");
-    assert!(cp.api_port.is_some(), "the API port is published");
+    assert_eq!(cp.api.len(), 1, "the API port is published");
+    assert_eq!(cp.api[0].ip, "127.0.0.1");
     assert!(
         cp.address
             .as_deref()
             .is_some_and(|a| a.parse::<std::net::IpAddr>().is_ok())
     );
     assert_eq!(nodes[1].role, "worker");
-    assert!(nodes[1].api_port.is_none());
+    assert!(nodes[1].api.is_empty());
     assert!(rt.block_on(facts.clusters()).unwrap().contains(&c.0));
     // a node that stopped, and what it logged
     docker(&["stop", "-t", "1", &format!("{}-worker2", c.0)]);
@@ -935,4 +936,56 @@ fn a_create_that_outlives_its_budget_or_is_interrupted_leaves_no_node() {
     assert_eq!(std::fs::read_to_string(&mark).unwrap().trim(), "get nodes");
     assert!(!lock.exists());
     assert_eq!(containers_of(&name), 0, "deleted at the end of the run");
+}
+
+#[test]
+fn no_false_refusal_for_ha_ipv6_or_a_non_loopback_api_address() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    // another address of this machine: the Docker bridge's
+    let bridge = Command::new("ip")
+        .args(["-4", "-o", "addr", "show", "docker0"])
+        .output()
+        .unwrap();
+    let bridge = String::from_utf8_lossy(&bridge.stdout)
+        .split_whitespace()
+        .skip_while(|w| *w != "inet")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .expect("docker0 has an IPv4 address")
+        .to_string();
+    let configs = [
+        ("ha", "nodes:\n  - role: control-plane\n  - role: control-plane\n  - role: control-plane\n  - role: worker\n".to_string(), "https://127.0.0.1:".to_string()),
+        ("v6", "networking:\n  apiServerAddress: \"::1\"\n".to_string(), "https://[::1]:".to_string()),
+        ("lan", format!("networking:\n  apiServerAddress: {bridge}\n"), format!("https://{bridge}:")),
+    ];
+    for (tag, config, server) in configs {
+        let doc = "# Lab\n\n```console\n$ kind create cluster --config cluster.yaml\n$ kubectl get nodes\n```\n";
+        let dir = project(doc);
+        std::fs::write(
+            dir.path().join("cluster.yaml"),
+            format!("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n{config}"),
+        )
+        .unwrap();
+        let (path, mark) = fake_path(dir.path());
+        let cluster = Cluster(format!("labrun-{tag}-u{}", std::process::id()));
+        let name = cluster.0.clone();
+        let out = run_kind(dir.path(), &path, &["--cluster", &name, "--keep-cluster"]);
+        let t = text(&out);
+        assert!(!t.contains("refus"), "{tag}: {t}");
+        assert_eq!(
+            std::fs::read_to_string(&mark).unwrap_or_default().trim(),
+            "get nodes",
+            "{tag}: {t}"
+        );
+        let conf =
+            std::fs::read_to_string(dir.path().join("target/labrun/doc/kubeconfig")).unwrap();
+        assert!(conf.contains(&format!("server: {server}")), "{tag}: {conf}");
+        let records = last_run(dir.path());
+        assert_eq!(records[0].exit_code, 0, "{tag}: {t}");
+        let nodes = if tag == "ha" { 5 } else { 1 };
+        assert_eq!(containers_of(&name), nodes, "{tag}");
+    }
 }

@@ -30,8 +30,17 @@ pub struct Node {
     pub address: Option<String>,
     /// `running`, `exited`, …
     pub state: String,
-    /// Host port published for the API server (6443 in the container), control planes only.
-    pub api_port: Option<u16>,
+    /// Where the container's port 6443 (the API server) is published on the host: the
+    /// control plane's, or the external load balancer's when there are several control planes.
+    pub api: Vec<Published>,
+}
+
+/// A published port: the host address it is bound to (`127.0.0.1`, `::1`, `0.0.0.0`, …) and the
+/// host port.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Published {
+    pub ip: String,
+    pub port: u16,
 }
 
 /// A connection to the local Docker daemon.
@@ -88,42 +97,50 @@ impl Facts {
             .list_containers(Some(opts))
             .await
             .map_err(unreachable)?;
-        let mut nodes: Vec<Node> =
-            list.into_iter()
-                .map(|c| {
-                    let labels = c.labels.unwrap_or_default();
-                    let networks = c
-                        .network_settings
-                        .and_then(|n| n.networks)
-                        .unwrap_or_default();
-                    let address = networks
-                        .get("kind")
-                        .or_else(|| networks.values().next())
-                        .and_then(|e| e.ip_address.clone())
-                        .filter(|a| !a.is_empty());
-                    let api_port =
-                        c.ports.unwrap_or_default().into_iter().find_map(|p| {
-                            (p.private_port == 6443).then_some(p.public_port).flatten()
-                        });
-                    Node {
-                        id: c.id.unwrap_or_default(),
-                        name: c
-                            .names
-                            .unwrap_or_default()
-                            .first()
-                            .map(|n| n.trim_start_matches('/').to_string())
-                            .unwrap_or_default(),
-                        cluster: labels.get(CLUSTER_LABEL).cloned().unwrap_or_default(),
-                        role: labels.get(ROLE_LABEL).cloned().unwrap_or_default(),
-                        address,
-                        state: c
-                            .state
-                            .map(|s| s.to_string())
-                            .unwrap_or_else(|| "unknown".into()),
-                        api_port,
-                    }
-                })
-                .collect();
+        let mut nodes: Vec<Node> = list
+            .into_iter()
+            .map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                let networks = c
+                    .network_settings
+                    .and_then(|n| n.networks)
+                    .unwrap_or_default();
+                let address = networks
+                    .get("kind")
+                    .or_else(|| networks.values().next())
+                    .and_then(|e| e.ip_address.clone())
+                    .filter(|a| !a.is_empty());
+                let api = c
+                    .ports
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|p| p.private_port == 6443)
+                    .filter_map(|p| {
+                        Some(Published {
+                            ip: p.ip.unwrap_or_default(),
+                            port: p.public_port?,
+                        })
+                    })
+                    .collect();
+                Node {
+                    id: c.id.unwrap_or_default(),
+                    name: c
+                        .names
+                        .unwrap_or_default()
+                        .first()
+                        .map(|n| n.trim_start_matches('/').to_string())
+                        .unwrap_or_default(),
+                    cluster: labels.get(CLUSTER_LABEL).cloned().unwrap_or_default(),
+                    role: labels.get(ROLE_LABEL).cloned().unwrap_or_default(),
+                    address,
+                    state: c
+                        .state
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "unknown".into()),
+                    api,
+                }
+            })
+            .collect();
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(nodes)
     }

@@ -55,6 +55,11 @@ pub fn current(kubeconfig: &Path) -> Result<Option<Target>, String> {
 }
 
 /// Whether `target` is the kind cluster `cluster` whose node containers are `nodes`.
+///
+/// kind's API endpoint is the cluster's external load balancer when it has several control
+/// planes, else its control plane; the server must be where Docker publishes that container's
+/// port 6443 (the address it is bound to and the port), or the container itself on the kind
+/// network.
 pub fn verify(target: Option<&Target>, cluster: &str, nodes: &[Node]) -> Result<(), String> {
     let Some(t) = target else {
         return Err(format!(
@@ -68,32 +73,76 @@ pub fn verify(target: Option<&Target>, cluster: &str, nodes: &[Node]) -> Result<
             t.context, t.server
         ));
     }
-    let Some(cp) = nodes
-        .iter()
-        .find(|n| n.role == "control-plane" && n.state == "running")
-    else {
+    let running = |role: &str| {
+        nodes
+            .iter()
+            .find(|n| n.role == role && n.state == "running")
+    };
+    let Some(cp) = running("control-plane") else {
         return Err(format!(
             "context `{}` names kind cluster `{cluster}`, but Docker shows no running \
              control-plane container labelled io.x-k8s.kind.cluster={cluster}",
             t.context
         ));
     };
+    let api = match nodes.iter().find(|n| n.role == "external-load-balancer") {
+        Some(lb) if lb.state == "running" => lb,
+        Some(lb) => {
+            return Err(format!(
+                "kind cluster `{cluster}` has several control planes, and its API endpoint, the \
+                 external load balancer `{}`, is {}",
+                lb.name, lb.state
+            ));
+        }
+        None => cp,
+    };
     let (host, port) = host_port(&t.server);
-    let local = matches!(host.as_str(), "127.0.0.1" | "localhost" | "::1" | "0.0.0.0");
-    let published = local && cp.api_port.is_some_and(|p| Some(p) == port);
-    let internal = cp.address.as_deref() == Some(host.as_str()) || host == cp.name;
+    let published = port.is_some_and(|p| {
+        api.api
+            .iter()
+            .any(|b| b.port == p && same_host(&host, &b.ip))
+    });
+    let internal = (api.address.as_deref() == Some(host.as_str()) || host == api.name)
+        && port.is_none_or(|p| p == 6443);
     if !(published || internal) {
+        let bound: Vec<String> = api
+            .api
+            .iter()
+            .map(|b| {
+                if b.ip.contains(':') {
+                    format!("[{}]:{}", b.ip, b.port)
+                } else {
+                    format!("{}:{}", b.ip, b.port)
+                }
+            })
+            .collect();
         return Err(format!(
             "context `{}` points at {}, which is not the API server of kind cluster `{cluster}` \
-             (its control plane `{}` publishes port {} and has address {})",
+             (its API endpoint `{}` is published on {} and has address {})",
             t.context,
             t.server,
-            cp.name,
-            cp.api_port.map_or("none".into(), |p| p.to_string()),
-            cp.address.as_deref().unwrap_or("none")
+            api.name,
+            if bound.is_empty() {
+                "no host port".to_string()
+            } else {
+                bound.join(", ")
+            },
+            api.address.as_deref().unwrap_or("none")
         ));
     }
     Ok(())
+}
+
+/// Whether a server's `host` reaches a port bound to `bound`: the same address; `localhost` for
+/// a loopback address; any loopback address for a wildcard binding (`0.0.0.0`, `::`).
+fn same_host(host: &str, bound: &str) -> bool {
+    let loopback = |h: &str| {
+        h == "localhost"
+            || h.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    let wildcard = matches!(bound, "" | "0.0.0.0" | "::");
+    host == bound || (wildcard && loopback(host)) || (host == "localhost" && loopback(bound))
 }
 
 /// `https://127.0.0.1:36789` → (`127.0.0.1`, Some(36789)).
@@ -113,6 +162,7 @@ fn host_port(server: &str) -> (String, Option<u16>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::execute::kind::docker::Published;
 
     fn cp(port: Option<u16>, state: &str) -> Node {
         Node {
@@ -122,7 +172,31 @@ mod tests {
             role: "control-plane".into(),
             address: Some("172.18.0.3".into()),
             state: state.into(),
-            api_port: port,
+            api: port
+                .map(|port| Published {
+                    ip: "127.0.0.1".into(),
+                    port,
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    fn node(name: &str, role: &str, api: &[(&str, u16)]) -> Node {
+        Node {
+            id: format!("{name}-id"),
+            name: name.into(),
+            cluster: "kind".into(),
+            role: role.into(),
+            address: Some(format!("172.18.0.{}", name.len())),
+            state: "running".into(),
+            api: api
+                .iter()
+                .map(|(ip, port)| Published {
+                    ip: ip.to_string(),
+                    port: *port,
+                })
+                .collect(),
         }
     }
 
@@ -172,6 +246,108 @@ mod tests {
             verify(None, "kind", &nodes)
                 .unwrap_err()
                 .contains("no current context")
+        );
+    }
+
+    #[test]
+    fn the_api_endpoint_is_found_as_kind_finds_it() {
+        // several control planes: the external load balancer publishes the API
+        let ha = [
+            node("kind-control-plane", "control-plane", &[]),
+            node("kind-control-plane2", "control-plane", &[]),
+            node(
+                "kind-external-load-balancer",
+                "external-load-balancer",
+                &[("127.0.0.1", 40001)],
+            ),
+        ];
+        let t = target("kind-kind", "https://127.0.0.1:40001");
+        assert_eq!(verify(Some(&t), "kind", &ha), Ok(()));
+        let mut stopped = ha.clone();
+        stopped[2].state = "exited".into();
+        let e = verify(Some(&t), "kind", &stopped).unwrap_err();
+        assert!(
+            e.contains("external load balancer") && e.contains("exited"),
+            "{e}"
+        );
+        // apiServerAddress on another address of the machine: that address, not loopback
+        let lan = [node(
+            "kind-control-plane",
+            "control-plane",
+            &[("192.168.1.10", 6443)],
+        )];
+        assert_eq!(
+            verify(
+                Some(&target("kind-kind", "https://192.168.1.10:6443")),
+                "kind",
+                &lan
+            ),
+            Ok(())
+        );
+        let e = verify(
+            Some(&target("kind-kind", "https://127.0.0.1:6443")),
+            "kind",
+            &lan,
+        )
+        .unwrap_err();
+        assert!(e.contains("published on 192.168.1.10:6443"), "{e}");
+        // IPv6
+        let v6 = [node(
+            "kind-control-plane",
+            "control-plane",
+            &[("::1", 40002)],
+        )];
+        assert_eq!(
+            verify(
+                Some(&target("kind-kind", "https://[::1]:40002")),
+                "kind",
+                &v6
+            ),
+            Ok(())
+        );
+        assert!(
+            verify(
+                Some(&target("kind-kind", "https://127.0.0.1:40002")),
+                "kind",
+                &v6
+            )
+            .is_err()
+        );
+        // a wildcard binding answers on loopback; localhost names a loopback binding
+        let any = [node(
+            "kind-control-plane",
+            "control-plane",
+            &[("0.0.0.0", 40003)],
+        )];
+        assert_eq!(
+            verify(
+                Some(&target("kind-kind", "https://127.0.0.1:40003")),
+                "kind",
+                &any
+            ),
+            Ok(())
+        );
+        let lo = [node(
+            "kind-control-plane",
+            "control-plane",
+            &[("127.0.0.1", 40004)],
+        )];
+        assert_eq!(
+            verify(
+                Some(&target("kind-kind", "https://localhost:40004")),
+                "kind",
+                &lo
+            ),
+            Ok(())
+        );
+        // inside the kind network: the node's name or address, on 6443 only
+        assert!(
+            verify(
+                Some(&target("kind-kind", "https://kind-control-plane:7000")),
+                "kind",
+                &lo
+            )
+            .is_err()
         );
     }
 
