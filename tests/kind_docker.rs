@@ -989,3 +989,82 @@ fn no_false_refusal_for_ha_ipv6_or_a_non_loopback_api_address() {
         assert_eq!(containers_of(&name), nodes, "{tag}");
     }
 }
+
+#[test]
+fn labrun_reaches_the_daemon_of_the_docker_clis_context() {
+    if !docker_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("docker-config");
+    let socket = dir.path().join("docker.sock");
+    std::os::unix::fs::symlink("/var/run/docker.sock", &socket).unwrap();
+    // the contexts are written by the docker CLI itself
+    let cli = |args: &[&str]| {
+        let out = Command::new("docker")
+            .args(args)
+            .env("DOCKER_CONFIG", &config)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "docker {args:?}: {}", text(&out));
+    };
+    let host = format!("host=unix://{}", socket.display());
+    cli(&["context", "create", "labrun-here", "--docker", &host]);
+    cli(&[
+        "context",
+        "create",
+        "labrun-nowhere",
+        "--docker",
+        "host=unix:///nonexistent/docker.sock",
+    ]);
+    cli(&["context", "use", "labrun-here"]);
+    let doc = project("# Lab\n\n```console\n$ kind get clusters\n```\n");
+    let (path, _) = fake_path(doc.path());
+    let labrun = |args: &[&str], context: Option<&str>| {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("PATH", &path)
+            .env("DOCKER_CONFIG", &config)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT");
+        if let Some(ctx) = context {
+            c.env("DOCKER_CONTEXT", ctx);
+        }
+        c.output().unwrap()
+    };
+    let out = labrun(&["doctor"], None);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains(&format!(
+            "at unix://{} (from context labrun-here",
+            socket.display()
+        )),
+        "{t}"
+    );
+    assert!(!t.contains("DIFFERS"), "{t}");
+    // DOCKER_CONTEXT wins over the configuration's current context: a daemon that is not
+    // there is reported as such, though the default socket answers
+    let out = labrun(&["doctor"], Some("labrun-nowhere"));
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{t}");
+    assert!(
+        t.contains(
+            "not reachable at unix:///nonexistent/docker.sock (from DOCKER_CONTEXT=labrun-nowhere)"
+        ),
+        "{t}"
+    );
+    let doc_path = doc.path().join("doc.md");
+    let out = labrun(
+        &["run", doc_path.to_str().unwrap(), "--backend", "kind"],
+        Some("labrun-nowhere"),
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("/nonexistent/docker.sock"),
+        "{}",
+        text(&out)
+    );
+}

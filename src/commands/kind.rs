@@ -24,10 +24,34 @@ pub(crate) fn doctor(path: Option<&std::path::Path>) -> anyhow::Result<ExitCode>
     let mut missing = Vec::new();
     let facts = runtime.block_on(Facts::connect());
     match &facts {
-        Ok(f) => println!(
-            "docker   ok       server {}",
-            runtime.block_on(f.version()).unwrap_or_default()
-        ),
+        Ok(f) => {
+            let at = f.endpoint();
+            println!(
+                "docker   ok       server {} at {} (from {})",
+                runtime.block_on(f.version()).unwrap_or_default(),
+                at.host,
+                at.from
+            );
+            // the docker CLI's own answer, which is kind's
+            let cli = first_line(
+                "docker",
+                &[
+                    "context",
+                    "inspect",
+                    "--format",
+                    "{{.Endpoints.docker.Host}}",
+                ],
+            );
+            if std::env::var_os("DOCKER_HOST").is_none()
+                && let Some(cli) = cli.filter(|c| !c.is_empty() && *c != at.host)
+            {
+                println!(
+                    "docker   DIFFERS  the docker CLI (and so kind) reaches {cli}, labrun {}",
+                    at.host
+                );
+                missing.push("one Docker daemon for labrun and kind");
+            }
+        }
         Err(e) => {
             println!("docker   MISSING  {e}");
             missing.push("Docker");

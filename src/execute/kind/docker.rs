@@ -43,17 +43,108 @@ pub struct Published {
     pub port: u16,
 }
 
-/// A connection to the local Docker daemon.
+/// Where a Docker daemon is reached, and what chose it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `unix:///var/run/docker.sock`, `tcp://host:2375`, …
+    pub host: String,
+    /// `DOCKER_HOST`, `DOCKER_CONTEXT=name`, `context name (…/config.json)`, or `default`.
+    pub from: String,
+}
+
+/// The socket the docker CLI uses when nothing else is said.
+pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
+
+/// The daemon the docker CLI, and so kind, talks to: `DOCKER_HOST`; else the context named by
+/// `DOCKER_CONTEXT`, else the CLI configuration's `currentContext` (`$DOCKER_CONFIG/config.json`,
+/// default `~/.docker/config.json`), its endpoint read from
+/// `contexts/meta/<sha256 of the name>/meta.json`; else the default socket. `env` reads the
+/// environment.
+pub fn endpoint(env: impl Fn(&str) -> Option<String>) -> Result<Endpoint> {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    if let Some(host) = set("DOCKER_HOST") {
+        return Ok(Endpoint {
+            host,
+            from: "DOCKER_HOST".into(),
+        });
+    }
+    let config = match set("DOCKER_CONFIG") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => {
+            std::path::PathBuf::from(set("HOME").unwrap_or_else(|| "/root".into())).join(".docker")
+        }
+    };
+    let (context, from) = match set("DOCKER_CONTEXT") {
+        Some(c) => (Some(c.clone()), format!("DOCKER_CONTEXT={c}")),
+        None => {
+            let file = config.join("config.json");
+            let current = std::fs::read_to_string(&file)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v.get("currentContext")?.as_str().map(str::to_string))
+                .filter(|c| !c.is_empty());
+            let from = format!(
+                "context {} ({})",
+                current.as_deref().unwrap_or(""),
+                file.display()
+            );
+            (current, from)
+        }
+    };
+    let Some(context) = context.filter(|c| c != "default") else {
+        return Ok(Endpoint {
+            host: DEFAULT_HOST.into(),
+            from: "default".into(),
+        });
+    };
+    use sha2::Digest as _;
+    let digest: String = sha2::Sha256::digest(context.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let meta = config.join("contexts/meta").join(digest).join("meta.json");
+    let host = std::fs::read_to_string(&meta)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| {
+            v.pointer("/Endpoints/docker/Host")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .ok_or_else(|| {
+            Error::Environment(format!(
+                "Docker context `{context}` ({from}) has no Docker endpoint in {}",
+                meta.display()
+            ))
+        })?;
+    Ok(Endpoint { host, from })
+}
+
+/// A connection to the Docker daemon the docker CLI talks to.
 pub struct Facts {
     docker: Docker,
+    endpoint: Endpoint,
 }
 
 impl Facts {
-    /// Connect (DOCKER_HOST or the local socket) and check that the daemon answers.
+    /// Connect where [`endpoint`] says, and check that the daemon answers.
     pub async fn connect() -> Result<Facts> {
-        let docker = Docker::connect_with_local_defaults().map_err(unreachable)?;
-        docker.ping().await.map_err(unreachable)?;
-        Ok(Facts { docker })
+        let endpoint = endpoint(|n| std::env::var(n).ok())?;
+        let at = |e: bollard::errors::Error| {
+            Error::Environment(format!(
+                "Docker is not reachable at {} (from {}): {e}; the kind backend needs the \
+                 Docker daemon that kind uses (check `docker info`)",
+                endpoint.host, endpoint.from
+            ))
+        };
+        let docker = Docker::connect_with_host(&endpoint.host).map_err(at)?;
+        docker.ping().await.map_err(at)?;
+        Ok(Facts { docker, endpoint })
+    }
+
+    /// Where this connection reaches the daemon, and why there.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
     }
 
     /// The daemon's version.
@@ -169,4 +260,63 @@ fn unreachable(e: bollard::errors::Error) -> Error {
         "Docker is not reachable ({e}); the kind backend needs a running Docker daemon \
          (check `docker info`, DOCKER_HOST, and that you may use the socket)"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_endpoint_is_chosen_as_the_docker_cli_chooses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().display().to_string();
+        // the context's metadata lives under the SHA-256 of its name
+        let meta = dir
+            .path()
+            .join("contexts/meta/64921710cf591b9ce0bd40f82578f33b5287eadeccb046c871d5e6e633315c06");
+        std::fs::create_dir_all(&meta).unwrap();
+        std::fs::write(
+            meta.join("meta.json"),
+            r#"{"Name":"labrun-ctx","Metadata":{},"Endpoints":{"docker":{"Host":"unix:///run/labrun-ctx.sock","SkipTLSVerify":false}}}"#,
+        )
+        .unwrap();
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            let config = config.clone();
+            move |n: &str| {
+                if n == "DOCKER_CONFIG" {
+                    return Some(config.clone());
+                }
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == n)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        assert_eq!(endpoint(env(&[])).unwrap().host, DEFAULT_HOST);
+        std::fs::write(
+            dir.path().join("config.json"),
+            r#"{"currentContext":"labrun-ctx"}"#,
+        )
+        .unwrap();
+        let e = endpoint(env(&[])).unwrap();
+        assert_eq!(e.host, "unix:///run/labrun-ctx.sock");
+        assert!(e.from.starts_with("context labrun-ctx"), "{}", e.from);
+        assert_eq!(
+            endpoint(env(&[("DOCKER_CONTEXT", "default")]))
+                .unwrap()
+                .host,
+            DEFAULT_HOST
+        );
+        let e = endpoint(env(&[
+            ("DOCKER_HOST", "tcp://10.1.2.3:2375"),
+            ("DOCKER_CONTEXT", "default"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            (e.host.as_str(), e.from.as_str()),
+            ("tcp://10.1.2.3:2375", "DOCKER_HOST")
+        );
+        let e = endpoint(env(&[("DOCKER_CONTEXT", "nowhere")])).unwrap_err();
+        assert!(e.to_string().contains("Docker context `nowhere`"), "{e}");
+    }
 }
