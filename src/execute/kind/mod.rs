@@ -100,6 +100,18 @@ pub fn kubeconfig_for(out: &Path) -> PathBuf {
     out.join("kubeconfig")
 }
 
+/// A Kubernetes client for the current context of `kubeconfig`, with the credentials kind
+/// writes there (a CA, a client certificate and key).
+pub async fn client_for(kubeconfig: &Path) -> Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+        .map_err(|e| Error::Environment(format!("{}: {e}", kubeconfig.display())))?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
+        .await
+        .map_err(|e| Error::Environment(format!("{}: {e}", kubeconfig.display())))?;
+    kube::Client::try_from(config)
+        .map_err(|e| Error::Environment(format!("a client for {}: {e}", kubeconfig.display())))
+}
+
 /// `kind version`, or an environment error saying kind is missing.
 pub fn kind_version() -> Result<String> {
     let out = std::process::Command::new("kind")
@@ -213,13 +225,7 @@ impl Kind {
     }
 
     async fn client(&self) -> Result<kube::Client> {
-        let kc = kube::config::Kubeconfig::read_from(&self.kubeconfig)
-            .map_err(|e| Error::Environment(format!("{}: {e}", self.kubeconfig.display())))?;
-        let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
-            .await
-            .map_err(|e| Error::Environment(format!("{}: {e}", self.kubeconfig.display())))?;
-        kube::Client::try_from(config)
-            .map_err(|e| Error::Environment(format!("a client for {}: {e}", self.cluster)))
+        client_for(&self.kubeconfig).await
     }
 
     async fn learn_server_version(&mut self) {
