@@ -22,7 +22,7 @@ fn every_step_matches_the_reviewed_listing() {
     labrun::list::json(&doc, &steps, &mut out).unwrap();
     let actual: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let (a, e) = (&actual["steps"], &expected["steps"]);
-    assert_eq!(a.as_array().unwrap().len(), 110);
+    assert_eq!(a.as_array().unwrap().len(), 114);
     for (i, (a, e)) in a
         .as_array()
         .unwrap()

@@ -25,18 +25,21 @@ fn service(name: &str) -> Service {
 }
 
 #[test]
-fn dnsutils_is_a_sleeping_pod_from_a_maintained_image() {
+fn dnsutils_is_a_sleeping_pod_from_the_labs_own_image_never_pulled() {
     let pod: Pod = one("dnsutils.yaml", "Pod");
     assert_eq!(pod.metadata.name.as_deref(), Some("dnsutils"));
     assert_eq!(pod.metadata.namespace.as_deref(), Some("default"));
     let c = &pod.spec.unwrap().containers[0];
-    assert!(
-        c.image
-            .as_deref()
-            .unwrap()
-            .contains("e2e-test-images/jessie-dnsutils")
-    );
+    assert_eq!(c.image.as_deref(), Some("labrun/dnsutils:0.1.0"));
+    assert_eq!(c.image_pull_policy.as_deref(), Some("Never"));
     assert_eq!(c.command.as_ref().unwrap()[0], "sleep");
+    // the lab builds it and loads it into the nodes before it creates the pod
+    let lab = std::fs::read_to_string("book/src/kubernetes-networking-abstractions.adoc").unwrap();
+    let load = lab
+        .find("kind load docker-image labrun/dnsutils:0.1.0")
+        .unwrap();
+    let apply = lab.find("kubectl apply -f dnsutils.yaml").unwrap();
+    assert!(load < apply);
 }
 
 #[test]
@@ -156,9 +159,11 @@ fn kind_config_has_an_ingress_ready_control_plane_and_three_workers() {
     assert_eq!(ports, [(80, 80), (443, 443)]);
     for n in nodes {
         let image = n["image"].as_str().unwrap();
+        let (tag, digest) = image.split_once("@sha256:").expect("pinned by digest");
+        assert!(tag.starts_with("kindest/node:v"), "{image}");
         assert!(
-            image.starts_with("kindest/node:v"),
-            "pinned node image: {image}"
+            digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit()),
+            "{image}"
         );
     }
 }

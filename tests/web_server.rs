@@ -1,6 +1,8 @@
 //! The lab's web server image, built and run on this machine's Docker daemon (no registry: a
-//! `FROM scratch` image of a static binary), its HTTP answers checked for real, `/data`
-//! against a real PostgreSQL server started for the test.
+//! `FROM scratch` image of a static binary and Debian's busybox), its HTTP answers checked for
+//! real, `/data` against a real PostgreSQL server started for the test; and the lab's DNS
+//! utilities image (Debian's host and dig, busybox's wget), with the commands the lab runs
+//! inside both pods.
 //!
 //! Needs Docker. Without a reachable daemon these tests report and return, unless
 //! `LABRUN_REQUIRE_DOCKER=1` (set by .ci/run), where they fail. The PostgreSQL test needs the
@@ -130,7 +132,7 @@ fn the_image_is_tiny_and_answers_root_healthz_and_host() {
     let (status, body) = get(port, "/data");
     assert_eq!(status, 503, "{body}");
     assert!(body.starts_with("Database Not Connected: "), "{body}");
-    // the image holds one binary and runs unprivileged
+    // the image holds the binary and busybox, and runs unprivileged
     let out = Command::new("docker")
         .args([
             "image",
@@ -303,4 +305,95 @@ fn data_reports_a_real_postgres_as_connected() {
         ],
     );
     assert_eq!(get(web_port, "/data"), (200, "Database Connected\n".into()));
+}
+
+static DNSUTILS: Once = Once::new();
+
+/// `docker exec CONTAINER ARGS…`: (exit code, stdout + stderr).
+fn exec(c: &Container, args: &[&str]) -> (i32, String) {
+    let out = Command::new("docker")
+        .args(["exec", &c.0])
+        .args(args)
+        .output()
+        .unwrap();
+    let mut text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn the_labs_commands_inside_the_pods_run_in_both_images() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    DNSUTILS.call_once(|| common::run_script("manifests/dnsutils/build-image.sh", &[]));
+    // a user network: Docker's DNS answers for container names, as CoreDNS does for Services
+    let net = format!("labrun-test-net-{}", std::process::id());
+    let made = Command::new("docker")
+        .args(["network", "create", &net])
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    struct Network(String);
+    impl Drop for Network {
+        fn drop(&mut self) {
+            let _ = Command::new("docker")
+                .args(["network", "rm", &self.0])
+                .output();
+        }
+    }
+    let _net = Network(net.clone());
+    let web_name = format!("web-{}", std::process::id());
+    let web = run(
+        "pods-web",
+        &["--network", &net, "--network-alias", &web_name],
+    );
+    // the app pod: `ip a`, `ip r`, `ps` (as its unprivileged user)
+    let (code, ip_a) = exec(&web, &["ip", "a"]);
+    assert_eq!(code, 0, "{ip_a}");
+    assert!(
+        ip_a.contains("1: lo: <LOOPBACK,UP,LOWER_UP>") && ip_a.contains("inet 127.0.0.1/8"),
+        "{ip_a}"
+    );
+    assert!(ip_a.contains("eth0@if"), "{ip_a}");
+    let (code, ip_r) = exec(&web, &["ip", "r"]);
+    assert_eq!(code, 0, "{ip_r}");
+    assert!(ip_r.starts_with("default via "), "{ip_r}");
+    let (code, ps) = exec(&web, &["ps"]);
+    assert_eq!(code, 0, "{ps}");
+    assert!(ps.contains("/web-server"), "{ps}");
+    // the DNS utilities pod: host, dig and wget against the web server by name
+    let name = format!("labrun-test-dnsutils-{}", std::process::id());
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            &net,
+            "labrun/dnsutils:0.1.0",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dns = Container(name);
+    let (code, host) = exec(&dns, &["host", &web_name]);
+    assert_eq!(code, 0, "{host}");
+    assert!(host.contains(&format!("{web_name} has address ")), "{host}");
+    let (code, dig) = exec(&dns, &["dig", "+short", &web_name]);
+    assert_eq!(code, 0, "{dig}");
+    assert!(dig.trim().parse::<std::net::Ipv4Addr>().is_ok(), "{dig}");
+    let (code, body) = exec(&dns, &["wget", "-q", "-O-", &format!("{web_name}:8080/")]);
+    assert_eq!(code, 0, "{body}");
+    assert_eq!(body, "Hello from the lab's web server\n");
 }

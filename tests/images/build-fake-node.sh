@@ -4,19 +4,12 @@
 # hostname, …), imported with `docker import`. No registry is involved.
 set -euo pipefail
 tag="${1:-labrun/fake-node:test}"
+here="$(cd "$(dirname "$0")" && pwd)"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"
-if ! apt-get download busybox-static >/dev/null 2>&1; then
-  apt-get update -qq
-  apt-get download busybox-static >/dev/null
-fi
-dpkg-deb -x busybox-static_*.deb pkg
-mkdir -p rootfs/bin rootfs/etc rootfs/tmp
-cp pkg/bin/busybox rootfs/bin/busybox
-for tool in sh sleep cat hostname echo ls ps env true false mkdir tar; do
-  ln -s busybox "rootfs/bin/$tool"
-done
+"$here/../../manifests/images/rootfs.sh" rootfs busybox \
+  sh sleep cat hostname echo ls ps env true false mkdir tar ip
 echo "root:x:0:0:root:/:/bin/sh" > rootfs/etc/passwd
 tar -C rootfs -c . | docker import \
   --change 'ENV PATH=/bin' \
