@@ -102,14 +102,19 @@ fn changes_for(fixture: &serde_json::Value, path: &str) -> Vec<serde_json::Value
 }
 
 /// Serve `fixture` until the test ends; returns the server's URL and the paths requested.
-/// With `then_ready`, watches report the changes of [`changes_for`] half a second in.
+/// With `then_ready: Some(n)`, watches report the changes of [`changes_for`] half a second in,
+/// after `n` seconds of progress: once a second, the pending pod's status is touched (a new
+/// resource version, still Pending), as while an image is pulled.
 async fn serve(fixture: &str) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
-    serve_with(fixture, false).await
+    serve_with(fixture, None, false).await
 }
 
+/// With `late_statefulset`, the StatefulSet list answers a second late and holds one
+/// StatefulSet none of whose pods is ready.
 async fn serve_with(
     fixture: &str,
-    then_ready: bool,
+    then_ready: Option<u32>,
+    late_statefulset: bool,
 ) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
     let text = std::fs::read_to_string(format!("tests/fixtures/settle/{fixture}.json")).unwrap();
     let fixture: Arc<serde_json::Value> = Arc::new(serde_json::from_str(&text).unwrap());
@@ -150,8 +155,31 @@ async fn serve_with(
                     let _ = write
                         .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
                         .await;
-                    if then_ready {
+                    if let Some(progress) = then_ready {
                         tokio::time::sleep(Duration::from_millis(500)).await;
+                        for i in 0..progress {
+                            if path.ends_with("/pods") {
+                                for mut pod in fixture["items"]
+                                    .as_array()
+                                    .unwrap()
+                                    .iter()
+                                    .filter(|p| {
+                                        p["kind"] == "Pod" && p["status"]["phase"] == "Pending"
+                                    })
+                                    .cloned()
+                                {
+                                    pod["metadata"]["resourceVersion"] =
+                                        (90 + i).to_string().into();
+                                    let event =
+                                        serde_json::json!({"type": "MODIFIED", "object": pod});
+                                    let line = format!("{event}\n");
+                                    let chunk = format!("{:x}\r\n{line}\r\n", line.len());
+                                    let _ = write.write_all(chunk.as_bytes()).await;
+                                }
+                                let _ = write.flush().await;
+                            }
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
                         for event in changes_for(&fixture, path) {
                             let line = format!("{event}\n");
                             let chunk = format!("{:x}\r\n{line}\r\n", line.len());
@@ -162,7 +190,18 @@ async fn serve_with(
                     tokio::time::sleep(Duration::from_secs(600)).await;
                     return;
                 }
-                let body = list_for(&fixture, path).to_string();
+                let mut list = list_for(&fixture, path);
+                if late_statefulset && path.ends_with("/statefulsets") {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    list["items"] = serde_json::json!([{
+                        "apiVersion": "apps/v1", "kind": "StatefulSet",
+                        "metadata": {"name": "postgres", "namespace": "default", "generation": 1, "resourceVersion": "7", "uid": "s-1"},
+                        "spec": {"replicas": 1, "serviceName": "postgres", "selector": {"matchLabels": {"app": "postgres"}},
+                                 "template": {"metadata": {"labels": {"app": "postgres"}}, "spec": {"containers": [{"name": "postgres", "image": "postgres"}]}}},
+                        "status": {"observedGeneration": 1, "replicas": 1, "readyReplicas": 0}
+                    }]);
+                }
+                let body = list.to_string();
                 let _ = write
                     .write_all(
                         format!(
@@ -215,7 +254,7 @@ async fn a_cluster_that_does_not_settle_fails_with_what_and_its_events() {
         .await
         .unwrap_err();
     assert!(
-        err.starts_with("the cluster did not settle within 2s"),
+        err.starts_with("the cluster did not settle: nothing changed for 2s"),
         "{err}"
     );
     assert!(
@@ -233,7 +272,7 @@ async fn a_cluster_that_does_not_settle_fails_with_what_and_its_events() {
 async fn watch_events_settle_a_pending_cluster() {
     // Listed, the cluster is pending and would never settle; the watches' MODIFIED events
     // (pod Ready, Deployment counting it, EndpointSlice listing it) are what settle it.
-    let (url, _) = serve_with("pending", true).await;
+    let (url, _) = serve_with("pending", Some(0), false).await;
     let r = settle::wait(&client(&url), &default_ns(), Duration::from_secs(20)).await;
     assert_eq!(r, Ok(()));
 }
@@ -256,4 +295,44 @@ async fn an_api_that_never_answers_is_bounded() {
     .unwrap_err();
     assert!(err.contains("did not answer the watches in time"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_deadline_runs_from_the_last_progress() {
+    // Four seconds of progress (a pod's status touched each second, as an image is pulled),
+    // then ready: with a two-second bound from the step's end this would have failed; from
+    // the last progress, it settles.
+    let (url, _) = serve_with("pending", Some(4), false).await;
+    let r = settle::wait(&client(&url), &default_ns(), Duration::from_secs(2)).await;
+    assert_eq!(r, Ok(()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_store_is_synced_before_anything_is_judged() {
+    // Everything else is quiet at once; the StatefulSet list answers late, with a StatefulSet
+    // that is not ready. Judged before that store had its list, the cluster would look quiet.
+    let (url, _) = serve_with("rolled-out", None, true).await;
+    let err = settle::wait(&client(&url), &default_ns(), Duration::from_secs(3))
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("statefulset/default/postgres: rolling out: 0/1 ready"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_past_its_progress_deadline_fails_at_once() {
+    let (url, _) = serve("deadline-exceeded").await;
+    let started = Instant::now();
+    let err = settle::wait(&client(&url), &default_ns(), Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    assert!(err.starts_with("the cluster will not settle:"), "{err}");
+    assert!(
+        err.contains("deployment/default/app: progress deadline exceeded: ReplicaSet \"app-6b8f7d5c4\" has timed out progressing."),
+        "{err}"
+    );
+    // not after waiting out the bound
+    assert!(started.elapsed() < Duration::from_secs(30));
 }

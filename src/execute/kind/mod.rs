@@ -466,7 +466,7 @@ impl Backend for Kind {
         let namespaces: BTreeSet<String> = if is_create(command) {
             BTreeSet::from(["kube-system".to_string()])
         } else {
-            settle::namespaces(command)
+            settle::namespaces(command, &outcome.stdout, self.local.scratch())
         };
         Ok(settle::wait(&client, &namespaces, self.opts.settle)
             .await

@@ -3,10 +3,14 @@
 //! In: the run's kubeconfig, the namespaces the step touched, a bound. Out: `Ok` once the
 //! cluster is quiet, or the list of what is not, with the latest events of those objects.
 //! Quiet means: every node Ready; every Deployment, StatefulSet and DaemonSet rolled out
-//! (observed generation current, updated and ready equal desired); no pod Pending (which
+//! (observed generation current, updated and ready equal desired; a StatefulSet as `kubectl
+//! rollout status` judges it, partitions and OnDelete included); no pod Pending (which
 //! includes ContainerCreating) or Terminating; every Service's EndpointSlices holding exactly
-//! its ready pods. [`unsettled`] decides that on API objects; [`wait`] feeds it from kube-rs
-//! watchers (reflector stores), re-deciding on every change.
+//! its ready pods (every pod with `publishNotReadyAddresses`), address family by address
+//! family. A Deployment past its progress deadline is a failure at once, not a wait.
+//! [`unsettled`] decides that on API objects; [`wait`] feeds it from kube-rs watchers
+//! (reflector stores), re-deciding on every change; [`namespaces`] says which namespaces a
+//! step touched, from its flags, the files it applied and what kubectl printed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -18,6 +22,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
+use serde::Deserialize as _;
 
 /// What the cluster looks like, as the watchers last saw it.
 #[derive(Debug, Default, Clone)]
@@ -38,6 +43,8 @@ pub struct NotReady {
     pub namespace: String,
     pub name: String,
     pub why: String,
+    /// It will not settle by waiting (a Deployment past its progress deadline).
+    pub failed: bool,
 }
 
 impl std::fmt::Display for NotReady {
@@ -68,6 +75,7 @@ fn nr<K: Resource>(kind: &'static str, o: &K, why: String) -> NotReady {
         namespace: o.meta().namespace.clone().unwrap_or_default(),
         name: o.meta().name.clone().unwrap_or_default(),
         why,
+        failed: false,
     }
 }
 
@@ -91,7 +99,22 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
     for d in c.deployments.iter().filter(|d| in_scope(*d, namespaces)) {
         let want = d.spec.replicas.unwrap_or(1);
         let s = d.status.clone().unwrap_or_default();
-        if !generation(d.metadata.generation, s.observed_generation) {
+        let deadline = s.conditions.iter().flatten().find(|c| {
+            c.type_.as_deref() == Some("Progressing")
+                && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        });
+        if let Some(c) = deadline {
+            let mut n = nr(
+                "deployment",
+                d,
+                format!(
+                    "progress deadline exceeded: {}",
+                    c.message.as_deref().unwrap_or("")
+                ),
+            );
+            n.failed = true;
+            out.push(n);
+        } else if !generation(d.metadata.generation, s.observed_generation) {
             out.push(nr(
                 "deployment",
                 d,
@@ -114,26 +137,54 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
             ));
         }
     }
+    // As `kubectl rollout status` judges a StatefulSet: the generation observed, the ready
+    // replicas, then with RollingUpdate either the partition's pods updated or every pod at the
+    // update revision; OnDelete pods are replaced only when deleted, so readiness is all.
     for ss in c.statefulsets.iter().filter(|s| in_scope(*s, namespaces)) {
         let want = ss.spec.replicas.unwrap_or(1);
         let s = ss.status.clone().unwrap_or_default();
-        let rolled = s.update_revision.is_none() || s.current_revision == s.update_revision;
-        if !generation(ss.metadata.generation, s.observed_generation) {
+        let strategy = ss.spec.update_strategy.clone().unwrap_or_default();
+        let on_delete = strategy.type_.as_deref() == Some("OnDelete");
+        let partition = strategy
+            .rolling_update
+            .and_then(|r| r.partition)
+            .filter(|p| *p > 0);
+        let rolled = if on_delete {
+            Ok(())
+        } else if let Some(p) = partition {
+            let updated = s.updated_replicas.unwrap_or(0);
+            if updated < want - p {
+                Err(format!(
+                    "partitioned roll out: {updated} of {} new pods updated",
+                    want - p
+                ))
+            } else {
+                Ok(())
+            }
+        } else if s.update_revision.is_some() && s.current_revision != s.update_revision {
+            Err("revision not current".to_string())
+        } else {
+            Ok(())
+        };
+        if s.observed_generation.unwrap_or(0) == 0
+            || !generation(ss.metadata.generation, s.observed_generation)
+        {
             out.push(nr(
                 "statefulset",
                 ss,
                 "new generation not yet observed".into(),
             ));
-        } else if s.ready_replicas.unwrap_or(0) < want || !rolled || s.replicas > want {
+        } else if s.ready_replicas.unwrap_or(0) < want || s.replicas > want {
             out.push(nr(
                 "statefulset",
                 ss,
                 format!(
-                    "rolling out: {}/{want} ready{}",
-                    s.ready_replicas.unwrap_or(0),
-                    if rolled { "" } else { ", revision not current" }
+                    "rolling out: {}/{want} ready",
+                    s.ready_replicas.unwrap_or(0)
                 ),
             ));
+        } else if let Err(why) = rolled {
+            out.push(nr("statefulset", ss, format!("rolling out: {why}")));
         }
     }
     for ds in c.daemonsets.iter().filter(|d| in_scope(*d, namespaces)) {
@@ -175,14 +226,22 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
             out.push(nr("pod", p, waiting.unwrap_or_else(|| "Pending".into())));
         }
     }
-    // Services with a selector: their EndpointSlices hold exactly the ready matching pods.
+    // Services with a selector: their EndpointSlices hold exactly the ready matching pods
+    // (every matching pod with `publishNotReadyAddresses`), in each of the Service's address
+    // families (a dual-stack pod has an address in each; each family has slices of its own).
     for svc in c.services.iter().filter(|s| in_scope(*s, namespaces)) {
-        let Some(selector) = svc.spec.as_ref().and_then(|s| s.selector.clone()) else {
+        let Some(spec) = svc.spec.as_ref() else {
             continue;
         };
-        if selector.is_empty() {
+        let Some(selector) = spec.selector.clone().filter(|s| !s.is_empty()) else {
             continue;
-        }
+        };
+        let not_ready_too = spec.publish_not_ready_addresses == Some(true);
+        let families: Vec<&str> = match &spec.ip_families {
+            Some(f) if !f.is_empty() => f.iter().map(String::as_str).collect(),
+            _ => vec!["IPv4"],
+        };
+        let family_of = |ip: &str| if ip.contains(':') { "IPv6" } else { "IPv4" };
         let ns = svc.namespace().unwrap_or_default();
         let name = svc.name_any();
         let want: BTreeSet<String> = c
@@ -194,8 +253,9 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
                 let labels = p.metadata.labels.clone().unwrap_or_default();
                 selector.iter().all(|(k, v)| labels.get(k) == Some(v))
             })
-            .filter(|p| pod_ready(p))
-            .filter_map(|p| p.status.as_ref().and_then(|s| s.pod_ip.clone()))
+            .filter(|p| not_ready_too || pod_ready(p))
+            .flat_map(pod_ips)
+            .filter(|ip| families.contains(&family_of(ip)))
             .collect();
         let have: BTreeSet<String> = c
             .slices
@@ -208,8 +268,11 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
                     .and_then(|l| l.get("kubernetes.io/service-name"))
                     == Some(&name)
             })
+            .filter(|s| families.contains(&s.address_type.as_str()))
             .flat_map(|s| s.endpoints.iter().flatten())
-            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
+            .filter(|e| {
+                not_ready_too || e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true)
+            })
             .flat_map(|e| e.addresses.iter().cloned())
             .collect();
         if want != have {
@@ -224,6 +287,17 @@ pub fn unsettled(c: &Cluster, namespaces: &BTreeSet<String>) -> Vec<NotReady> {
     }
     out.sort();
     out
+}
+
+/// A pod's addresses: every family's (`podIPs`), else its one `podIP`.
+fn pod_ips(p: &Pod) -> Vec<String> {
+    let Some(status) = p.status.as_ref() else {
+        return Vec::new();
+    };
+    match &status.pod_ips {
+        Some(ips) if !ips.is_empty() => ips.iter().map(|i| i.ip.clone()).collect(),
+        _ => status.pod_ip.iter().cloned().collect(),
+    }
 }
 
 fn pod_ready(p: &Pod) -> bool {
@@ -319,7 +393,11 @@ pub async fn wait(
     }
     let _abort = Abort(tasks);
 
-    let deadline = tokio::time::Instant::now() + bound;
+    // The deadline runs from the last progress (an image being pulled, pods starting one by
+    // one), never past ten times the bound.
+    let started = tokio::time::Instant::now();
+    let cap = started + bound * 10;
+    let mut deadline = started + bound;
     let snapshot = || Cluster {
         nodes: node_reader
             .state()
@@ -333,12 +411,23 @@ pub async fn wait(
         services: all(&services),
         slices: all(&slices),
     };
+    // Every store has its first list before anything is judged: an empty store is not a quiet
+    // one.
     let ready = async {
         let _ = node_reader.wait_until_ready().await;
         for s in &deploys {
             let _ = s.wait_until_ready().await;
         }
+        for s in &sets {
+            let _ = s.wait_until_ready().await;
+        }
+        for s in &daemons {
+            let _ = s.wait_until_ready().await;
+        }
         for s in &pods {
+            let _ = s.wait_until_ready().await;
+        }
+        for s in &services {
             let _ = s.wait_until_ready().await;
         }
         for s in &slices {
@@ -352,8 +441,20 @@ pub async fn wait(
     // the step's change would otherwise look quiet.
     let mut quiet_in_a_row = 0;
     let mut last = Vec::new();
+    let mut seen = 0;
+    let mut failed = false;
     while tokio::time::Instant::now() < deadline {
-        last = unsettled(&snapshot(), namespaces);
+        let now = snapshot();
+        let state = fingerprint(&now);
+        last = unsettled(&now, namespaces);
+        if last.iter().any(|n| n.failed) {
+            failed = true;
+            break;
+        }
+        if state != seen {
+            seen = state;
+            deadline = (tokio::time::Instant::now() + bound).min(cap);
+        }
         if last.is_empty() {
             quiet_in_a_row += 1;
             if quiet_in_a_row >= 2 {
@@ -364,14 +465,43 @@ pub async fn wait(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
-    let mut report = format!("the cluster did not settle within {}s:\n", bound.as_secs());
-    for n in &last {
+    let mut report = if failed {
+        "the cluster will not settle:\n".to_string()
+    } else {
+        format!(
+            "the cluster did not settle: nothing changed for {}s:\n",
+            bound.as_secs()
+        )
+    };
+    for n in last.iter().filter(|n| n.failed || !failed) {
         report.push_str(&format!("  {n}\n"));
         for e in events(client, n).await {
             report.push_str(&format!("    {e}\n"));
         }
     }
     Err(report)
+}
+
+/// Which objects exist and at which resource version: when it changes, something moved.
+fn fingerprint(c: &Cluster) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    fn each<K: Resource>(h: &mut impl Hasher, items: &[K]) {
+        let mut v: Vec<(&Option<String>, &Option<String>)> = items
+            .iter()
+            .map(|o| (&o.meta().uid, &o.meta().resource_version))
+            .collect();
+        v.sort();
+        v.hash(h);
+    }
+    each(&mut h, &c.nodes);
+    each(&mut h, &c.deployments);
+    each(&mut h, &c.statefulsets);
+    each(&mut h, &c.daemonsets);
+    each(&mut h, &c.pods);
+    each(&mut h, &c.services);
+    each(&mut h, &c.slices);
+    h.finish()
 }
 
 /// The latest events about one object (type, reason, message), newest last, at most five.
@@ -411,21 +541,103 @@ async fn events(client: &Client, n: &NotReady) -> Vec<String> {
     items.drain(start..).map(|(_, e)| e).collect()
 }
 
-/// The namespaces a command names (`-n x`, `--namespace=x`, `-A` for all); `default` otherwise.
-pub fn namespaces(command: &str) -> BTreeSet<String> {
-    let words: Vec<&str> = command.split_whitespace().collect();
+/// The namespaces a step touched, for settle to watch; empty means all of them. From each
+/// `kubectl`/`helm` call in the step (found by [`crate::syntax`]): `-A` (all); `-n`/
+/// `--namespace`; `kubectl create namespace NAME`; the objects of each file given to `-f`
+/// (`--filename`), read from `dir` — a Namespace's own name, else an object's
+/// `metadata.namespace`, else the call's namespace; and the `namespace/NAME …` lines kubectl
+/// printed. What cannot be read (a URL, standard input, `-k`, a computed name, a file that is
+/// not there) means all namespaces: watching too much is slower, watching too little settles
+/// early. Nothing named: `default`.
+pub fn namespaces(command: &str, printed: &str, dir: &std::path::Path) -> BTreeSet<String> {
+    let all = BTreeSet::new();
+    let Ok(commands) = crate::syntax::simple_commands(command) else {
+        return all;
+    };
     let mut out = BTreeSet::new();
-    for (i, w) in words.iter().enumerate() {
-        if *w == "-A" || *w == "--all-namespaces" {
-            return BTreeSet::new();
+    for c in commands
+        .iter()
+        .filter(|c| matches!(c.program(), Some("kubectl" | "helm")))
+    {
+        let args: Vec<Option<&str>> = c.args().iter().map(|w| w.literal.as_deref()).collect();
+        let value = |i: usize| args.get(i + 1).copied().flatten();
+        let mut namespace = None;
+        let mut files = Vec::new();
+        for (i, a) in args.iter().enumerate() {
+            let Some(a) = a else { continue };
+            match *a {
+                "-A" | "--all-namespaces" | "-k" | "--kustomize" => return all,
+                "-n" | "--namespace" => match value(i) {
+                    Some(n) => namespace = Some(n.to_string()),
+                    None => return all,
+                },
+                "-f" | "--filename" => match value(i) {
+                    Some(f) => files.push(f.to_string()),
+                    None => return all,
+                },
+                _ => {
+                    if let Some(n) = a.strip_prefix("--namespace=") {
+                        namespace = Some(n.to_string());
+                    } else if let Some(f) = a
+                        .strip_prefix("--filename=")
+                        .or_else(|| a.strip_prefix("-f="))
+                    {
+                        files.push(f.to_string());
+                    }
+                }
+            }
         }
-        if (*w == "-n" || *w == "--namespace")
-            && let Some(n) = words.get(i + 1)
+        let words: Vec<&str> = args.iter().map(|a| a.unwrap_or("")).collect();
+        if let Some(i) = words
+            .windows(2)
+            .position(|w| w[0] == "create" && matches!(w[1], "namespace" | "ns"))
         {
-            out.insert(n.to_string());
+            match words
+                .get(i + 2)
+                .filter(|n| !n.is_empty() && !n.starts_with('-'))
+            {
+                Some(n) => {
+                    out.insert(n.to_string());
+                }
+                None => return all,
+            }
         }
-        if let Some(n) = w.strip_prefix("--namespace=") {
-            out.insert(n.to_string());
+        let home = namespace.clone().unwrap_or_else(|| "default".into());
+        for f in files {
+            if f == "-" || f.contains("://") {
+                return all;
+            }
+            let Ok(text) = std::fs::read_to_string(dir.join(&f)) else {
+                return all;
+            };
+            for doc in serde_yaml::Deserializer::from_str(&text) {
+                let Ok(v) = serde_yaml::Value::deserialize(doc) else {
+                    return all;
+                };
+                let items = match v.get("items").and_then(|i| i.as_sequence()) {
+                    Some(items) => items.clone(),
+                    None => vec![v],
+                };
+                for o in items.iter().filter(|o| !o.is_null()) {
+                    let meta = o.get("metadata");
+                    let field = |k: &str| meta.and_then(|m| m.get(k)).and_then(|v| v.as_str());
+                    if o.get("kind").and_then(|k| k.as_str()) == Some("Namespace") {
+                        out.extend(field("name").map(str::to_string));
+                    } else {
+                        out.insert(field("namespace").map_or(home.clone(), str::to_string));
+                    }
+                }
+            }
+        }
+        if let Some(n) = namespace {
+            out.insert(n);
+        }
+    }
+    for line in printed.lines() {
+        if let Some(rest) = line.strip_prefix("namespace/")
+            && let Some(name) = rest.split_whitespace().next()
+        {
+            out.insert(name.to_string());
         }
     }
     if out.is_empty() {
