@@ -163,7 +163,8 @@ fn the_chapters_show_their_badges_summary_and_pictures_in_chromium() {
         .filter_map(|v| v.as_str())
         .collect();
     texts.sort();
-    assert_eq!(texts, ["not run", "not yet verified"], "{r}");
+    // the author's obsolete `kubectl exec POD cmd` steps are kept, skipped
+    assert_eq!(texts, ["not run", "not yet verified", "skipped"], "{r}");
     assert!(
         r["summary"].as_str().unwrap().contains("no recorded run"),
         "{r}"

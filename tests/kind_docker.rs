@@ -769,11 +769,22 @@ fn the_test_double_creates_what_a_kind_config_asks_for() {
     );
     let out = kind(&path, &kc, &["get", "kubeconfig", "--name", &c.0], &[]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("client-key-data"));
-    // load docker-image reaches every node; an image that is not there is an error
+    // load docker-image of the lab's web server image reaches every node; an image that is
+    // not there is an error
+    common::run_script(
+        "manifests/web-server/build-image.sh",
+        &[("WEB_SERVER_TARGET_DIR", Path::new("target/web-server"))],
+    );
     let out = kind(
         &path,
         &kc,
-        &["load", "docker-image", IMAGE, "--name", &c.0],
+        &[
+            "load",
+            "docker-image",
+            "labrun/web-server:0.1.0",
+            "--name",
+            &c.0,
+        ],
         &[],
     );
     assert!(out.status.success(), "{}", text(&out));
@@ -781,7 +792,7 @@ fn the_test_double_creates_what_a_kind_config_asks_for() {
         let ls = docker(&["exec", n, "ls", "/kind-images"]);
         assert_eq!(
             String::from_utf8_lossy(&ls.stdout).trim(),
-            "labrun_fake-node_test.tar"
+            "labrun_web-server_0.1.0.tar"
         );
     }
     let out = kind(
@@ -1067,4 +1078,65 @@ fn labrun_reaches_the_daemon_of_the_docker_clis_context() {
         "{}",
         text(&out)
     );
+}
+
+#[test]
+fn the_doubles_certificate_credentials_reach_an_api_server_through_labrun() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    // the kind network's gateway: where a node reaches this host
+    if !docker(&["network", "inspect", "kind"]).status.success() {
+        docker(&["network", "create", "kind"]);
+    }
+    let gateway = String::from_utf8_lossy(
+        &docker(&[
+            "network",
+            "inspect",
+            "kind",
+            "--format",
+            "{{range .IPAM.Config}}{{if .Gateway}}{{.Gateway}} {{end}}{{end}}",
+        ])
+        .stdout,
+    )
+    .split_whitespace()
+    .find(|g| !g.contains(':'))
+    .expect("the kind network has an IPv4 gateway")
+    .to_string();
+    // the cluster's CA, and an API server whose certificate it signed, that requires a client
+    // certificate it signed too
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let ca = common::tls::Ca::new("kubernetes");
+    let port = rt.block_on(common::tls::api_server(&ca, &ca, &gateway));
+    let dir = project("# Lab\n\n```console\n$ kind create cluster\n```\n");
+    ca.write(dir.path());
+    let (path, _) = fake_path(dir.path());
+    let cluster = Cluster(format!("labrun-certs-u{}", std::process::id()));
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(dir.path().join("doc.md"))
+        .args([
+            "--backend",
+            "kind",
+            "--settle",
+            "2s",
+            "--cluster",
+            &cluster.0,
+        ])
+        .env("PATH", &path)
+        .env("FAKE_KIND_CA_DIR", dir.path())
+        .env("FAKE_KIND_API_FORWARD", format!("{gateway}:{port}"))
+        .output()
+        .unwrap();
+    // kind's kubeconfig (certificates) → labrun's client → the published port → the node →
+    // the API server, which asked for the client certificate and answered /version
+    let records = last_run(dir.path());
+    let versions = records[0].versions.as_ref().unwrap();
+    assert_eq!(versions["kubernetes"], "v1.32.2", "{}", text(&out));
+    assert_eq!(containers_of(&cluster.0), 0, "deleted at the end");
 }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::path::Path;
 
 use labrun::bind::strip_tty;

@@ -25,8 +25,14 @@
 //! - `get clusters|nodes|kubeconfig`, `export kubeconfig`, `delete clusters NAME…|--all`,
 //!   `version`.
 //! - Everything but `get` output goes to standard error, in kind's status-line shape.
-//! - `FAKE_KIND_CREATE_DELAY=SECONDS`: create pauses that long after its nodes start (an image
-//!   pull, a slow boot), so timeouts and interruptions during create can be tested.
+//! - The cluster's CA is kept in the control plane at `/etc/kubernetes/pki/ca.crt` and `ca.key`,
+//!   as kind keeps it.
+//! - Knobs for tests: `FAKE_KIND_CREATE_DELAY=SECONDS`: create pauses that long after its nodes
+//!   start (an image pull, a slow boot), so timeouts and interruptions during create can be
+//!   tested. `FAKE_KIND_CA_DIR=DIR`: the CA is `DIR/ca.crt` and `DIR/ca.key` (PEM, its subject
+//!   `CN=kubernetes`) instead of a new one. `FAKE_KIND_API_FORWARD=HOST:PORT`: the API
+//!   endpoint's container forwards its port 6443 to HOST:PORT (busybox `nc`), where a test runs
+//!   an API server.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -387,7 +393,14 @@ fn create(a: &Args) -> Res<()> {
             args.push("--publish".into());
             args.push(p.clone());
         }
-        args.extend([IMAGE.into(), "sleep".into(), "infinity".into()]);
+        args.push(IMAGE.into());
+        let forward = std::env::var("FAKE_KIND_API_FORWARD").ok();
+        match forward.as_deref().and_then(|f| f.rsplit_once(':')) {
+            Some((host, port)) if ports.contains(&api_mapping) => {
+                args.extend(["nc", "-ll", "-p", "6443", "-e", "nc", host, port].map(String::from))
+            }
+            _ => args.extend(["sleep".into(), "infinity".into()]),
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         docker(&args)?;
     }
@@ -414,38 +427,17 @@ fn create(a: &Args) -> Res<()> {
         .trim()
         .to_string();
     let server = format!("https://{host_port}");
-    let conf = credentials(&name, &server)?;
+    let (conf, ca_crt, ca_key) = credentials(&name, &server)?;
     // kept in the node, where `get kubeconfig` and `export kubeconfig` read it
     let cp_node = &names
         .iter()
         .find(|(_, r, _)| r == "control-plane")
         .expect("a control plane")
         .0;
-    let mut child = Command::new("docker")
-        .args([
-            "exec",
-            "-i",
-            cp_node,
-            "sh",
-            "-c",
-            "mkdir -p /etc/kubernetes && cat > /etc/kubernetes/admin.conf",
-        ])
-        .stdin(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    child
-        .stdin
-        .take()
-        .expect("piped")
-        .write_all(
-            serde_yaml::to_string(&conf)
-                .map_err(|e| e.to_string())?
-                .as_bytes(),
-        )
-        .map_err(|e| e.to_string())?;
-    if !child.wait().map_err(|e| e.to_string())?.success() {
-        return Err(format!("writing admin.conf into {cp_node}"));
-    }
+    let text = serde_yaml::to_string(&conf).map_err(|e| e.to_string())?;
+    write_in_node(cp_node, "/etc/kubernetes/admin.conf", &text)?;
+    write_in_node(cp_node, "/etc/kubernetes/pki/ca.crt", &ca_crt)?;
+    write_in_node(cp_node, "/etc/kubernetes/pki/ca.key", &ca_key)?;
     eprintln!(" ✓ Installing CNI 🔌");
     eprintln!(" ✓ Installing StorageClass 💾");
     if w > 0 {
@@ -474,19 +466,65 @@ fn bracket(address: &str) -> String {
     }
 }
 
-/// A kubeconfig for the cluster with certificate credentials: a CA, a client certificate it
-/// signed (`kubernetes-admin`, group `kubeadm:cluster-admins`) and its key.
-fn credentials(name: &str, server: &str) -> Res<serde_yaml::Value> {
+/// `content` as the file `path` in the container `node`.
+fn write_in_node(node: &str, path: &str, content: &str) -> Res<()> {
+    let dir = path.rsplit_once('/').map_or("/", |(d, _)| d);
+    let mut child = Command::new("docker")
+        .args([
+            "exec",
+            "-i",
+            node,
+            "sh",
+            "-c",
+            &format!("mkdir -p {dir} && cat > {path}"),
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(content.as_bytes())
+        .map_err(|e| e.to_string())?;
+    if !child.wait().map_err(|e| e.to_string())?.success() {
+        return Err(format!("writing {path} into {node}"));
+    }
+    Ok(())
+}
+
+/// A kubeconfig for the cluster with certificate credentials: a CA (new, or the one of
+/// `FAKE_KIND_CA_DIR`), a client certificate it signed (`kubernetes-admin`, group
+/// `kubeadm:cluster-admins`) and its key; and the CA's certificate and key (PEM).
+fn credentials(name: &str, server: &str) -> Res<(serde_yaml::Value, String, String)> {
     use base64::Engine as _;
     use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
-        IsCa, KeyPair,
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     };
     let e = |e: rcgen::Error| e.to_string();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name.push(DnType::CommonName, "kubernetes");
-    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().map_err(e)?).map_err(e)?;
+    let mut params = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "kubernetes");
+    let (ca_pem, ca_key) = match std::env::var("FAKE_KIND_CA_DIR") {
+        Ok(dir) => {
+            let read = |f: &str| {
+                std::fs::read_to_string(Path::new(&dir).join(f))
+                    .map_err(|e| format!("{dir}/{f}: {e}"))
+            };
+            (
+                read("ca.crt")?,
+                KeyPair::from_pem(&read("ca.key")?).map_err(e)?,
+            )
+        }
+        Err(_) => {
+            let key = KeyPair::generate().map_err(e)?;
+            (params.self_signed(&key).map_err(e)?.pem(), key)
+        }
+    };
+    let ca_key_pem = ca_key.serialize_pem();
+    let ca = Issuer::new(params, ca_key);
     let mut client = CertificateParams::new(Vec::<String>::new()).map_err(e)?;
     client
         .distinguished_name
@@ -501,11 +539,12 @@ fn credentials(name: &str, server: &str) -> Res<serde_yaml::Value> {
     let ctx = format!("kind-{name}");
     let text = format!(
         "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    certificate-authority-data: {}\n    server: {server}\n  name: {ctx}\ncontexts:\n- context:\n    cluster: {ctx}\n    user: {ctx}\n  name: {ctx}\ncurrent-context: {ctx}\npreferences: {{}}\nusers:\n- name: {ctx}\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\n",
-        b64(&ca.pem()),
+        b64(&ca_pem),
         b64(&cert.pem()),
         b64(&key.serialize_pem()),
     );
-    serde_yaml::from_str(&text).map_err(|e| e.to_string())
+    let conf = serde_yaml::from_str(&text).map_err(|e| e.to_string())?;
+    Ok((conf, ca_pem, ca_key_pem))
 }
 
 fn admin_conf(name: &str) -> Res<String> {

@@ -9,7 +9,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 "$here/../../manifests/images/rootfs.sh" rootfs busybox \
-  sh sleep cat hostname echo ls ps env true false mkdir tar ip
+  sh sleep cat hostname echo ls ps env true false mkdir tar ip nc
 echo "root:x:0:0:root:/:/bin/sh" > rootfs/etc/passwd
 tar -C rootfs -c . | docker import \
   --change 'ENV PATH=/bin' \
