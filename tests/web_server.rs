@@ -57,6 +57,33 @@ fn run(name: &str, args: &[&str]) -> Container {
     Container(name)
 }
 
+/// A Docker network of the test's own, removed when dropped.
+struct Network(String);
+
+impl Network {
+    fn create(tag: &str) -> Network {
+        let name = format!("labrun-test-{tag}-net-{}", std::process::id());
+        let made = Command::new("docker")
+            .args(["network", "create", &name])
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+        Network(name)
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.0])
+            .output();
+    }
+}
+
 /// GET `path` from `port` on 127.0.0.1, retrying while the server starts: (status, body).
 fn get(port: u16, path: &str) -> (u16, String) {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -169,28 +196,15 @@ fn data_tells_a_service_that_is_not_postgres_from_one_that_is_absent() {
     image();
     // A second web server on the same network, named like a database host: it resolves
     // (Docker's DNS) and accepts the connection, but never answers PostgreSQL's SSLRequest.
-    let net = format!("labrun-test-net-{}", std::process::id());
-    let made = Command::new("docker")
-        .args(["network", "create", &net])
-        .output()
-        .unwrap();
-    assert!(made.status.success());
-    struct Net(String);
-    impl Drop for Net {
-        fn drop(&mut self) {
-            let _ = Command::new("docker")
-                .args(["network", "rm", &self.0])
-                .output();
-        }
-    }
-    let _net = Net(net.clone());
-    let impostor = run("impostor", &["--network", &net, "-e", "PORT=5432"]);
+    let net = Network::create("impostor");
+    let net = &net.0;
+    let impostor = run("impostor", &["--network", net, "-e", "PORT=5432"]);
     let impostor_host = impostor.0.clone();
     let web = run(
         "asker",
         &[
             "--network",
-            &net,
+            net,
             "-p",
             "127.0.0.1::8080",
             "-e",
@@ -329,29 +343,12 @@ fn the_labs_commands_inside_the_pods_run_in_both_images() {
     image();
     DNSUTILS.call_once(|| common::run_script("manifests/dnsutils/build-image.sh", &[]));
     // a user network: Docker's DNS answers for container names, as CoreDNS does for Services
-    let net = format!("labrun-test-net-{}", std::process::id());
-    let made = Command::new("docker")
-        .args(["network", "create", &net])
-        .output()
-        .unwrap();
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    struct Network(String);
-    impl Drop for Network {
-        fn drop(&mut self) {
-            let _ = Command::new("docker")
-                .args(["network", "rm", &self.0])
-                .output();
-        }
-    }
-    let _net = Network(net.clone());
+    let net = Network::create("pods");
+    let net = &net.0;
     let web_name = format!("web-{}", std::process::id());
     let web = run(
         "pods-web",
-        &["--network", &net, "--network-alias", &web_name],
+        &["--network", net, "--network-alias", &web_name],
     );
     // the app pod: `ip a`, `ip r`, `ps` (as its unprivileged user)
     let (code, ip_a) = exec(&web, &["ip", "a"]);
@@ -376,7 +373,7 @@ fn the_labs_commands_inside_the_pods_run_in_both_images() {
             "--name",
             &name,
             "--network",
-            &net,
+            net,
             "labrun/dnsutils:0.1.0",
         ])
         .output()
