@@ -106,7 +106,7 @@ pub(crate) fn run_document(
                 let settle = match &kind.settle {
                     Some(t) => labrun::directive::parse_duration(t)
                         .map_err(|m| Error::input(path, 0, format!("--settle: {m}")))?,
-                    None => std::time::Duration::from_secs(180),
+                    None => labrun::execute::kind::Options::default().settle,
                 };
                 let create = match &kind.create_timeout {
                     Some(t) => labrun::directive::parse_duration(t)

@@ -247,15 +247,18 @@ impl Kind {
         }
     }
 
-    /// Verify where labrun's kubeconfig points, and tell the shims: a program started while
-    /// it is not the run's cluster is refused.
-    async fn reverify(&mut self) -> Result<()> {
-        let verified = match self.check_target().await {
-            Ok(()) => safety::current(&self.kubeconfig)
-                .map_err(Error::Environment)?
-                .map(|t| t.server),
-            Err(_) => None,
-        };
+    /// Where labrun's kubeconfig points now, and whether that is this run's kind cluster: the
+    /// kubeconfig read once, the cluster's node containers listed once.
+    async fn target(&self) -> Result<(Option<safety::Target>, Result<(), String>)> {
+        let target = safety::current(&self.kubeconfig).map_err(Error::Environment)?;
+        let nodes = self.facts.nodes(&self.cluster).await?;
+        let verdict = safety::verify(target.as_ref(), &self.cluster, &nodes);
+        Ok((target, verdict))
+    }
+
+    /// Tell the shims which API server labrun verified (none: every cluster program is
+    /// refused as it starts).
+    fn set_verified(&mut self, verified: Option<String>) -> Result<()> {
         if verified != self.verified {
             self.verified = verified;
             self.shims.update(&shim::State {
@@ -266,6 +269,12 @@ impl Kind {
             })?;
         }
         Ok(())
+    }
+
+    /// Verify where labrun's kubeconfig points, and tell the shims.
+    async fn reverify(&mut self) -> Result<()> {
+        let (target, verdict) = self.target().await?;
+        self.set_verified(verdict.ok().and(target.map(|t| t.server)))
     }
 
     /// A program the shims refused while a step ran stops the run.
@@ -306,18 +315,15 @@ impl Kind {
         )))
     }
 
-    /// The refusal, if the current context is not this run's kind cluster.
-    async fn check_target(&self) -> Result<()> {
-        let target = safety::current(&self.kubeconfig).map_err(Error::Environment)?;
-        let nodes = self.facts.nodes(&self.cluster).await?;
-        safety::verify(target.as_ref(), &self.cluster, &nodes).map_err(|why| {
-            Error::Environment(format!(
-                "refusing a step that talks to a cluster: {why}. labrun's kubeconfig for this run \
-                 is {}; let the lab's `kind create cluster` step create the cluster, or pass \
-                 --cluster NAME --reuse to run against an existing kind cluster",
-                self.kubeconfig.display()
-            ))
-        })
+    /// The refusal of a step that talks to a cluster when the current context is not this
+    /// run's kind cluster.
+    fn refusal(&self, why: String) -> Error {
+        Error::Environment(format!(
+            "refusing a step that talks to a cluster: {why}. labrun's kubeconfig for this run \
+             is {}; let the lab's `kind create cluster` step create the cluster, or pass \
+             --cluster NAME --reuse to run against an existing kind cluster",
+            self.kubeconfig.display()
+        ))
     }
 
     /// `docker exec` into a node of *another* kind cluster is refused: inside a node, the
@@ -429,7 +435,7 @@ impl Backend for Kind {
         }
         // The command as it will run (bindings applied), against labrun's kubeconfig as it
         // is now: a step's own names first, then where the kubeconfig points.
-        let target = safety::current(&self.kubeconfig).map_err(Error::Environment)?;
+        let (target, verdict) = self.target().await?;
         let server = target.as_ref().map(|t| t.server.as_str());
         guard::check(command, &self.own(server)).map_err(|why| {
             Error::Environment(format!(
@@ -437,12 +443,10 @@ impl Backend for Kind {
             ))
         })?;
         if policy::talks_to_cluster(command) {
-            self.check_target().await?;
+            verdict.clone().map_err(|why| self.refusal(why))?;
         }
         self.check_exec_targets(command).await?;
-        if self.created || self.existed {
-            self.reverify().await?;
-        }
+        self.set_verified(verdict.ok().and(target.map(|t| t.server)))?;
         Ok(Admit::Run)
     }
 
