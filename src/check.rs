@@ -154,6 +154,46 @@ impl<'a> Checker<'a> {
     }
 
     /// The verdict `step` would get, without learning anything: for deciding a retry.
+    /// [`Checker::trial`] on the printed lines before the first line that starts with
+    /// `epilogue.0` and ends with `epilogue.1` (what a command prints only as it is
+    /// interrupted), in the document and in its snapshot entry alike.
+    pub fn trial_before(
+        &self,
+        step: &Step,
+        record: &StepRecord,
+        epilogue: (&str, &str),
+    ) -> Verdict {
+        let begins = |l: &str| l.starts_with(epilogue.0) && l.trim_end().ends_with(epilogue.1);
+        let mut cut = step.clone();
+        if let Some(i) = cut.expected.iter().position(|l| begins(l)) {
+            cut.expected.truncate(i);
+        }
+        let entry = self.snapshot.and_then(|s| s.get(&step.id)).map(|e| {
+            let mut e = e.clone();
+            if let Some(i) = e.lines.iter().position(|l| begins(l)) {
+                e.lines.truncate(i);
+            }
+            e
+        });
+        let mut scratch = self.bindings.clone();
+        let doc = self.norm.lines(
+            &cut.expected.join(
+                "
+",
+            ),
+            &cut.command,
+        );
+        verdict(
+            &cut,
+            &doc,
+            Some(record),
+            entry.as_ref(),
+            self.norm,
+            &mut scratch,
+            self.opts,
+        )
+    }
+
     pub fn trial(&self, step: &Step, record: &StepRecord) -> Verdict {
         let mut scratch = self.bindings.clone();
         let doc = self.norm.lines(&step.expected.join("\n"), &step.command);

@@ -88,14 +88,124 @@ pub const DOCKER_READ_VERBS: &[&str] = &["ps", "inspect", "logs", "images", "ver
 /// `ip` objects and the actions on them that only read (no action means `show`).
 const IP_READ_ACTIONS: &[&str] = &["show", "list", "lst", "sh", "ls", "l", "get"];
 
-/// How the run stage treats a command. Watches: `watch …`, `kubectl get … -w|--watch`,
-/// `kubectl logs -f`, `docker logs -f`, `docker events`, `ip monitor`, `tail -f`,
-/// `journalctl -f`.
+/// A command that never ends by itself: `program` (with `verb` as its first word that is not
+/// a flag, when given), unbounded always when `when` is empty, else only with one of those
+/// flags; bounded again by any flag of `unless` (`ping -c 3`, `ping -w 5`, `-c3`, `--count=3`).
+/// `epilogue`: how the lines it prints only as it is interrupted begin (ping's statistics):
+/// labrun waits for the printed lines before them, then interrupts it.
+pub struct Unbounded {
+    pub program: &'static str,
+    pub verb: Option<&'static str>,
+    pub when: &'static [&'static str],
+    pub unless: &'static [&'static str],
+    pub epilogue: Option<(&'static str, &'static str)>,
+}
+
+/// The commands a person ends with Ctrl-C. Bounded whatever the table says: a command run by
+/// `timeout N …`, and one piped into `head`.
+pub const UNBOUNDED: &[Unbounded] = &[
+    Unbounded {
+        program: "ping",
+        verb: None,
+        when: &[],
+        unless: &["-c", "-w", "--count"],
+        epilogue: Some(("--- ", " ping statistics ---")),
+    },
+    Unbounded {
+        program: "ping6",
+        verb: None,
+        when: &[],
+        unless: &["-c", "-w", "--count"],
+        epilogue: Some(("--- ", " ping statistics ---")),
+    },
+    Unbounded {
+        program: "tcpdump",
+        verb: None,
+        when: &[],
+        unless: &["-c"],
+        epilogue: None,
+    },
+    Unbounded {
+        program: "watch",
+        verb: None,
+        when: &[],
+        unless: &[],
+        epilogue: None,
+    },
+    Unbounded {
+        program: "kubectl",
+        verb: None,
+        when: &["-w", "--watch", "--watch-only"],
+        unless: &[],
+        epilogue: None,
+    },
+    Unbounded {
+        program: "kubectl",
+        verb: Some("logs"),
+        when: &["-f", "--follow"],
+        unless: &[],
+        epilogue: None,
+    },
+    Unbounded {
+        program: "kubectl",
+        verb: Some("port-forward"),
+        when: &[],
+        unless: &[],
+        epilogue: None,
+    },
+    Unbounded {
+        program: "docker",
+        verb: Some("logs"),
+        when: &["-f", "--follow"],
+        unless: &[],
+        epilogue: None,
+    },
+    Unbounded {
+        program: "docker",
+        verb: Some("events"),
+        when: &[],
+        unless: &[],
+        epilogue: None,
+    },
+    Unbounded {
+        program: "ip",
+        verb: Some("monitor"),
+        when: &[],
+        unless: &[],
+        epilogue: None,
+    },
+    Unbounded {
+        program: "tail",
+        verb: None,
+        when: &["-f", "-F", "--follow"],
+        unless: &[],
+        epilogue: None,
+    },
+    Unbounded {
+        program: "journalctl",
+        verb: None,
+        when: &["-f", "--follow"],
+        unless: &[],
+        epilogue: None,
+    },
+];
+
+/// The epilogue of `command`'s program when it is unbounded: a line starting and ending so
+/// begins what it prints only as it is interrupted.
+pub fn epilogue(command: &str) -> Option<(&'static str, &'static str)> {
+    let words = innermost(command)?;
+    let w: Vec<&str> = words.iter().map(String::as_str).collect();
+    row(&w).and_then(|u| u.epilogue)
+}
+
+/// How the run stage treats a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Runs to its end, output compared.
     Plain,
-    /// Never ends by itself (`kubectl get … -w`, `watch …`): runs in a background terminal.
+    /// Never ends by itself ([`UNBOUNDED`]): with printed output, it runs until its printed
+    /// lines have appeared (in order) and is then interrupted as a person would; without, it
+    /// runs in a background terminal that a later step may read.
     Watch,
     /// Ends in ` &`: started in the background, stopped at the end of the run.
     Background,
@@ -107,20 +217,70 @@ pub fn kind(command: &str) -> Kind {
     if trimmed.ends_with('&') && !trimmed.ends_with("&&") {
         return Kind::Background;
     }
-    let words = words(trimmed);
-    let w: Vec<&str> = words.iter().map(String::as_str).collect();
-    let has = |rest: &[&str], flags: &[&str]| rest.iter().any(|a| flags.contains(a));
-    match w.as_slice() {
-        ["watch", ..] | ["docker", "events", ..] | ["ip", "monitor", ..] => Kind::Watch,
-        ["kubectl", rest @ ..] if has(rest, &["-w", "--watch", "--watch-only"]) => Kind::Watch,
-        ["kubectl" | "docker", rest @ ..]
-            if verb(rest) == Some("logs") && has(rest, &["-f", "--follow"]) =>
-        {
+    let parts = split_parts(trimmed);
+    let piped_into_head = parts
+        .iter()
+        .skip(1)
+        .any(|p| p.first().map(String::as_str) == Some("head"));
+    if piped_into_head {
+        return Kind::Plain;
+    }
+    match innermost(trimmed) {
+        Some(words) if unbounded(&words.iter().map(String::as_str).collect::<Vec<_>>()) => {
             Kind::Watch
         }
-        ["tail" | "journalctl", rest @ ..] if has(rest, &["-f", "-F", "--follow"]) => Kind::Watch,
         _ => Kind::Plain,
     }
+}
+
+/// What a command's first part runs in the end: through `sudo`, `ip netns exec NS`,
+/// `docker exec C`, `kubectl exec POD --`. `None` when `timeout N` bounds it at any level.
+fn innermost(command: &str) -> Option<Vec<String>> {
+    let mut w: Vec<String> = split_parts(command).into_iter().next()?;
+    loop {
+        let words: Vec<&str> = w.iter().map(String::as_str).collect();
+        let next = match words.as_slice() {
+            ["timeout", ..] => return None,
+            ["sudo", rest @ ..] => Some(rest.iter().map(|s| s.to_string()).collect()),
+            ["ip", rest @ ..] => netns_exec(rest),
+            ["docker" | "kubectl", rest @ ..] if verb(rest) == Some("exec") => inner(rest, "exec"),
+            _ => None,
+        };
+        match next {
+            Some(n) if !n.is_empty() => w = n,
+            _ => return Some(w),
+        }
+    }
+}
+
+/// The command `ip [-n NS] netns exec NS COMMAND…` runs.
+fn netns_exec(args: &[&str]) -> Option<Vec<String>> {
+    let i = args.windows(2).position(|w| w == ["netns", "exec"])?;
+    Some(args.iter().skip(i + 3).map(|s| s.to_string()).collect())
+}
+
+/// Whether the words of a simple command match a row of [`UNBOUNDED`].
+fn unbounded(w: &[&str]) -> bool {
+    row(w).is_some()
+}
+
+/// The row of [`UNBOUNDED`] the words of a simple command match.
+fn row(w: &[&str]) -> Option<&'static Unbounded> {
+    let (program, args) = w.split_first()?;
+    let flag = |a: &str, f: &str| {
+        a == f
+            || a.strip_prefix(f).is_some_and(|rest| {
+                rest.starts_with('=')
+                    || (!f.starts_with("--") && rest.chars().all(|c| c.is_ascii_digit()))
+            })
+    };
+    let has = |flags: &[&str]| args.iter().any(|a| flags.iter().any(|f| flag(a, f)));
+    UNBOUNDED.iter().find(|u| {
+        u.program == *program
+            && u.verb.is_none_or(|v| verb(args) == Some(v))
+            && (u.when.is_empty() || has(u.when))
+            && !has(u.unless)
+    })
 }
 
 /// The command with a trailing ` &` removed.
@@ -406,10 +566,6 @@ fn split_parts(command: &str) -> Vec<Vec<String>> {
     parts
 }
 
-fn words(command: &str) -> Vec<String> {
-    split_parts(command).into_iter().next().unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,6 +614,51 @@ mod tests {
         ] {
             assert!(!read_only(c), "{c} should not be read-only");
         }
+    }
+
+    #[test]
+    fn every_unbounded_row_is_unbounded_and_its_bounds_bound_it() {
+        for u in UNBOUNDED {
+            let mut words = vec![u.program];
+            words.extend(u.verb);
+            words.extend(u.when.first());
+            words.push("target");
+            let c = words.join(" ");
+            assert_eq!(kind(&c), Kind::Watch, "{c}");
+            for bound in u.unless {
+                let bounded = format!("{c} {bound} 3");
+                assert_eq!(kind(&bounded), Kind::Plain, "{bounded}");
+            }
+            assert_eq!(kind(&format!("timeout 5 {c}")), Kind::Plain);
+            assert_eq!(kind(&format!("{c} | head -n 3")), Kind::Plain);
+        }
+        assert_eq!(kind("ping -c3 10.0.0.3"), Kind::Plain);
+        assert_eq!(kind("ping --count=3 10.0.0.3"), Kind::Plain);
+        assert_eq!(kind("ip netns exec pod1 ping 10.0.0.3"), Kind::Watch);
+        assert_eq!(kind("ip netns exec pod1 ping -c 1 10.0.0.3"), Kind::Plain);
+        assert_eq!(kind("docker exec kind-worker ping 10.244.1.4"), Kind::Watch);
+        assert_eq!(
+            kind("kubectl exec dnsutils -- ping 10.244.1.4"),
+            Kind::Watch
+        );
+        assert_eq!(
+            kind("kubectl exec dnsutils -- timeout 3 ping x"),
+            Kind::Plain
+        );
+        assert_eq!(kind("sudo ping 10.0.0.3"), Kind::Watch);
+        assert_eq!(kind("ping 10.0.0.3 | grep ttl"), Kind::Watch);
+        assert_eq!(kind("kubectl logs app"), Kind::Plain);
+        assert_eq!(kind("tail -n 5 file"), Kind::Plain);
+        // what ping prints only as it is interrupted
+        let stats = epilogue("ip netns exec pod2 ping 10.244.1.2").unwrap();
+        let line = "--- 10.244.1.2 ping statistics ---";
+        assert!(line.starts_with(stats.0) && line.ends_with(stats.1));
+        assert_eq!(epilogue("kubectl get pods -w"), None);
+        assert_eq!(
+            epilogue("ping -c 1 10.0.0.1"),
+            None,
+            "bounded: it ends by itself"
+        );
     }
 
     #[test]

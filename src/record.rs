@@ -41,6 +41,10 @@ pub struct StepRecord {
     /// The backend did not run the step, for this reason (`--reuse`: the cluster exists).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// labrun interrupted the step on purpose, and when: a command that never ends by itself,
+    /// after its printed lines appeared, or at its budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interrupted: Option<String>,
     /// The step ran, but what it changed did not settle (what is not ready, latest events).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsettled: Option<String>,

@@ -255,15 +255,24 @@ async fn collect_watch<B: Backend>(
     let started = Instant::now();
     let poll = opts.interval.min(Duration::from_millis(250));
     let mut tries = 0;
-    loop {
+    // lines the command prints only as it is interrupted (ping's statistics) are not waited for
+    let epilogue = policy::epilogue(command);
+    let seen = loop {
         tries += 1;
         let so_far = Outcome {
             stdout: terminal.output(),
             ..Outcome::default()
         };
-        let trial = checker.trial(step, &record_of(step, command, so_far, tries));
-        if trial.status != Status::Fail || started.elapsed() + poll > budget {
-            break;
+        let so_far = record_of(step, command, so_far, tries);
+        let trial = match epilogue {
+            Some(e) => checker.trial_before(step, &so_far, e),
+            None => checker.trial(step, &so_far),
+        };
+        if trial.status != Status::Fail {
+            break true;
+        }
+        if started.elapsed() + poll > budget {
+            break false;
         }
         if tries % 4 == 0 {
             progress(Event::Retrying {
@@ -273,11 +282,23 @@ async fn collect_watch<B: Backend>(
             });
         }
         tokio::time::sleep(poll).await;
+    };
+    let mut outcome = terminal.interrupt().await;
+    // Interrupted on purpose is its normal end, unless the document says what exit to expect.
+    if step.directives.exit.is_none() {
+        outcome.exit_code = 0;
     }
-    let mut outcome = terminal.stop().await;
-    // A watch ends because labrun stopped it; that is its normal end.
-    outcome.exit_code = 0;
-    Ok(record_of(step, command, outcome, tries))
+    // it ran once; the polls that read its output are not tries
+    let mut record = record_of(step, command, outcome, 1);
+    record.interrupted = Some(if seen {
+        "after its printed lines appeared".to_string()
+    } else {
+        format!(
+            "at its budget of {}s, its printed lines not all seen",
+            budget.as_secs()
+        )
+    });
+    Ok(record)
 }
 
 fn record_of(step: &Step, command: &str, o: Outcome, tries: u32) -> StepRecord {
@@ -294,6 +315,7 @@ fn record_of(step: &Step, command: &str, o: Outcome, tries: u32) -> StepRecord {
         timed_out: o.timed_out,
         versions: None,
         skipped: None,
+        interrupted: None,
         unsettled: None,
         at: Some(rfc3339(std::time::SystemTime::now() - o.duration)),
     }

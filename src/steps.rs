@@ -233,12 +233,13 @@ pub fn split(doc: &Document) -> Vec<Step> {
                     Some(s) => (doc.sections[s].slug.as_str(), doc.sections[s].title.clone()),
                     None => ("preamble", String::new()),
                 };
+                let expected = without_ctrl_c(&raw.command, raw.output);
                 steps.push(Step {
                     id: format!("{slug}/{}", ordinals[slot]),
                     section: title,
                     line: block.line + raw.first_line,
                     command: raw.command,
-                    expected: raw.output,
+                    expected,
                     expected_line: raw.output_first.map(|l| block.line + l),
                     directives: block.directives.clone(),
                     block: index,
@@ -250,6 +251,15 @@ pub fn split(doc: &Document) -> Vec<Step> {
         }
     }
     steps
+}
+
+/// Under a command that never ends by itself, a line `^C` is the terminal's echo of the
+/// author's Ctrl-C, not output.
+fn without_ctrl_c(command: &str, mut output: Vec<String>) -> Vec<String> {
+    if crate::policy::kind(command) == crate::policy::Kind::Watch {
+        output.retain(|l| l.trim() != "^C");
+    }
+    output
 }
 
 fn is_shell(block: &CodeBlock) -> bool {
@@ -538,6 +548,24 @@ mod tests {
             .into_iter()
             .map(|s| s.command)
             .collect()
+    }
+
+    #[test]
+    fn ctrl_c_under_an_unbounded_command_is_not_output() {
+        let out = |command: &str| {
+            without_ctrl_c(
+                command,
+                vec![
+                    "64 bytes from 10.0.0.3: icmp_seq=1".into(),
+                    "^C".into(),
+                    "--- 10.0.0.3 ping statistics ---".into(),
+                ],
+            )
+        };
+        assert_eq!(out("ping 10.0.0.3").len(), 2);
+        assert!(!out("ping 10.0.0.3").contains(&"^C".to_string()));
+        // a command that ends by itself printed it: it stays
+        assert_eq!(out("ping -c 1 10.0.0.3").len(), 3);
     }
 
     #[test]

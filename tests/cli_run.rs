@@ -324,3 +324,64 @@ fn a_step_whose_directory_was_removed_stays_inside_the_scratch_copy() {
         std::fs::canonicalize(&scratch).unwrap()
     );
 }
+
+#[test]
+fn an_unbounded_ping_is_interrupted_once_its_printed_lines_appeared() {
+    // The author pressed Ctrl-C after two replies.
+    let doc = "# Ping\n\n```console\n$ ping 127.0.0.1\nPING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\n64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.046 ms\n64 bytes from 127.0.0.1: icmp_seq=2 ttl=64 time=0.052 ms\n```\n";
+    let dir = project(doc, "retry = \"60s\"\n");
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = &last_run(dir.path())[0];
+    assert_eq!(
+        r.interrupted.as_deref(),
+        Some("after its printed lines appeared")
+    );
+    // interrupted as Ctrl-C interrupts it: ping printed its statistics
+    assert!(
+        r.stdout.contains("--- 127.0.0.1 ping statistics ---"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.exit_code, 0);
+    // it ended once the lines were there, not at its budget
+    assert!(r.duration_ms < 20_000, "{} ms", r.duration_ms);
+    assert_eq!(r.tries, None);
+}
+
+#[test]
+fn an_unbounded_command_whose_lines_never_appear_fails_at_its_budget_with_what_it_saw() {
+    let doc = "# Ping\n\n<!-- labrun: retry=3s -->\n```console\n$ ping 127.0.0.1\nPING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\nFrom 127.0.0.1 icmp_seq=1 Destination Host Unreachable\n```\n";
+    let dir = project(doc, "");
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let r = &last_run(dir.path())[0];
+    assert_eq!(
+        r.interrupted.as_deref(),
+        Some("at its budget of 3s, its printed lines not all seen")
+    );
+    // the report shows what it saw
+    let t = text(&out);
+    assert!(t.contains("FAIL"), "{t}");
+    assert!(t.contains("+64 bytes from 127.0.0.1: icmp_seq=1"), "{t}");
+}
+
+#[test]
+fn an_authors_ctrl_c_and_pings_statistics_are_read_as_ping_prints_them() {
+    // As often pasted: the replies, the terminal's ^C, then what ping prints as it stops.
+    let doc = "# Ping\n\n```console\n$ ping 127.0.0.1\nPING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\n64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.046 ms\n64 bytes from 127.0.0.1: icmp_seq=2 ttl=64 time=0.052 ms\n^C\n--- 127.0.0.1 ping statistics ---\n2 packets transmitted, 2 received, 0% packet loss, time 1001ms\nrtt min/avg/max/mdev = 0.046/0.049/0.052/0.003 ms\n```\n";
+    let dir = project(doc, "retry = \"30s\"\n");
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let r = &last_run(dir.path())[0];
+    // interrupted after the second reply, so its statistics count two packets, as printed
+    assert_eq!(
+        r.interrupted.as_deref(),
+        Some("after its printed lines appeared")
+    );
+    assert!(
+        r.stdout.contains("2 packets transmitted, 2 received"),
+        "{}",
+        r.stdout
+    );
+}

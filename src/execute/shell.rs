@@ -304,11 +304,29 @@ impl Terminal {
     }
 
     /// Stop the terminal (its whole process group) and return what it printed.
-    pub async fn stop(mut self) -> Outcome {
-        if let Some(pgid) = self.proc.guard.0 {
-            let _ = killpg(pgid, Signal::SIGTERM);
+    pub async fn stop(self) -> Outcome {
+        self.end(&[Signal::SIGTERM]).await
+    }
+
+    /// End it as a person at a terminal would: Ctrl-C (SIGINT to its process group, so that
+    /// `ping` prints its statistics), then SIGTERM, then SIGKILL, each after a short grace.
+    pub async fn interrupt(self) -> Outcome {
+        self.end(&[Signal::SIGINT, Signal::SIGTERM]).await
+    }
+
+    async fn end(mut self, signals: &[Signal]) -> Outcome {
+        let mut status = Err(());
+        for signal in signals {
+            if let Some(pgid) = self.proc.guard.0 {
+                let _ = killpg(pgid, *signal);
+            }
+            if let Ok(s) =
+                tokio::time::timeout(Duration::from_secs(2), self.proc.child.wait()).await
+            {
+                status = Ok(s);
+                break;
+            }
         }
-        let status = tokio::time::timeout(Duration::from_secs(2), self.proc.child.wait()).await;
         self.proc.guard.kill();
         let duration = self.started.elapsed();
         let exit = match status {

@@ -108,10 +108,16 @@ pub fn block(view: &ChapterView, steps: &[&Step], norm: &Normalizer) -> String {
             esc(step.command.lines().next().unwrap_or(""))
         ));
         if let Some(r) = record {
+            let stopped = r
+                .interrupted
+                .as_ref()
+                .map(|when| format!(" · stopped {when}"))
+                .unwrap_or_default();
             h.push_str(&format!(
-                " <span class=\"labrun-meta\">exit {} · {}</span>",
+                " <span class=\"labrun-meta\">exit {} · {}{}</span>",
                 r.exit_code,
-                duration(r.duration_ms)
+                duration(r.duration_ms),
+                esc(&stopped)
             ));
         }
         // Without a run, every step would repeat what the chapter's summary says once.
