@@ -15,9 +15,72 @@ use crate::normalize::forms;
 #[derive(Debug, Default, Clone)]
 pub struct Bindings {
     map: HashMap<(String, String), String>,
+    /// Identity values that a step's agreeing output determined (a line with no
+    /// interchangeable alternative, or one holding a value already determined), with the step
+    /// that bound them: constraints for the rest of the run. class → document value →
+    /// (live value, step).
+    held: HashMap<String, HashMap<String, (String, String)>>,
+    /// The same, from the live side: class → live value → (document value, step).
+    taken: HashMap<String, HashMap<String, (String, String)>>,
+    /// Identity values paired among interchangeable rows: a choice, preferred while nothing
+    /// contradicts it, replaced when a later step pairs them otherwise. class → document
+    /// value → live value.
+    chosen: HashMap<String, HashMap<String, String>>,
 }
 
 impl Bindings {
+    /// Whether any identity value is held or chosen (else a comparison need not look).
+    pub fn constrains(&self) -> bool {
+        !self.held.is_empty() || !self.chosen.is_empty()
+    }
+
+    /// Remember identity pairs chosen among interchangeable rows (a later step may replace
+    /// them).
+    pub fn choose(&mut self, pairs: &[Pair]) {
+        for (class, doc, live) in pairs {
+            self.chosen
+                .entry(class.clone())
+                .or_default()
+                .insert(doc.clone(), live.clone());
+        }
+    }
+
+    /// The live value a document value was last chosen to stand for.
+    pub fn chosen(&self, class: &str, doc: &str) -> Option<&str> {
+        self.chosen.get(class)?.get(doc).map(String::as_str)
+    }
+
+    /// Hold determined identity pairs (`pairs` already filtered to identity classes) as
+    /// constraints: the first binding of a value, on either side, stands for the rest of the
+    /// run.
+    pub fn hold(&mut self, pairs: &[Pair], step: &str) {
+        for (class, doc, live) in pairs {
+            if self.held(class, doc).is_some() || self.taken(class, live).is_some() {
+                continue;
+            }
+            self.held
+                .entry(class.clone())
+                .or_default()
+                .insert(doc.clone(), (live.clone(), step.to_string()));
+            self.taken
+                .entry(class.clone())
+                .or_default()
+                .insert(live.clone(), (doc.clone(), step.to_string()));
+        }
+    }
+
+    /// The live value an earlier step bound to a document value, and that step.
+    pub fn held(&self, class: &str, doc: &str) -> Option<(&str, &str)> {
+        let (l, s) = self.held.get(class)?.get(doc)?;
+        Some((l.as_str(), s.as_str()))
+    }
+
+    /// The document value an earlier step bound a live value to, and that step.
+    pub fn taken(&self, class: &str, live: &str) -> Option<(&str, &str)> {
+        let (d, s) = self.taken.get(class)?.get(live)?;
+        Some((d.as_str(), s.as_str()))
+    }
+
     /// Learn from one step. Within the step the first pair for a value wins (the first row
     /// that names it); a later step's pair replaces an earlier step's.
     pub fn learn(&mut self, pairs: &[Pair]) {
@@ -202,6 +265,42 @@ mod tests {
         assert_eq!(b.rewrite("kind-worker2"), "kind-worker3");
         b.learn(&[pair("NODE", "kind-worker2", "kind-worker")]);
         assert_eq!(b.rewrite("kind-worker2"), "kind-worker");
+    }
+
+    #[test]
+    fn determined_values_hold_both_ways_and_the_first_binding_stands() {
+        let mut b = Bindings::default();
+        b.hold(
+            &[pair("POD", "5586fc9d77-7frts", "6b8f7c9d4-p9rgv")],
+            "endpoints/4",
+        );
+        assert_eq!(
+            b.held("POD", "5586fc9d77-7frts"),
+            Some(("6b8f7c9d4-p9rgv", "endpoints/4"))
+        );
+        assert_eq!(
+            b.taken("POD", "6b8f7c9d4-p9rgv"),
+            Some(("5586fc9d77-7frts", "endpoints/4"))
+        );
+        // neither side can be bound again
+        b.hold(
+            &[pair("POD", "5586fc9d77-7frts", "6b8f7c9d4-zzzzz")],
+            "endpoints/8",
+        );
+        b.hold(
+            &[pair("POD", "5586fc9d77-6dcg2", "6b8f7c9d4-p9rgv")],
+            "endpoints/8",
+        );
+        assert_eq!(
+            b.held("POD", "5586fc9d77-7frts").unwrap().0,
+            "6b8f7c9d4-p9rgv"
+        );
+        assert_eq!(b.held("POD", "5586fc9d77-6dcg2"), None);
+        // a choice among interchangeable rows is replaced by the next one
+        b.choose(&[pair("IP", "10.244.1.4", "10.244.7.4")]);
+        b.choose(&[pair("IP", "10.244.1.4", "10.244.7.9")]);
+        assert_eq!(b.chosen("IP", "10.244.1.4"), Some("10.244.7.9"));
+        assert_eq!(b.held("IP", "10.244.1.4"), None);
     }
 
     #[test]

@@ -242,7 +242,13 @@ pub fn check(
         if let (Some(entry), true) = (entry, step.has_expected()) {
             let doc = norm.lines(&step.expected.join("\n"), &step.command);
             let snap = norm.parse_normalized(&entry.lines.join("\n"));
-            let c = compare::compare(norm, &snap, &doc, step.directives.unordered);
+            // an unbounded command's printed lines need only appear, in order, in what it
+            // printed; the snapshot holds all of it
+            let c = if crate::policy::kind(&step.command) == crate::policy::Kind::Watch {
+                compare::subsequence(norm, &doc, &snap)
+            } else {
+                compare::compare(norm, &snap, &doc, step.directives.unordered)
+            };
             if !c.pass {
                 report.doc_drift.push((
                     step.id.clone(),
@@ -331,14 +337,26 @@ fn verdict(
 
     // Learn bindings from the document's printed output, whatever the verdict.
     let watch = crate::policy::kind(&step.command) == crate::policy::Kind::Watch;
-    let compare_with = |expected: &[Line]| {
+    // What earlier steps bound, as it stood before this step learns: it holds for the
+    // document's printed values, not for a snapshot entry's labels (`IP1`).
+    let earlier = bindings.clone();
+    let none = Bindings::default();
+    let compare_with = |expected: &[Line], held: &Bindings| {
         if watch {
-            compare::subsequence(norm, expected, live_trimmed)
+            compare::subsequence_held(norm, expected, live_trimmed, held)
         } else {
-            compare::compare(norm, expected, live_trimmed, step.directives.unordered)
+            compare::compare_held(
+                norm,
+                expected,
+                live_trimmed,
+                step.directives.unordered,
+                held,
+            )
         }
     };
-    let doc_cmp = step.has_expected().then(|| compare_with(doc_lines));
+    let doc_cmp = step
+        .has_expected()
+        .then(|| compare_with(doc_lines, &earlier));
     if squash(&record.command) != squash(&planned) {
         v.status = Status::Fail;
         v.reason = Some(format!(
@@ -349,6 +367,19 @@ fn verdict(
     }
     if let Some(c) = &doc_cmp {
         bindings.learn(&c.pairs);
+        // identity values an agreeing output determined hold for the rest of the run; those
+        // chosen among interchangeable rows are preferred until a later step pairs them
+        // otherwise
+        if c.pass {
+            let identity: Vec<compare::Pair> = c
+                .pairs
+                .iter()
+                .filter(|(class, _, _)| norm.kind(class) == crate::normalize::Kind::Identity)
+                .cloned()
+                .collect();
+            bindings.choose(&identity);
+            bindings.hold(&c.determined, &step.id);
+        }
     }
     v.pending = Some(Entry {
         command: step.command.clone(),
@@ -407,7 +438,7 @@ fn verdict(
     let (expected, comparison): (Vec<Line>, Comparison) = match entry {
         Some(e) => {
             let exp = norm.parse_normalized(&e.lines.join("\n"));
-            let c = compare_with(&exp);
+            let c = compare_with(&exp, &none);
             (exp, c)
         }
         None if step.has_expected() => (doc_lines.to_vec(), doc_cmp.clone().unwrap()),

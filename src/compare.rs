@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use similar::{Algorithm, DiffOp, TextDiff};
 
+use crate::bind::Bindings;
 use crate::normalize::{Kind, Labels, Line, Normalizer};
 
 /// Classes whose values are generated names: rows keyed by them may be reordered.
@@ -27,15 +28,33 @@ pub struct Comparison {
     pub matching: Option<Vec<usize>>,
     /// Identity and placement pairs, in expected order.
     pub pairs: Vec<Pair>,
+    /// The identity pairs the comparison determined: of lines with no interchangeable
+    /// alternative, or holding a value earlier steps determined. The others were chosen
+    /// among interchangeable rows.
+    pub determined: Vec<Pair>,
 }
 
 /// Compare. `unordered`: all lines form one group that may come in any order.
 pub fn compare(norm: &Normalizer, expected: &[Line], live: &[Line], unordered: bool) -> Comparison {
+    compare_held(norm, expected, live, unordered, &Bindings::default())
+}
+
+/// Compare under the identity values earlier steps bound (`held`): a bound document value
+/// pairs only with its live value, and a bound live value with nothing else; the rows whose
+/// order is free are ordered so that both hold.
+pub fn compare_held(
+    norm: &Normalizer,
+    expected: &[Line],
+    live: &[Line],
+    unordered: bool,
+    held: &Bindings,
+) -> Comparison {
     let fail = |reason: String| Comparison {
         pass: false,
         reason: Some(reason),
         matching: None,
         pairs: align_pairs(norm, expected, live),
+        determined: Vec::new(),
     };
     if expected.len() != live.len() {
         return fail(format!(
@@ -60,10 +79,10 @@ pub fn compare(norm: &Normalizer, expected: &[Line], live: &[Line], unordered: b
             return fail(format!("line {} differs", line + 1));
         }
     }
-    let mut m = Matcher::new(norm, expected, live);
+    let mut m = Matcher::new(norm, expected, live, held);
     let mut order: Vec<usize> = Vec::with_capacity(expected.len());
     if !m.greedy(&groups, &mut order) {
-        m = Matcher::new(norm, expected, live);
+        m = Matcher::new(norm, expected, live, held);
         order.clear();
         let mut budget = 200_000usize;
         if expected.len() > 2_000 || !m.search(&groups, 0, &mut order, &mut budget) {
@@ -75,17 +94,63 @@ pub fn compare(norm: &Normalizer, expected: &[Line], live: &[Line], unordered: b
         }
     }
     let pairs = pairs_of(norm, expected, live, &order);
+    let determined = determined(norm, expected, live, &order, &groups, held);
     Comparison {
         pass: true,
         reason: None,
         matching: Some(order),
         pairs,
+        determined,
     }
+}
+
+/// The identity pairs of lines whose pairing had no alternative: a group of one line, or a
+/// line holding a value earlier steps determined.
+fn determined(
+    norm: &Normalizer,
+    expected: &[Line],
+    live: &[Line],
+    order: &[usize],
+    groups: &[(usize, usize)],
+    held: &Bindings,
+) -> Vec<Pair> {
+    let mut out = Vec::new();
+    for &(a, b) in groups {
+        for e in a..b {
+            let l = order[e];
+            let identity = || {
+                expected[e]
+                    .slots
+                    .iter()
+                    .zip(&live[l].slots)
+                    .filter(|(es, _)| norm.kind(&es.class) == Kind::Identity)
+            };
+            let anchored = held.constrains()
+                && identity().any(|(es, _)| held.held(&es.class, &es.value).is_some());
+            if b - a == 1 || anchored {
+                out.extend(
+                    identity()
+                        .map(|(es, ls)| (es.class.clone(), es.value.clone(), ls.value.clone())),
+                );
+            }
+        }
+    }
+    out
 }
 
 /// Compare a watch's output: the expected lines must appear in order among the live ones
 /// (a watch prints more as time passes); identity values still correspond one to one.
 pub fn subsequence(norm: &Normalizer, expected: &[Line], live: &[Line]) -> Comparison {
+    subsequence_held(norm, expected, live, &Bindings::default())
+}
+
+/// [`subsequence`] under the identity values earlier steps bound (see [`compare_held`]).
+pub fn subsequence_held(
+    norm: &Normalizer,
+    expected: &[Line],
+    live: &[Line],
+    held: &Bindings,
+) -> Comparison {
     let mut picked = Vec::with_capacity(expected.len());
     let mut j = 0;
     for (i, e) in expected.iter().enumerate() {
@@ -102,13 +167,14 @@ pub fn subsequence(norm: &Normalizer, expected: &[Line], live: &[Line]) -> Compa
                 )),
                 matching: None,
                 pairs: align_pairs(norm, expected, live),
+                determined: Vec::new(),
             };
         }
         picked.push(j);
         j += 1;
     }
     let sub: Vec<Line> = picked.iter().map(|&k| live[k].clone()).collect();
-    let mut c = compare(norm, expected, &sub, false);
+    let mut c = compare_held(norm, expected, &sub, false, held);
     if let Some(m) = c.matching.as_mut() {
         for k in m.iter_mut() {
             *k = picked[*k];
@@ -147,6 +213,9 @@ struct Matcher<'a> {
     norm: &'a Normalizer,
     expected: &'a [Line],
     live: &'a [Line],
+    held: &'a Bindings,
+    /// Earlier steps held or chose values (else there is nothing to look up).
+    constrained: bool,
     fwd: HashMap<(&'a str, &'a str), &'a str>,
     bwd: HashMap<(&'a str, &'a str), &'a str>,
     used: Vec<bool>,
@@ -154,11 +223,18 @@ struct Matcher<'a> {
 }
 
 impl<'a> Matcher<'a> {
-    fn new(norm: &'a Normalizer, expected: &'a [Line], live: &'a [Line]) -> Self {
+    fn new(
+        norm: &'a Normalizer,
+        expected: &'a [Line],
+        live: &'a [Line],
+        held: &'a Bindings,
+    ) -> Self {
         Matcher {
             norm,
             expected,
             live,
+            held,
+            constrained: held.constrains(),
             fwd: HashMap::new(),
             bwd: HashMap::new(),
             used: vec![false; live.len()],
@@ -178,6 +254,17 @@ impl<'a> Matcher<'a> {
                 continue;
             }
             let class = es.class.as_str();
+            // what earlier steps bound holds for this one
+            let earlier = if self.constrained {
+                self.earlier(e, class, &es.value, &ls.value)
+            } else {
+                None
+            };
+            if let Some(why) = earlier {
+                self.conflict.get_or_insert(why);
+                self.unbind(&added);
+                return None;
+            }
             let ok_f = self
                 .fwd
                 .get(&(class, es.value.as_str()))
@@ -209,6 +296,30 @@ impl<'a> Matcher<'a> {
         Some(added)
     }
 
+    /// Why pairing `doc` with `live` (class `class`, expected line `e`) contradicts what an
+    /// earlier step determined, if it does.
+    fn earlier(&self, e: usize, class: &str, doc: &str, live: &str) -> Option<String> {
+        if let Some((bound, step)) = self.held.held(class, doc)
+            && bound != live
+        {
+            return Some(format!(
+                "line {}: {class} `{doc}` stands for the live `{bound}` since step {step}, \
+                 but here for `{live}`",
+                e + 1
+            ));
+        }
+        if let Some((bound, step)) = self.held.taken(class, live)
+            && bound != doc
+        {
+            return Some(format!(
+                "line {}: the live {class} `{live}` stands for `{bound}` since step {step}, \
+                 but here for `{doc}`",
+                e + 1
+            ));
+        }
+        None
+    }
+
     fn unbind(&mut self, added: &[(&'a str, &'a str, &'a str)]) {
         for &(c, e, l) in added {
             self.fwd.remove(&(c, e));
@@ -216,11 +327,40 @@ impl<'a> Matcher<'a> {
         }
     }
 
-    /// Same position first, then the first compatible line of the group.
+    /// The live line of `a..b` whose identity values are the ones an earlier step chose for
+    /// expected line `e`'s (among interchangeable rows), if any.
+    fn preferred(&self, e: usize, a: usize, b: usize) -> Option<usize> {
+        let wanted: Vec<(usize, &str)> = self.expected[e]
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| self.norm.kind(&s.class) == Kind::Identity)
+            .filter_map(|(i, s)| Some((i, self.held.chosen(&s.class, &s.value)?)))
+            .collect();
+        if wanted.is_empty() {
+            return None;
+        }
+        (a..b).find(|&l| {
+            !self.used[l]
+                && wanted
+                    .iter()
+                    .all(|(i, v)| self.live[l].slots.get(*i).is_some_and(|s| s.value == *v))
+        })
+    }
+
+    /// The line an earlier step chose first, then the same position, then the first
+    /// compatible line of the group.
     fn greedy(&mut self, groups: &[(usize, usize)], order: &mut Vec<usize>) -> bool {
         for &(a, b) in groups {
             for e in a..b {
-                let found = std::iter::once(e)
+                let preferred = if b - a > 1 {
+                    self.preferred(e, a, b)
+                } else {
+                    None
+                };
+                let found = preferred
+                    .into_iter()
+                    .chain(std::iter::once(e))
                     .chain(a..b)
                     .find(|&l| !self.used[l] && self.bind(e, l).is_some());
                 match found {
@@ -443,5 +583,54 @@ mod tests {
             )
         );
         assert!(unified_diff(&a, &b).contains("-ok\n+failed"));
+    }
+
+    #[test]
+    fn earlier_bindings_choose_among_interchangeable_rows_and_conflicts_name_the_step() {
+        let n = Normalizer::default();
+        let exp = n.lines(
+            "app-5586fc9d77-6dcg2 10.244.1.6\napp-5586fc9d77-7frts 10.244.1.4",
+            "x",
+        );
+        // kubectl sorted the live rows by their new names
+        let live = n.lines(
+            "app-6b8f7c9d4-c8vnm 10.244.7.9\napp-6b8f7c9d4-p9rgv 10.244.7.4",
+            "x",
+        );
+        let plain = compare(&n, &exp, &live, false);
+        assert!(plain.pass);
+        assert_eq!(
+            plain.matching,
+            Some(vec![0, 1]),
+            "by position when nothing is known"
+        );
+        let mut held = Bindings::default();
+        held.hold(
+            &[(
+                "POD".into(),
+                "5586fc9d77-7frts".into(),
+                "6b8f7c9d4-c8vnm".into(),
+            )],
+            "endpoints/4",
+        );
+        let c = compare_held(&n, &exp, &live, false, &held);
+        assert!(c.pass);
+        assert_eq!(c.matching, Some(vec![1, 0]));
+        // the row holding a determined value is determined too; the other is still a choice
+        assert!(
+            c.determined
+                .iter()
+                .any(|(_, d, l)| d == "10.244.1.4" && l == "10.244.7.9")
+        );
+        assert!(!c.determined.iter().any(|(_, d, _)| d == "5586fc9d77-6dcg2"));
+        // a determined value whose live value is not there: a conflict naming the step
+        let gone = n.lines(
+            "app-6b8f7c9d4-zq7xv 10.244.7.9\napp-6b8f7c9d4-p9rgv 10.244.7.4",
+            "x",
+        );
+        let c = compare_held(&n, &exp, &gone, false, &held);
+        assert!(!c.pass);
+        let why = c.reason.unwrap();
+        assert!(why.contains("since step endpoints/4"), "{why}");
     }
 }

@@ -200,3 +200,40 @@ fn a_dns_answer_section_in_another_order_passes() {
     });
     assert_eq!(f, []);
 }
+
+/// A `kubectl get pods` listing as kubectl prints it: rows sorted by name, so the fresh names
+/// put the pods in another order than the author's.
+fn sorted_by_name(stdout: &str) -> String {
+    let mut lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    let header = lines.remove(0);
+    lines.sort_by_key(|l| l.split_whitespace().next().unwrap_or("").to_string());
+    std::iter::once(header)
+        .chain(lines)
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
+#[test]
+fn a_listing_sorted_by_the_new_names_binds_each_pod_to_the_pod_it_already_was() {
+    // After `kubectl label pod …-7frts app=nope` a new pod appears; the author's listing has
+    // it first, the live one sorts it fourth. Pairing rows by position would give the new
+    // document pod a live pod an earlier step bound to another, and the next command would
+    // run against the wrong pod.
+    let mut run = fresh_cluster();
+    let r = run.iter_mut().find(|r| r.step == "endpoints/8").unwrap();
+    r.stdout = sorted_by_name(&r.stdout);
+    let first_pod = r.stdout.lines().nth(1).unwrap().to_string();
+    assert!(!first_pod.contains("t4fwq"), "{first_pod}");
+    assert_eq!(failures(&run_check(&run)), []);
+}
+
+#[test]
+fn the_same_document_pod_shown_as_two_live_pods_is_a_binding_conflict() {
+    let reason = fails_only("endpoints/8", |r| {
+        r.stdout = r.stdout.replace("6b8f7c9d4-p9rgv", "6b8f7c9d4-zq7xv")
+    });
+    assert!(
+        reason.contains("POD `5586fc9d77-7frts` stands for the live `6b8f7c9d4-p9rgv` since step"),
+        "{reason}"
+    );
+}
