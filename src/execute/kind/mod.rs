@@ -4,7 +4,7 @@
 //! session has `KUBECONFIG` pointing at a kubeconfig under `target/labrun/<document>/`, never
 //! the user's; that refuses any step that talks to a cluster unless the current context is a
 //! kind cluster visible through Docker (`docker.rs`, `safety.rs`); that waits, after a step
-//! that changed the cluster, until the cluster is quiet (`settle.rs`); and that deletes the
+//! that changed the cluster, until the cluster is quiet (`settle/`); and that deletes the
 //! cluster it created at the end, on Ctrl-C too.
 
 pub mod docker;
