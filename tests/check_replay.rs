@@ -237,3 +237,29 @@ fn the_same_document_pod_shown_as_two_live_pods_is_a_binding_conflict() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_replay_whose_recorder_paired_interchangeable_rows_otherwise_passes() {
+    // Every pod listing as kubectl prints it, sorted by today's names: where the rows were
+    // interchangeable, labrun's choice may differ from the recorder's, and the recorder's
+    // commands (`kubectl label pod …`, `kubectl exec …`) name the pods it chose.
+    let mut run = fresh_cluster();
+    let mut sorted = 0;
+    for r in run.iter_mut() {
+        let listing = r.command.starts_with("kubectl get pods")
+            && !r.command.contains(" -w")
+            && r.stdout.starts_with("NAME ");
+        if listing {
+            let before = r.stdout.clone();
+            r.stdout = sorted_by_name(&r.stdout);
+            if r.stdout.trim_end() != before.trim_end() {
+                sorted += 1;
+            }
+        }
+    }
+    assert!(
+        sorted >= 3,
+        "{sorted} listings in another order than the author's"
+    );
+    assert_eq!(failures(&run_check(&run)), []);
+}
