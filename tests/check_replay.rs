@@ -263,3 +263,91 @@ fn a_replay_whose_recorder_paired_interchangeable_rows_otherwise_passes() {
     );
     assert_eq!(failures(&run_check(&run)), []);
 }
+
+/// A fresh cluster of its own per `seed`: new generated names (so kubectl lists the pods in
+/// another order, and every pod listing is sorted by them), the workers placed otherwise,
+/// ages shifted; addresses and the rest as in [`FRESH`].
+fn seeded_cluster(seed: u64) -> Vec<StepRecord> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    // Kubernetes' alphabet for generated suffixes
+    const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let word = |n: usize, next: &mut dyn FnMut() -> u64| -> String {
+        (0..n)
+            .map(|_| SAFE[(next() % SAFE.len() as u64) as usize] as char)
+            .collect()
+    };
+    let generated = Regex::new(r"^([0-9a-z]{9,10})-([a-z0-9]{5})$").unwrap();
+    let mut hashes: std::collections::HashMap<String, String> = Default::default();
+    let workers = ["kind-worker", "kind-worker2", "kind-worker3"];
+    let mut placed = workers;
+    for i in (1..placed.len()).rev() {
+        placed.swap(i, (next() % (i as u64 + 1)) as usize);
+    }
+    let mut table: Vec<(String, String)> = Vec::new();
+    for (from, to) in FRESH {
+        if let Some(c) = generated.captures(from) {
+            let len = c[1].len();
+            let hash = hashes
+                .entry(c[1].to_string())
+                .or_insert_with(|| word(len, &mut next))
+                .clone();
+            table.push((from.to_string(), format!("{hash}-{}", word(5, &mut next))));
+        } else if from.contains("kind-worker") {
+            continue;
+        } else {
+            table.push((from.to_string(), to.to_string()));
+        }
+    }
+    table.push(("kind-worker2".into(), placed[1].into()));
+    table.push(("kind-worker3".into(), placed[2].into()));
+    table.push(("kind-worker ".into(), format!("{} ", placed[0])));
+    table.push((
+        "hostname=kind-worker\n".into(),
+        format!("hostname={}\n", placed[0]),
+    ));
+    let pairs: Vec<(&str, &str)> = table
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let shift = 1 + (seed % 9) as u32;
+    let ages = Regex::new(r"\b(\d+)([smhd])\b").unwrap();
+    let columns = Regex::new(r"(\S)   +").unwrap();
+    let mut run = run_from_document(&lab_steps());
+    for r in &mut run {
+        r.command = substitute(&r.command, &pairs);
+        let out = substitute(&r.stdout, &pairs);
+        let out = ages.replace_all(&out, |c: &regex::Captures| {
+            format!("{}{}", c[1].parse::<u32>().unwrap() + shift, &c[2])
+        });
+        r.stdout = columns.replace_all(&out, "${1}      ").into_owned();
+        let listing = r.command.starts_with("kubectl get pods")
+            && !r.command.contains(" -w")
+            && r.stdout.starts_with("NAME ");
+        if listing {
+            r.stdout = sorted_by_name(&r.stdout);
+        }
+    }
+    run
+}
+
+#[test]
+fn many_fresh_clusters_of_their_own_pass_entirely() {
+    let steps = lab_steps();
+    let illustrative = steps.iter().filter(|s| s.directives.illustrative).count();
+    let skipped = steps.iter().filter(|s| s.directives.skip).count();
+    for seed in 1..=24 {
+        let report = run_check(&seeded_cluster(seed));
+        assert_eq!(failures(&report), [], "seed {seed}");
+        assert_eq!(
+            report.summary().pass,
+            steps.len() - illustrative - skipped,
+            "seed {seed}"
+        );
+    }
+}
