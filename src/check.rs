@@ -63,6 +63,20 @@ pub struct Verdict {
     /// The live output normalized on its own, for a pending snapshot entry.
     #[serde(skip)]
     pub pending: Option<Entry>,
+    /// The values this step bound, once each, in the order its output names them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bindings: Vec<Learned>,
+}
+
+/// A value a step bound: its class, the document's value and the live one; `determined` when
+/// the output left it no other pairing (it then holds for the rest of the run), else it was
+/// chosen among interchangeable rows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Learned {
+    pub class: String,
+    pub document: String,
+    pub live: String,
+    pub determined: bool,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -302,6 +316,7 @@ fn verdict(
         tries: record.and_then(|r| r.tries),
         live: None,
         pending: None,
+        bindings: Vec::new(),
     };
     if step.directives.skip {
         v.status = Status::Skip;
@@ -379,6 +394,18 @@ fn verdict(
                 .collect();
             bindings.choose(&identity);
             bindings.hold(&c.determined, &step.id);
+            let mut seen = std::collections::HashSet::new();
+            v.bindings = c
+                .pairs
+                .iter()
+                .filter(|(class, doc, _)| seen.insert((class.clone(), doc.clone())))
+                .map(|(class, doc, live)| Learned {
+                    class: class.clone(),
+                    document: doc.clone(),
+                    live: live.clone(),
+                    determined: c.determined.iter().any(|(k, d, _)| k == class && d == doc),
+                })
+                .collect();
         }
     }
     v.pending = Some(Entry {

@@ -351,3 +351,33 @@ fn many_fresh_clusters_of_their_own_pass_entirely() {
         );
     }
 }
+
+#[test]
+fn the_report_lists_the_values_each_step_bound() {
+    let mut run = fresh_cluster();
+    let r = run.iter_mut().find(|r| r.step == "endpoints/8").unwrap();
+    r.stdout = sorted_by_name(&r.stdout);
+    let report = run_check(&run);
+    let json = serde_json::to_value(&report.verdicts).unwrap();
+    let step = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == "endpoints/8")
+        .unwrap();
+    let bound = step["bindings"].as_array().unwrap();
+    // the relabeled pod, determined by the label step's one-line output
+    assert!(
+        bound.iter().any(|b| b["class"] == "POD"
+            && b["document"] == "5586fc9d77-7frts"
+            && b["live"] == "6b8f7c9d4-p9rgv"),
+        "{step}"
+    );
+    // the new pod, here for the first time in a listing
+    assert!(
+        bound
+            .iter()
+            .any(|b| b["document"] == "5586fc9d77-6dcg2" && b["live"] == "6b8f7c9d4-t4fwq"),
+        "{step}"
+    );
+}
