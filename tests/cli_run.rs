@@ -325,14 +325,21 @@ fn a_step_whose_directory_was_removed_stays_inside_the_scratch_copy() {
     );
 }
 
+/// Run a one-step document (`labrun.toml` with `extra`): what labrun printed, and the step's
+/// record.
+fn one_step(doc: &str, extra: &str) -> (Output, StepRecord) {
+    let dir = project(doc, extra);
+    let out = run(dir.path(), &[]);
+    let record = last_run(dir.path()).remove(0);
+    (out, record)
+}
+
 #[test]
 fn an_unbounded_ping_is_interrupted_once_its_printed_lines_appeared() {
     // The author pressed Ctrl-C after two replies.
     let doc = "# Ping\n\n```console\n$ ping 127.0.0.1\nPING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\n64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.046 ms\n64 bytes from 127.0.0.1: icmp_seq=2 ttl=64 time=0.052 ms\n```\n";
-    let dir = project(doc, "retry = \"60s\"\n");
-    let out = run(dir.path(), &[]);
+    let (out, r) = one_step(doc, "retry = \"60s\"\n");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let r = &last_run(dir.path())[0];
     assert_eq!(
         r.interrupted.as_deref(),
         Some("after its printed lines appeared")
@@ -352,10 +359,8 @@ fn an_unbounded_ping_is_interrupted_once_its_printed_lines_appeared() {
 #[test]
 fn an_unbounded_command_whose_lines_never_appear_fails_at_its_budget_with_what_it_saw() {
     let doc = "# Ping\n\n<!-- labrun: retry=3s -->\n```console\n$ ping 127.0.0.1\nPING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\nFrom 127.0.0.1 icmp_seq=1 Destination Host Unreachable\n```\n";
-    let dir = project(doc, "");
-    let out = run(dir.path(), &[]);
+    let (out, r) = one_step(doc, "");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let r = &last_run(dir.path())[0];
     assert_eq!(
         r.interrupted.as_deref(),
         Some("at its budget of 3s, its printed lines not all seen")
@@ -370,10 +375,8 @@ fn an_unbounded_command_whose_lines_never_appear_fails_at_its_budget_with_what_i
 fn an_authors_ctrl_c_and_pings_statistics_are_read_as_ping_prints_them() {
     // As often pasted: the replies, the terminal's ^C, then what ping prints as it stops.
     let doc = "# Ping\n\n```console\n$ ping 127.0.0.1\nPING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\n64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.046 ms\n64 bytes from 127.0.0.1: icmp_seq=2 ttl=64 time=0.052 ms\n^C\n--- 127.0.0.1 ping statistics ---\n2 packets transmitted, 2 received, 0% packet loss, time 1001ms\nrtt min/avg/max/mdev = 0.046/0.049/0.052/0.003 ms\n```\n";
-    let dir = project(doc, "retry = \"30s\"\n");
-    let out = run(dir.path(), &[]);
+    let (out, r) = one_step(doc, "retry = \"30s\"\n");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let r = &last_run(dir.path())[0];
     // interrupted after the second reply, so its statistics count two packets, as printed
     assert_eq!(
         r.interrupted.as_deref(),
