@@ -97,6 +97,55 @@ impl Bindings {
         }
     }
 
+    /// Where `recorded` (a command another recorder ran) differs from `command` rewritten with
+    /// these bindings only because the recorder chose otherwise among interchangeable rows:
+    /// the bindings with that choice swapped (document values `d` and `d2` of one class, both
+    /// chosen and neither determined, exchange their live values), which then stand. `same`
+    /// says whether two commands agree.
+    pub fn settled_by(
+        &self,
+        command: &str,
+        recorded: &str,
+        same: impl Fn(&str, &str) -> bool,
+    ) -> Option<Bindings> {
+        for (class, chosen) in &self.chosen {
+            let free: Vec<(&String, &String)> = chosen
+                .iter()
+                .filter(|(d, _)| self.held(class, d).is_none())
+                .collect();
+            for (d, l) in &free {
+                if !command.contains(d.as_str()) {
+                    continue;
+                }
+                for (d2, l2) in &free {
+                    if d2 == d || l2 == l {
+                        continue;
+                    }
+                    let mut b = self.clone();
+                    b.rechoose(class, d, l2);
+                    b.rechoose(class, d2, l);
+                    if same(&b.rewrite(command), recorded) {
+                        return Some(b);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn rechoose(&mut self, class: &str, doc: &str, live: &str) {
+        self.chosen
+            .entry(class.to_string())
+            .or_default()
+            .insert(doc.to_string(), live.to_string());
+        let key = (class.to_string(), doc.to_string());
+        if doc == live {
+            self.map.remove(&key);
+        } else {
+            self.map.insert(key, live.to_string());
+        }
+    }
+
     /// Replace every bound document value in `command` by its live value. A value is replaced
     /// only where it stands alone (no letter or digit right before or after it), and all
     /// replacements are made in one pass, longest value first.

@@ -342,7 +342,17 @@ fn verdict(
         v.reason = Some(why.clone());
         return v;
     }
-    let planned = prepare(&step.command, bindings);
+    let mut planned = prepare(&step.command, bindings);
+    // A recorder that chose another of some interchangeable rows ran the command with that
+    // choice: it settles the tie from here on, rather than count as drift.
+    if squash(&record.command) != squash(&planned)
+        && let Some(settled) = bindings.settled_by(&step.command, &record.command, |a, b| {
+            squash(a) == squash(b)
+        })
+    {
+        *bindings = settled;
+        planned = prepare(&step.command, bindings);
+    }
     if record.command != step.command {
         v.executed = Some(record.command.clone());
     }

@@ -281,3 +281,64 @@ fn normalize_prints_the_masked_text() {
     );
     assert!(Path::new(LAB).exists());
 }
+
+/// `labrun check doc.md --replay run.jsonl` on a document and a run of the test's own.
+fn check_replay_of(doc: &str, run: &[labrun::record::StepRecord]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("doc.md"), doc).unwrap();
+    labrun::record::write(&dir.path().join("run.jsonl"), run).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .current_dir(dir.path())
+        .args(["check", "doc.md", "--replay", "run.jsonl"])
+        .env("NO_COLOR", "1")
+        .env("CI", "1")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_recorder_that_chose_the_other_interchangeable_pod_settles_the_tie() {
+    let doc = "# Pods\n\n```console\n$ kubectl get pods\nNAME                   READY   STATUS    RESTARTS   AGE\napp-5586fc9d77-7frts   1/1     Running   0          21m\napp-5586fc9d77-mxhgw   1/1     Running   0          21m\n$ kubectl label pod app-5586fc9d77-7frts app=nope --overwrite\npod/app-5586fc9d77-7frts labeled\n$ kubectl get pods app-5586fc9d77-7frts\nNAME                   READY   STATUS    RESTARTS   AGE\napp-5586fc9d77-7frts   1/1     Running   0          22m\n```\n";
+    let record = |step: &str, command: &str, stdout: &str| labrun::record::StepRecord {
+        step: step.into(),
+        command: command.into(),
+        stdout: stdout.into(),
+        origin: Some("live".into()),
+        ..Default::default()
+    };
+    // Nothing tells the two listed pods apart; this recorder labelled the second one.
+    let run = |label: &str| {
+        vec![
+            record(
+                "pods/1",
+                "kubectl get pods",
+                "NAME                  READY   STATUS    RESTARTS   AGE\napp-6b8f7c9d4-k2zbd   1/1     Running   0          3m\napp-6b8f7c9d4-p9rgv   1/1     Running   0          3m\n",
+            ),
+            record(
+                "pods/2",
+                &format!("kubectl label pod app-6b8f7c9d4-{label} app=nope --overwrite"),
+                &format!("pod/app-6b8f7c9d4-{label} labeled\n"),
+            ),
+            record(
+                "pods/3",
+                &format!("kubectl get pods app-6b8f7c9d4-{label}"),
+                &format!(
+                    "NAME                  READY   STATUS    RESTARTS   AGE\napp-6b8f7c9d4-{label}   1/1     Running   0          4m\n"
+                ),
+            ),
+        ]
+    };
+    let out = check_replay_of(doc, &run("p9rgv"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // the same choice, the other way: labrun's own pairing by position
+    let out = check_replay_of(doc, &run("k2zbd"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // a pod no row offered is still command drift
+    let out = check_replay_of(doc, &run("zq7xv"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("command drift"),
+        "{}",
+        text(&out.stdout)
+    );
+}
