@@ -14,6 +14,33 @@ use similar::{Algorithm, DiffOp, TextDiff};
 use crate::bind::Bindings;
 use crate::normalize::{Kind, Labels, Line, Normalizer};
 
+/// Interchangeable rows are ordered by age only in groups up to this size (beyond it, by
+/// position: the comparison stays linear).
+const AGED_GROUP: usize = 64;
+
+/// A kubectl age (`21m`, `4m51s`, `3h6m`, `2d3h`, `45s`) in seconds.
+fn age_seconds(v: &str) -> Option<u64> {
+    let mut total = 0u64;
+    let mut n = String::new();
+    for c in v.chars() {
+        if c.is_ascii_digit() {
+            n.push(c);
+            continue;
+        }
+        let unit = match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3_600,
+            'd' => 86_400,
+            'y' => 31_536_000,
+            _ => return None,
+        };
+        total = total.checked_add(n.parse::<u64>().ok()?.checked_mul(unit)?)?;
+        n.clear();
+    }
+    n.is_empty().then_some(total)
+}
+
 /// Classes whose values are generated names: rows keyed by them may be reordered.
 const GENERATED: &[&str] = &["POD", "RS", "NAME"];
 
@@ -348,18 +375,50 @@ impl<'a> Matcher<'a> {
         })
     }
 
-    /// The line an earlier step chose first, then the same position, then the first
-    /// compatible line of the group.
+    /// Among the unused lines of `a..b`, those whose ages are nearest expected line `e`'s,
+    /// nearest position first among equals; `None` when `e` shows no age or the group is
+    /// larger than [`AGED_GROUP`].
+    fn by_age(&self, e: usize, a: usize, b: usize) -> Option<Vec<usize>> {
+        if b - a > AGED_GROUP || !self.expected[e].slots.iter().any(|s| s.class == "AGE") {
+            return None;
+        }
+        let distance = |l: usize| -> f64 {
+            self.expected[e]
+                .slots
+                .iter()
+                .zip(&self.live[l].slots)
+                .filter(|(es, _)| es.class == "AGE")
+                .filter_map(|(es, ls)| Some((age_seconds(&es.value)?, age_seconds(&ls.value)?)))
+                .map(|(x, y)| ((1.0 + x as f64).ln() - (1.0 + y as f64).ln()).abs())
+                .sum()
+        };
+        let mut lines: Vec<(f64, usize, usize)> = (a..b)
+            .filter(|&l| !self.used[l])
+            .map(|l| (distance(l), l.abs_diff(e), l))
+            .collect();
+        lines.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)));
+        Some(lines.into_iter().map(|(_, _, l)| l).collect())
+    }
+
+    /// The line an earlier step chose first; then, among interchangeable rows, the one whose
+    /// age agrees best (a pod five seconds old in the document with the youngest live one) and
+    /// the same position among equals; then the first compatible line of the group.
     fn greedy(&mut self, groups: &[(usize, usize)], order: &mut Vec<usize>) -> bool {
         for &(a, b) in groups {
             for e in a..b {
-                let preferred = if b - a > 1 {
+                let preferred = if b - a > 1 && self.constrained {
                     self.preferred(e, a, b)
+                } else {
+                    None
+                };
+                let aged = if b - a > 1 {
+                    self.by_age(e, a, b)
                 } else {
                     None
                 };
                 let found = preferred
                     .into_iter()
+                    .chain(aged.into_iter().flatten())
                     .chain(std::iter::once(e))
                     .chain(a..b)
                     .find(|&l| !self.used[l] && self.bind(e, l).is_some());
@@ -632,5 +691,38 @@ mod tests {
         assert!(!c.pass);
         let why = c.reason.unwrap();
         assert!(why.contains("since step endpoints/4"), "{why}");
+    }
+
+    #[test]
+    fn ages_read_as_kubectl_prints_them() {
+        assert_eq!(age_seconds("21m"), Some(1_260));
+        assert_eq!(age_seconds("4m51s"), Some(291));
+        assert_eq!(age_seconds("3h6m"), Some(11_160));
+        assert_eq!(age_seconds("2d3h"), Some(183_600));
+        assert_eq!(age_seconds("0s"), Some(0));
+        assert_eq!(age_seconds("3h6"), None);
+        assert_eq!(age_seconds("<none>"), None);
+    }
+
+    #[test]
+    fn interchangeable_rows_pair_by_age_before_position() {
+        let n = Normalizer::default();
+        // the new pod is five seconds old in the document; kubectl sorts the live pods by name
+        let exp = n.lines(
+            "app-5586fc9d77-6dcg2   1/1   Running   0   5s\napp-5586fc9d77-7frts   1/1   Running   0   27m",
+            "x",
+        );
+        let live = n.lines(
+            "app-6b8f7c9d4-c8vnm   1/1   Running   0   31m\napp-6b8f7c9d4-t4fwq   1/1   Running   0   9s",
+            "x",
+        );
+        let c = compare(&n, &exp, &live, false);
+        assert!(c.pass);
+        assert_eq!(c.matching, Some(vec![1, 0]));
+        assert!(
+            c.pairs
+                .iter()
+                .any(|(_, d, l)| d == "5586fc9d77-6dcg2" && l == "6b8f7c9d4-t4fwq")
+        );
     }
 }

@@ -342,3 +342,39 @@ fn a_recorder_that_chose_the_other_interchangeable_pod_settles_the_tie() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn a_watchs_collected_lines_bind_the_values_they_show() {
+    // The new pod's name first appears in the watch; the next command names it.
+    let doc = "# Pods\n\n```console\n$ kubectl get pods -w\nNAME                   READY   STATUS    RESTARTS   AGE\napp-5586fc9d77-6dcg2   0/1     Pending   0          0s\napp-5586fc9d77-6dcg2   1/1     Running   0          7s\n$ kubectl logs app-5586fc9d77-6dcg2\nlistening on :8080\n```\n";
+    let record = |step: &str, command: &str, stdout: &str| labrun::record::StepRecord {
+        step: step.into(),
+        command: command.into(),
+        stdout: stdout.into(),
+        origin: Some("live".into()),
+        ..Default::default()
+    };
+    let run = |logs: &str| {
+        vec![
+            record(
+                "pods/1",
+                "kubectl get pods -w",
+                "NAME                  READY   STATUS    RESTARTS   AGE\napp-6b8f7c9d4-t4fwq   0/1     Pending   0          0s\napp-6b8f7c9d4-t4fwq   0/1     ContainerCreating   0          1s\napp-6b8f7c9d4-t4fwq   1/1     Running   0          6s\n",
+            ),
+            record(
+                "pods/2",
+                &format!("kubectl logs app-6b8f7c9d4-{logs}"),
+                "listening on :8080\n",
+            ),
+        ]
+    };
+    let out = check_replay_of(doc, &run("t4fwq"));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = check_replay_of(doc, &run("zq7xv"));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("command drift"),
+        "{}",
+        text(&out.stdout)
+    );
+}
