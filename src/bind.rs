@@ -53,19 +53,25 @@ impl Bindings {
     /// Hold determined identity pairs (`pairs` already filtered to identity classes) as
     /// constraints: the first binding of a value, on either side, stands for the rest of the
     /// run.
-    pub fn hold(&mut self, pairs: &[Pair], step: &str) {
-        for (class, doc, live) in pairs {
+    /// A pair anchored by a value an earlier step determined carries that value and its chain
+    /// of steps; it is named with the step, so that a conflict shows the chain behind it.
+    pub fn hold(&mut self, pairs: &[(Pair, Option<String>)], step: &str) {
+        for ((class, doc, live), anchor) in pairs {
             if self.held(class, doc).is_some() || self.taken(class, live).is_some() {
                 continue;
             }
+            let step = match anchor {
+                Some(a) => format!("{step} (beside {a})"),
+                None => step.to_string(),
+            };
             self.held
                 .entry(class.clone())
                 .or_default()
-                .insert(doc.clone(), (live.clone(), step.to_string()));
+                .insert(doc.clone(), (live.clone(), step.clone()));
             self.taken
                 .entry(class.clone())
                 .or_default()
-                .insert(live.clone(), (doc.clone(), step.to_string()));
+                .insert(live.clone(), (doc.clone(), step));
         }
     }
 
@@ -320,7 +326,7 @@ mod tests {
     fn determined_values_hold_both_ways_and_the_first_binding_stands() {
         let mut b = Bindings::default();
         b.hold(
-            &[pair("POD", "5586fc9d77-7frts", "6b8f7c9d4-p9rgv")],
+            &[(pair("POD", "5586fc9d77-7frts", "6b8f7c9d4-p9rgv"), None)],
             "endpoints/4",
         );
         assert_eq!(
@@ -333,11 +339,11 @@ mod tests {
         );
         // neither side can be bound again
         b.hold(
-            &[pair("POD", "5586fc9d77-7frts", "6b8f7c9d4-zzzzz")],
+            &[(pair("POD", "5586fc9d77-7frts", "6b8f7c9d4-zzzzz"), None)],
             "endpoints/8",
         );
         b.hold(
-            &[pair("POD", "5586fc9d77-6dcg2", "6b8f7c9d4-p9rgv")],
+            &[(pair("POD", "5586fc9d77-6dcg2", "6b8f7c9d4-p9rgv"), None)],
             "endpoints/8",
         );
         assert_eq!(

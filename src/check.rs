@@ -413,7 +413,10 @@ fn verdict(
                     class: class.clone(),
                     document: doc.clone(),
                     live: live.clone(),
-                    determined: c.determined.iter().any(|(k, d, _)| k == class && d == doc),
+                    determined: c
+                        .determined
+                        .iter()
+                        .any(|((k, d, _), _)| k == class && d == doc),
                 })
                 .collect();
         }

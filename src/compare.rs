@@ -56,9 +56,10 @@ pub struct Comparison {
     /// Identity and placement pairs, in expected order.
     pub pairs: Vec<Pair>,
     /// The identity pairs the comparison determined: of lines with no interchangeable
-    /// alternative, or holding a value earlier steps determined. The others were chosen
+    /// alternative, or holding a value earlier steps determined (then with that value and the
+    /// steps behind it, as a reason would name them). The others were chosen
     /// among interchangeable rows.
-    pub determined: Vec<Pair>,
+    pub determined: Vec<(Pair, Option<String>)>,
 }
 
 /// Compare. `unordered`: all lines form one group that may come in any order.
@@ -140,7 +141,7 @@ fn determined(
     order: &[usize],
     groups: &[(usize, usize)],
     held: &Bindings,
-) -> Vec<Pair> {
+) -> Vec<(Pair, Option<String>)> {
     let mut out = Vec::new();
     for &(a, b) in groups {
         for e in a..b {
@@ -152,13 +153,25 @@ fn determined(
                     .zip(&live[l].slots)
                     .filter(|(es, _)| norm.kind(&es.class) == Kind::Identity)
             };
-            let anchored = held.constrains()
-                && identity().any(|(es, _)| held.held(&es.class, &es.value).is_some());
-            if b - a == 1 || anchored {
-                out.extend(
-                    identity()
-                        .map(|(es, ls)| (es.class.clone(), es.value.clone(), ls.value.clone())),
-                );
+            // the value an earlier step determined that fixes this row, and that step's chain
+            let anchor = if held.constrains() {
+                identity().find_map(|(es, _)| {
+                    let (_, step) = held.held(&es.class, &es.value)?;
+                    Some(format!(
+                        "{} `{}`, bound since step {step}",
+                        es.class, es.value
+                    ))
+                })
+            } else {
+                None
+            };
+            if b - a == 1 || anchor.is_some() {
+                out.extend(identity().map(|(es, ls)| {
+                    (
+                        (es.class.clone(), es.value.clone(), ls.value.clone()),
+                        anchor.clone(),
+                    )
+                }));
             }
         }
     }
@@ -666,9 +679,12 @@ mod tests {
         let mut held = Bindings::default();
         held.hold(
             &[(
-                "POD".into(),
-                "5586fc9d77-7frts".into(),
-                "6b8f7c9d4-c8vnm".into(),
+                (
+                    "POD".into(),
+                    "5586fc9d77-7frts".into(),
+                    "6b8f7c9d4-c8vnm".into(),
+                ),
+                None,
             )],
             "endpoints/4",
         );
@@ -676,12 +692,20 @@ mod tests {
         assert!(c.pass);
         assert_eq!(c.matching, Some(vec![1, 0]));
         // the row holding a determined value is determined too; the other is still a choice
+        // ... and knows what fixed it: the chain a later conflict names
         assert!(
             c.determined
                 .iter()
-                .any(|(_, d, l)| d == "10.244.1.4" && l == "10.244.7.9")
+                .any(|((_, d, l), anchor)| d == "10.244.1.4"
+                    && l == "10.244.7.9"
+                    && anchor.as_deref()
+                        == Some("POD `5586fc9d77-7frts`, bound since step endpoints/4"))
         );
-        assert!(!c.determined.iter().any(|(_, d, _)| d == "5586fc9d77-6dcg2"));
+        assert!(
+            !c.determined
+                .iter()
+                .any(|((_, d, _), _)| d == "5586fc9d77-6dcg2")
+        );
         // a determined value whose live value is not there: a conflict naming the step
         let gone = n.lines(
             "app-6b8f7c9d4-zq7xv 10.244.7.9\napp-6b8f7c9d4-p9rgv 10.244.7.4",

@@ -236,6 +236,11 @@ fn the_same_document_pod_shown_as_two_live_pods_is_a_binding_conflict() {
         reason.contains("POD `5586fc9d77-7frts` stands for the live `6b8f7c9d4-p9rgv` since step"),
         "{reason}"
     );
+    // and the chain behind that binding: the row it shared with a value bound earlier
+    assert!(
+        reason.contains("(beside IP `10.244.1.5`, bound since step nodeport/6)"),
+        "{reason}"
+    );
 }
 
 #[test]
