@@ -282,6 +282,17 @@ fn normalize_prints_the_masked_text() {
     assert!(Path::new(LAB).exists());
 }
 
+/// A step as a live run records it.
+fn record(step: &str, command: &str, stdout: &str) -> labrun::record::StepRecord {
+    labrun::record::StepRecord {
+        step: step.into(),
+        command: command.into(),
+        stdout: stdout.into(),
+        origin: Some("live".into()),
+        ..Default::default()
+    }
+}
+
 /// `labrun check doc.md --replay run.jsonl` on a document and a run of the test's own.
 fn check_replay_of(doc: &str, run: &[labrun::record::StepRecord]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
@@ -299,13 +310,6 @@ fn check_replay_of(doc: &str, run: &[labrun::record::StepRecord]) -> std::proces
 #[test]
 fn a_recorder_that_chose_the_other_interchangeable_pod_settles_the_tie() {
     let doc = "# Pods\n\n```console\n$ kubectl get pods\nNAME                   READY   STATUS    RESTARTS   AGE\napp-5586fc9d77-7frts   1/1     Running   0          21m\napp-5586fc9d77-mxhgw   1/1     Running   0          21m\n$ kubectl label pod app-5586fc9d77-7frts app=nope --overwrite\npod/app-5586fc9d77-7frts labeled\n$ kubectl get pods app-5586fc9d77-7frts\nNAME                   READY   STATUS    RESTARTS   AGE\napp-5586fc9d77-7frts   1/1     Running   0          22m\n```\n";
-    let record = |step: &str, command: &str, stdout: &str| labrun::record::StepRecord {
-        step: step.into(),
-        command: command.into(),
-        stdout: stdout.into(),
-        origin: Some("live".into()),
-        ..Default::default()
-    };
     // Nothing tells the two listed pods apart; this recorder labelled the second one.
     let run = |label: &str| {
         vec![
@@ -347,13 +351,6 @@ fn a_recorder_that_chose_the_other_interchangeable_pod_settles_the_tie() {
 fn a_watchs_collected_lines_bind_the_values_they_show() {
     // The new pod's name first appears in the watch; the next command names it.
     let doc = "# Pods\n\n```console\n$ kubectl get pods -w\nNAME                   READY   STATUS    RESTARTS   AGE\napp-5586fc9d77-6dcg2   0/1     Pending   0          0s\napp-5586fc9d77-6dcg2   1/1     Running   0          7s\n$ kubectl logs app-5586fc9d77-6dcg2\nlistening on :8080\n```\n";
-    let record = |step: &str, command: &str, stdout: &str| labrun::record::StepRecord {
-        step: step.into(),
-        command: command.into(),
-        stdout: stdout.into(),
-        origin: Some("live".into()),
-        ..Default::default()
-    };
     let run = |logs: &str| {
         vec![
             record(
