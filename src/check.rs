@@ -362,9 +362,8 @@ fn verdict(
 
     // Learn bindings from the document's printed output, whatever the verdict.
     let watch = crate::policy::kind(&step.command) == crate::policy::Kind::Watch;
-    // What earlier steps bound, as it stood before this step learns: it holds for the
-    // document's printed values, not for a snapshot entry's labels (`IP1`).
-    let earlier = bindings.clone();
+    // What earlier steps bound holds for the document's printed values (compared before this
+    // step learns), not for a snapshot entry's labels (`IP1`).
     let none = Bindings::default();
     let compare_with = |expected: &[Line], held: &Bindings| {
         if watch {
@@ -381,7 +380,7 @@ fn verdict(
     };
     let doc_cmp = step
         .has_expected()
-        .then(|| compare_with(doc_lines, &earlier));
+        .then(|| compare_with(doc_lines, bindings));
     if squash(&record.command) != squash(&planned) {
         v.status = Status::Fail;
         v.reason = Some(format!(

@@ -212,23 +212,25 @@ fn docker_ps_is_masked_and_docker_exec_follows_the_bound_node_without_a_tty() {
     assert_eq!(records[1].stdout.trim(), id);
 }
 
+/// `text` as an executable file at `path`.
+fn executable(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// `PATH` with the kind test double and a `kubectl` that leaves a mark when called.
 fn fake_path(dir: &Path) -> (String, PathBuf) {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let mark = dir.join("kubectl-calls");
-    let kubectl = bin.join("kubectl");
-    std::fs::write(
-        &kubectl,
-        format!(
+    executable(
+        &bin.join("kubectl"),
+        &format!(
             "#!/bin/sh\necho \"$@\" >> '{}'\necho \"No resources found in default namespace.\"\n",
             mark.display()
         ),
-    )
-    .unwrap();
-    let mut perms = std::fs::metadata(&kubectl).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-    std::fs::set_permissions(&kubectl, perms).unwrap();
+    );
     let kind_dir = common::fake_kind_dir();
     let path = format!(
         "{}:{}:{}",
@@ -488,18 +490,13 @@ fn recording_path(dir: &Path) -> (String, PathBuf) {
         ("helm", "exit 0".to_string()),
         ("kind", format!("exec '{}' \"$@\"", kind.display())),
     ] {
-        let shim = bin.join(program);
-        std::fs::write(
-            &shim,
-            format!(
+        executable(
+            &bin.join(program),
+            &format!(
                 "#!/bin/sh\necho \"{program} $*\" >> '{}'\n{then}\n",
                 calls.display()
             ),
-        )
-        .unwrap();
-        let mut perms = std::fs::metadata(&shim).unwrap().permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-        std::fs::set_permissions(&shim, perms).unwrap();
+        );
     }
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
     (path, calls)

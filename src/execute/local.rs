@@ -55,7 +55,7 @@ impl Backend for Local {
     /// user's current context names, and a tutorial's `kubectl delete` must not reach one that
     /// is not a kind cluster of the run's own.
     async fn before(&mut self, command: &str) -> Result<super::Admit> {
-        if crate::policy::talks_to_cluster(command) || crate::policy::manages_kind(command) {
+        if crate::policy::reaches_clusters(command) {
             return Err(Error::Environment(format!(
                 "refusing to run `{}` with the local backend: it talks to a Kubernetes cluster \
                  (or manages kind clusters), and only the kind backend (--backend kind) checks \

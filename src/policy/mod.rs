@@ -176,10 +176,10 @@ pub fn talks_to_cluster(command: &str) -> bool {
     runs_any(command, cluster_program)
 }
 
-/// Whether `command` runs `kind` (creates, deletes or loads into clusters), anywhere in its
-/// text.
-pub fn manages_kind(command: &str) -> bool {
-    runs_any(command, |p| p == "kind")
+/// Whether `command` talks to a cluster or runs `kind`, anywhere in its text (one parse for
+/// both questions).
+pub fn reaches_clusters(command: &str) -> bool {
+    runs_any(command, |p| cluster_program(p) || p == "kind")
 }
 
 /// Whether a program `is` one of those asked about runs in `command`; when bash would not
@@ -531,7 +531,7 @@ mod tests {
         assert!(!changes_cluster("kubectl get pods"));
         assert!(talks_to_cluster("kubectl get pods | grep app"));
         assert!(!talks_to_cluster("docker ps"));
-        assert!(manages_kind("kind delete cluster"));
+        assert!(reaches_clusters("kind delete cluster"));
         assert_eq!(
             docker_exec_targets("docker exec -it kind-worker iptables -L | grep KUBE"),
             ["kind-worker"]
@@ -541,7 +541,7 @@ mod tests {
             ["kind-control-plane"]
         );
         assert!(docker_exec_targets("docker ps").is_empty());
-        assert!(!manages_kind("echo kind"));
+        assert!(!reaches_clusters("echo kind"));
     }
 
     #[test]
@@ -556,8 +556,8 @@ mod tests {
         ] {
             assert!(talks_to_cluster(c), "{c}");
         }
-        assert!(manages_kind("sudo kind delete cluster"));
-        assert!(manages_kind("if true; then kind get nodes; fi"));
+        assert!(reaches_clusters("sudo kind delete cluster"));
+        assert!(reaches_clusters("if true; then kind get nodes; fi"));
         assert!(!talks_to_cluster("echo kubectl"));
         assert!(!talks_to_cluster("ip netns exec pod1 ping -c 1 10.0.0.3"));
         for p in CLUSTER_PROGRAMS {

@@ -312,9 +312,9 @@ pub fn committed_run(snapshot_path: &Path) -> PathBuf {
 
 /// The command a reader would use to verify a chapter.
 fn verify_command(doc: &str, steps: &[Step]) -> String {
-    let cluster = steps.iter().any(|s| {
-        crate::policy::talks_to_cluster(&s.command) || crate::policy::manages_kind(&s.command)
-    });
+    let cluster = steps
+        .iter()
+        .any(|s| crate::policy::reaches_clusters(&s.command));
     let netns = steps.iter().any(|s| s.command.starts_with("ip netns"));
     if cluster {
         format!("labrun run {doc} --backend kind")

@@ -435,14 +435,20 @@ impl Backend for Kind {
         }
         // The command as it will run (bindings applied), against labrun's kubeconfig as it
         // is now: a step's own names first, then where the kubeconfig points.
-        let (target, verdict) = self.target().await?;
+        let talks = policy::talks_to_cluster(command);
+        let (target, verdict) = if talks || self.created || self.existed {
+            self.target().await?
+        } else {
+            // no cluster of the run's yet and the step talks to none: nothing to verify
+            (None, Err(String::new()))
+        };
         let server = target.as_ref().map(|t| t.server.as_str());
         guard::check(command, &self.own(server)).map_err(|why| {
             Error::Environment(format!(
                 "refusing a step that reaches another cluster: {why}"
             ))
         })?;
-        if policy::talks_to_cluster(command) {
+        if talks {
             verdict.clone().map_err(|why| self.refusal(why))?;
         }
         self.check_exec_targets(command).await?;
