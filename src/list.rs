@@ -1,13 +1,14 @@
 //! `labrun list`: the steps of a document, for people (human) and tools (JSON).
 //!
-//! In: a document and its steps. Out: text on a writer.
+//! In: a document and its steps (or, for `--explain`, the role of every line of its code
+//! blocks). Out: text on a writer; warnings about what was read on another.
 
 use std::io::Write;
 
 use serde::Serialize;
 
 use crate::document::Document;
-use crate::steps::Step;
+use crate::steps::{LineRole, Role, Step};
 
 #[derive(Serialize)]
 struct JsonStep<'a> {
@@ -90,4 +91,103 @@ pub fn human(doc: &Document, steps: &[Step], out: &mut dyn Write) -> std::io::Re
         }
     }
     Ok(())
+}
+
+/// Every document and reader warning, as `warning: file:line: message` lines.
+pub fn warnings(doc: &Document, steps: &[Step], out: &mut dyn Write) -> std::io::Result<()> {
+    let found = crate::steps::warnings(doc, steps);
+    for w in doc.warnings.iter().chain(&found) {
+        writeln!(
+            out,
+            "warning: {}:{}: {}",
+            doc.path.display(),
+            w.line,
+            w.message
+        )?;
+    }
+    Ok(())
+}
+
+/// `--explain`: every line of every code block with its role and the rule that decided it.
+pub fn explain(
+    doc: &Document,
+    roles: &[Vec<LineRole>],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{}: {} code blocks",
+        doc.path.display(),
+        doc.blocks.len()
+    )?;
+    for (block, roles) in doc.blocks.iter().zip(roles) {
+        let language = block.language.as_deref().unwrap_or("no language");
+        writeln!(out, "\n-- line {} ({language})", block.line)?;
+        let lines: Vec<&str> = block.raw.lines().collect();
+        let width = lines
+            .iter()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(60);
+        for (i, (text, role)) in lines.iter().zip(roles).enumerate() {
+            let text = text.trim_end_matches('\r');
+            writeln!(
+                out,
+                "{:>5}  {:<12} {text:<width$}  <- {}",
+                block.line + i,
+                role.role.as_str(),
+                role.rule
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    line: usize,
+    role: Role,
+    rule: &'a str,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct JsonBlock<'a> {
+    line: usize,
+    language: Option<&'a str>,
+    lines: Vec<JsonLine<'a>>,
+}
+
+/// `--explain --format json`: `{"document", "blocks": [{"line", "language", "lines": [{"line",
+/// "role", "rule", "text"}]}]}`.
+pub fn explain_json(
+    doc: &Document,
+    roles: &[Vec<LineRole>],
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
+    let blocks: Vec<JsonBlock> = doc
+        .blocks
+        .iter()
+        .zip(roles)
+        .map(|(b, roles)| JsonBlock {
+            line: b.line,
+            language: b.language.as_deref(),
+            lines: b
+                .raw
+                .lines()
+                .zip(roles)
+                .enumerate()
+                .map(|(i, (text, r))| JsonLine {
+                    line: b.line + i,
+                    role: r.role,
+                    rule: r.rule,
+                    text: text.trim_end_matches('\r'),
+                })
+                .collect(),
+        })
+        .collect();
+    let value = serde_json::json!({"document": doc.path.display().to_string(), "blocks": blocks});
+    serde_json::to_writer_pretty(&mut *out, &value)?;
+    writeln!(out)
 }

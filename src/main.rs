@@ -160,6 +160,9 @@ enum Command {
         path: PathBuf,
         #[arg(long, value_enum, default_value = "human")]
         format: ListFormat,
+        /// Every line of every code block with its role and the rule that decided it.
+        #[arg(long)]
+        explain: bool,
     },
 }
 
@@ -210,13 +213,25 @@ fn init_tracing() {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::List { path, format } => {
+        Command::List {
+            path,
+            format,
+            explain,
+        } => {
             let doc = labrun::document::load(&path)?;
             let steps = labrun::steps::split(&doc);
+            labrun::list::warnings(&doc, &steps, &mut std::io::stderr().lock())
+                .context("writing warnings")?;
             let mut out = std::io::stdout().lock();
-            match format {
-                ListFormat::Json => labrun::list::json(&doc, &steps, &mut out),
-                ListFormat::Human => labrun::list::human(&doc, &steps, &mut out),
+            match (format, explain) {
+                (ListFormat::Json, false) => labrun::list::json(&doc, &steps, &mut out),
+                (ListFormat::Human, false) => labrun::list::human(&doc, &steps, &mut out),
+                (ListFormat::Json, true) => {
+                    labrun::list::explain_json(&doc, &labrun::steps::explain(&doc), &mut out)
+                }
+                (ListFormat::Human, true) => {
+                    labrun::list::explain(&doc, &labrun::steps::explain(&doc), &mut out)
+                }
             }
             .context("writing the listing")?;
             out.flush().ok();
@@ -229,6 +244,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             strict,
         } => {
             let lab = Lab::open(&path)?;
+            labrun::list::warnings(&lab.doc, &lab.steps, &mut std::io::stderr().lock()).ok();
             let records = labrun::record::read(&replay)?;
             check_and_report(&lab, &path, &replay, &records, format, strict)
         }

@@ -69,6 +69,7 @@ pub(crate) fn run_document(
     strict: bool,
 ) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(path)?;
+    labrun::list::warnings(&lab.doc, &lab.steps, &mut std::io::stderr().lock()).ok();
     if netns && backend == BackendName::Kind {
         return Err(Error::input(
             path,

@@ -11,7 +11,7 @@ use asciidork_ast::{
 };
 use asciidork_parser::prelude::{Bump, Parser, SourceFile};
 
-use super::{CodeBlock, Format, LineIndex, Parsed, ParsedBlock, push_section};
+use super::{CodeBlock, Format, LineIndex, Parsed, ParsedBlock, Warning, push_section};
 use crate::error::{Error, Result};
 
 /// The AsciiDoc format.
@@ -19,7 +19,11 @@ pub struct AsciiDoc;
 
 impl Format for AsciiDoc {
     fn parse(&self, path: &Path, source: &str) -> Result<Parsed> {
-        with_ast(path, source, |ast| Ok(walk(source, ast)))
+        with_ast(path, source, |ast, warnings| {
+            let mut parsed = walk(source, ast);
+            parsed.warnings = warnings;
+            Ok(parsed)
+        })
     }
 
     fn directive<'a>(&self, line: &'a str) -> Option<&'a str> {
@@ -31,21 +35,50 @@ impl Format for AsciiDoc {
     }
 }
 
+/// What asciidork treats as an error and Asciidoctor only warns about (and renders): such a
+/// document is read again, leniently, and each of these becomes a warning at its line.
+pub const WARNINGS: &[&str] = &["Section title out of sequence"];
+
 /// Parse `source` with asciidork and hand the AST to `f` (it lives in an arena that ends with
-/// this call). The one place AsciiDoc is parsed: the document stage and the Markdown
-/// converter share the parse.
+/// this call), with the warnings of a lenient parse. The one place AsciiDoc is parsed: the
+/// document stage and the Markdown converter share the parse.
 pub fn with_ast<R>(
     path: &Path,
     source: &str,
-    f: impl FnOnce(&asciidork_ast::Document) -> Result<R>,
+    f: impl FnOnce(&asciidork_ast::Document, Vec<Warning>) -> Result<R>,
 ) -> Result<R> {
     let bump = Bump::new();
     let parser = Parser::from_str(source, SourceFile::Tmp, &bump);
-    let result = parser.parse().map_err(|diagnostics| {
-        let d = &diagnostics[0];
+    let error = |d: &asciidork_parser::Diagnostic| {
         Error::input(path, d.line_num as usize, d.message.clone())
-    })?;
-    f(&result.document)
+    };
+    let lenient =
+        |d: &asciidork_parser::Diagnostic| WARNINGS.iter().any(|w| d.message.starts_with(w));
+    match parser.parse() {
+        Ok(result) => f(&result.document, Vec::new()),
+        Err(diagnostics) if !diagnostics.iter().all(lenient) => Err(error(&diagnostics[0])),
+        Err(_) => {
+            let bump = Bump::new();
+            let mut parser = Parser::from_str(source, SourceFile::Tmp, &bump);
+            parser.apply_job_settings(asciidork_core::JobSettings {
+                strict: false,
+                ..Default::default()
+            });
+            let result = parser.parse().map_err(|d| error(&d[0]))?;
+            if let Some(d) = result.warnings.iter().find(|d| !lenient(d)) {
+                return Err(error(d));
+            }
+            let warnings = result
+                .warnings
+                .iter()
+                .map(|d| Warning {
+                    line: d.line_num as usize,
+                    message: format!("{} (read as Asciidoctor would, with a warning)", d.message),
+                })
+                .collect();
+            f(&result.document, warnings)
+        }
+    }
 }
 
 /// Sections and code blocks of a parsed AsciiDoc document.
@@ -91,7 +124,7 @@ pub fn parse_with_ast<R>(
         return Err(Error::input(path, 0, "the document is empty"));
     }
     let src = source.clone();
-    with_ast(path, &src, |ast| {
+    with_ast(path, &src, |ast, warnings| {
         let parsed = walk(&src, ast);
         let blocks = super::attach_directives(path, &src, &AsciiDoc, parsed.blocks)?;
         let doc = super::Document {
@@ -99,6 +132,7 @@ pub fn parse_with_ast<R>(
             source,
             sections: parsed.sections,
             blocks,
+            warnings,
         };
         f(&doc, ast)
     })
@@ -210,7 +244,7 @@ impl Walk<'_> {
                 raw,
                 section: self.section,
                 lead,
-                directives: Default::default(),
+                ..CodeBlock::default()
             },
             markup_line,
         });

@@ -1,29 +1,51 @@
 //! Markdown input through pulldown-cmark.
 //!
-//! In: CommonMark source (with GitHub tables and the like). Out: sections from headings and
-//! code blocks from fences, each sliced byte-exact from the source by the event's span.
+//! In: CommonMark source (with GitHub tables and the like, and Hugo's code shortcodes). Out:
+//! sections from headings and code blocks from fences and shortcodes. A fence's content is
+//! what CommonMark makes of it: inside a blockquote or a list item, the container's `> ` and
+//! indentation are not part of it (the parser's text events, which map line for line onto the
+//! source); at the top level that is the source byte for byte.
 
 use std::path::Path;
 
 use pulldown_cmark::{CodeBlockKind, Event, Options, Parser, Tag, TagEnd};
 
+use super::shortcode;
 use super::{CodeBlock, Format, LineIndex, Parsed, ParsedBlock, push_section};
 use crate::error::{Error, Result};
 
 /// The Markdown format.
 pub struct Markdown;
 
+/// A code block being read: where it started and the content gathered so far.
+struct Open {
+    kind: CodeBlockKind<'static>,
+    range: std::ops::Range<usize>,
+    content: String,
+    content_start: Option<usize>,
+}
+
 impl Format for Markdown {
     fn parse(&self, path: &Path, source: &str) -> Result<Parsed> {
+        let (shortcodes, masked) =
+            shortcode::extract(source).map_err(|(line, m)| Error::input(path, line, m))?;
+        let text = masked.as_deref().unwrap_or(source);
         let index = LineIndex::new(source);
-        let mut out = Parsed::default();
-        let mut section = None;
+        let mut reader = Reader {
+            source,
+            index: &index,
+            out: Parsed::default(),
+            section: None,
+            prose_from: 0,
+            shortcodes: shortcodes.into_iter().peekable(),
+        };
         let mut heading: Option<(u8, usize, String)> = None;
-        let mut prose_from = 0;
+        let mut open: Option<Open> = None;
         let opts = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
-        for (event, range) in Parser::new_ext(source, opts).into_offset_iter() {
+        for (event, range) in Parser::new_ext(text, opts).into_offset_iter() {
             match event {
                 Event::Start(Tag::Heading { level, .. }) => {
+                    reader.shortcodes_before(range.start);
                     heading = Some((level as u8, index.line(range.start), String::new()));
                 }
                 Event::Text(t) | Event::Code(t) if heading.is_some() => {
@@ -33,29 +55,41 @@ impl Format for Markdown {
                 }
                 Event::End(TagEnd::Heading(_)) => {
                     if let Some((level, line, title)) = heading.take() {
-                        push_section(&mut out.sections, title.trim().to_string(), level, line);
-                        section = Some(out.sections.len() - 1);
-                        prose_from = range.end;
+                        push_section(
+                            &mut reader.out.sections,
+                            title.trim().to_string(),
+                            level,
+                            line,
+                        );
+                        reader.section = Some(reader.out.sections.len() - 1);
+                        reader.prose_from = range.end;
                     }
                 }
                 Event::Start(Tag::CodeBlock(kind)) => {
-                    let block = code_block(path, source, &index, &kind, range.clone(), section)?;
-                    let markup_start = range.start;
-                    let mut block = block;
-                    block.lead = super::lead_text(
-                        &source[prose_from.min(markup_start)..markup_start],
-                        "<!--",
-                    );
-                    out.blocks.push(ParsedBlock {
-                        markup_line: index.line(markup_start),
-                        block,
+                    reader.shortcodes_before(range.start);
+                    open = Some(Open {
+                        kind: kind.into_static(),
+                        range,
+                        content: String::new(),
+                        content_start: None,
                     });
-                    prose_from = range.end;
+                }
+                Event::Text(t) if open.is_some() => {
+                    if let Some(o) = open.as_mut() {
+                        o.content_start.get_or_insert(range.start);
+                        o.content.push_str(&t);
+                    }
+                }
+                Event::End(TagEnd::CodeBlock) => {
+                    if let Some(o) = open.take() {
+                        reader.code_block(path, o)?;
+                    }
                 }
                 _ => {}
             }
         }
-        Ok(out)
+        reader.shortcodes_before(usize::MAX);
+        Ok(reader.out)
     }
 
     fn directive<'a>(&self, line: &'a str) -> Option<&'a str> {
@@ -64,59 +98,100 @@ impl Format for Markdown {
     }
 }
 
-fn code_block(
-    path: &Path,
-    source: &str,
-    index: &LineIndex,
-    kind: &CodeBlockKind,
-    range: std::ops::Range<usize>,
+struct Reader<'s> {
+    source: &'s str,
+    index: &'s LineIndex,
+    out: Parsed,
     section: Option<usize>,
-) -> Result<CodeBlock> {
-    let first_line = index.line(range.start);
-    let (language, attributes, content_first, content_end) = match kind {
-        CodeBlockKind::Fenced(info) => {
-            let opening = source[range.start..].lines().next().unwrap_or("").trim();
-            let fence: String = opening
-                .chars()
-                .take_while(|&c| c == '`' || c == '~')
-                .collect();
-            let end = range.end.min(source.len());
-            let last_line = index.line(end.saturating_sub(1).max(range.start));
-            let closing = source[index.start(last_line).min(end)..end].trim();
-            let closed = last_line > first_line
-                && closing.starts_with(&fence)
-                && closing
-                    .chars()
-                    .all(|c| c == fence.chars().next().unwrap_or('`'));
-            if !closed {
-                return Err(Error::input(
-                    path,
-                    first_line,
-                    format!("code block opened with `{fence}` is never closed"),
-                ));
-            }
-            let lang = info
-                .split([' ', ',', '{'])
-                .next()
-                .filter(|s| !s.is_empty())
-                .map(str::to_ascii_lowercase);
-            (
-                lang,
-                info.to_string(),
-                first_line + 1,
-                index.start(last_line),
-            )
+    /// Byte offset where the prose leading into the next block starts.
+    prose_from: usize,
+    shortcodes: std::iter::Peekable<std::vec::IntoIter<shortcode::Found>>,
+}
+
+impl Reader<'_> {
+    fn push(&mut self, mut block: CodeBlock, markup_start: usize, end: usize) {
+        block.section = self.section;
+        block.lead = super::lead_text(
+            &self.source[self.prose_from.min(markup_start)..markup_start],
+            "<!--",
+        );
+        self.out.blocks.push(ParsedBlock {
+            markup_line: self.index.line(markup_start),
+            block,
+        });
+        self.prose_from = end;
+    }
+
+    /// The shortcode blocks that start before `offset`, in order.
+    fn shortcodes_before(&mut self, offset: usize) {
+        while let Some(found) = self.shortcodes.next_if(|f| f.start < offset) {
+            let block = CodeBlock {
+                language: found.language,
+                attributes: found.attributes,
+                line: found.line + 1,
+                raw: found.raw,
+                link_markers: found.link_markers,
+                ..CodeBlock::default()
+            };
+            self.push(block, found.start, found.end);
         }
-        CodeBlockKind::Indented => (None, String::new(), first_line, range.end),
-    };
-    let start = index.start(content_first).min(content_end);
-    Ok(CodeBlock {
-        language,
-        attributes,
-        line: content_first,
-        raw: source[start..content_end].to_string(),
-        section,
-        lead: String::new(),
-        directives: Default::default(),
-    })
+    }
+
+    fn code_block(&mut self, path: &Path, open: Open) -> Result<()> {
+        let Open {
+            kind,
+            range,
+            content,
+            content_start,
+        } = open;
+        let source = self.source;
+        let index = self.index;
+        let first_line = index.line(range.start);
+        let (language, attributes, content_line) = match &kind {
+            CodeBlockKind::Fenced(info) => {
+                let opening = source[range.start..].lines().next().unwrap_or("");
+                let fence: String = opening
+                    .trim_start()
+                    .chars()
+                    .take_while(|&c| c == '`' || c == '~')
+                    .collect();
+                let end = range.end.min(source.len());
+                let last_line = index.line(end.saturating_sub(1).max(range.start));
+                // The closing fence, seen through the container's markers.
+                let closing = source[index.start(last_line).min(end)..end]
+                    .trim_start_matches([' ', '\t', '>'])
+                    .trim_end();
+                let fence_char = fence.chars().next().unwrap_or('`');
+                let closed = last_line > first_line
+                    && closing.starts_with(&fence)
+                    && closing.chars().all(|c| c == fence_char);
+                if !closed {
+                    return Err(Error::input(
+                        path,
+                        first_line,
+                        format!("code block opened with `{fence}` is never closed"),
+                    ));
+                }
+                let lang = info
+                    .split([' ', ',', '{'])
+                    .next()
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_ascii_lowercase);
+                (lang, info.to_string(), first_line + 1)
+            }
+            CodeBlockKind::Indented => (None, String::new(), first_line),
+        };
+        // The content's first line is where its first text event starts (an empty block: the
+        // line after the opening fence).
+        let line = content_start.map_or(content_line, |s| index.line(s));
+        let block = CodeBlock {
+            language,
+            attributes,
+            line,
+            raw: content,
+            ..CodeBlock::default()
+        };
+        self.push(block, range.start, range.end);
+        Ok(())
+    }
 }

@@ -8,6 +8,7 @@
 
 mod asciidoc;
 mod markdown;
+mod shortcode;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use crate::error::{Error, Result};
 
 pub use asciidoc::{AsciiDoc, parse_with_ast as parse_asciidoc_with_ast, with_ast as asciidoc_ast};
 pub use markdown::Markdown;
+pub use shortcode::SHORTCODES;
 
 /// A parsed tutorial.
 #[derive(Debug, Clone)]
@@ -24,6 +26,15 @@ pub struct Document {
     pub source: String,
     pub sections: Vec<Section>,
     pub blocks: Vec<CodeBlock>,
+    /// What the reader noticed that is not an error (a heading out of sequence).
+    pub warnings: Vec<Warning>,
+}
+
+/// A note about a document that is not an error: its 1-based line and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub line: usize,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +48,7 @@ pub struct Section {
     pub slug: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CodeBlock {
     /// Lower-cased source language, if any (`bash`, `console`, …).
     pub language: Option<String>,
@@ -53,6 +64,8 @@ pub struct CodeBlock {
     pub lead: String,
     /// Directives from the `labrun:` comments just above the block.
     pub directives: Directives,
+    /// Written as a shortcode whose commands mark paths as `@path@` (Istio's `text`).
+    pub link_markers: bool,
 }
 
 /// What a format's parser hands back before directives are attached.
@@ -60,6 +73,7 @@ pub struct CodeBlock {
 pub struct Parsed {
     pub sections: Vec<Section>,
     pub blocks: Vec<ParsedBlock>,
+    pub warnings: Vec<Warning>,
 }
 
 #[derive(Debug)]
@@ -116,6 +130,7 @@ pub fn parse(path: &Path, source: String) -> Result<Document> {
         source,
         sections: parsed.sections,
         blocks,
+        warnings: parsed.warnings,
     })
 }
 

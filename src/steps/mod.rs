@@ -1,0 +1,350 @@
+//! Stage 2, steps: the shell blocks of a [`Document`] become [`Step`]s.
+//!
+//! In: a document. Out: for every `bash` / `sh` / `shell` / `console` block, the commands it
+//! holds (continuations, compound commands and heredocs joined, as bash reads them) and the
+//! output the author printed under each, or in the block right after; for `--explain`, the
+//! role of every line of every block and the rule that decided it; warnings about a document
+//! that looks like a tutorial but yields no step. The rules that tell a command from output
+//! are in the README ("What counts as a command") and here: `words.rs` (programs, aliases,
+//! prompts), `extent.rs` (where a command ends, by bash's grammar), `block.rs` (one block, line
+//! by line), this file (across blocks). They depend only on the text, never on what is
+//! installed.
+
+mod block;
+mod extent;
+mod words;
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::directive::Directives;
+use crate::document::{CodeBlock, Document, Warning};
+
+pub use block::{LineRole, Role, rule};
+pub use words::{PROGRAMS, PROMPTS, Vocabulary};
+
+/// Languages whose blocks are split into steps.
+pub const SHELL_LANGUAGES: &[&str] = &["bash", "sh", "shell", "console", "shell-session", "zsh"];
+
+/// Languages (or none) of a block that may hold the output of the commands in the block just
+/// before it. A shell-language block is such a block only when it yields no command.
+pub const OUTPUT_LANGUAGES: &[&str] = &[
+    "text",
+    "txt",
+    "plaintext",
+    "output",
+    "none",
+    "log",
+    "console",
+    "shell",
+    "shell-session",
+    "json",
+    "yaml",
+    "yml",
+];
+
+/// Languages an output block may have only under a command that prints that format.
+const FORMATTED: &[(&str, &[&str])] = &[
+    ("json", &["json", "jq ", "curl"]),
+    ("yaml", &["yaml", "yml", "yq "]),
+    ("yml", &["yaml", "yml", "yq "]),
+];
+
+/// One executable step: a command and the output printed under it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Step {
+    /// Stable id: the section's slug and the step's ordinal within that section.
+    pub id: String,
+    /// Title of the innermost section holding the step ("" before the first heading).
+    pub section: String,
+    /// 1-based source line of the command's first line.
+    pub line: usize,
+    /// The command, continuation lines and heredoc bodies included, `\n`-joined.
+    pub command: String,
+    /// The printed output, line by line, without leading or trailing blank lines.
+    pub expected: Vec<String>,
+    /// 1-based source line of the first printed output line, if any.
+    pub expected_line: Option<usize>,
+    /// The block's directives.
+    pub directives: Directives,
+    /// Index of the block in [`Document::blocks`] that holds the command.
+    pub block: usize,
+}
+
+impl Step {
+    /// Whether the author printed any output for this step.
+    pub fn has_expected(&self) -> bool {
+        self.expected_line.is_some()
+    }
+}
+
+/// Split every shell block of `doc` into steps, in document order.
+pub fn split(doc: &Document) -> Vec<Step> {
+    read(doc).0
+}
+
+/// Every line of every code block with its role and the rule that decided it, block by block.
+pub fn explain(doc: &Document) -> Vec<Vec<LineRole>> {
+    read(doc).1
+}
+
+/// Warnings about what labrun read: a document that shows commands (prompted lines, or a
+/// block whose first line starts a command) but yields no step, and why.
+pub fn warnings(doc: &Document, steps: &[Step]) -> Vec<Warning> {
+    if !steps.is_empty() {
+        return Vec::new();
+    }
+    let vocab = vocabulary(doc);
+    let looks_like_shell = doc.blocks.iter().find_map(|b| {
+        let first = b.raw.lines().find(|l| !block::is_blank(l))?;
+        let prompted = b
+            .raw
+            .lines()
+            .find(|l| vocab.strip_prompt(l, false).is_some());
+        let line = prompted.or(vocab.starts_command(first.trim()).then_some(first))?;
+        Some((b, line.trim()))
+    });
+    let Some((b, line)) = looks_like_shell else {
+        return Vec::new();
+    };
+    let why = match b.language.as_deref() {
+        Some(l) if is_shell(b) => format!(
+            "its `{l}` block yields no command (name its command lines with `labrun: commands=`)"
+        ),
+        Some(l) => format!(
+            "it is a `{l}` block, and labrun reads only {} blocks (give it a shell language)",
+            SHELL_LANGUAGES.join(", ")
+        ),
+        None => format!(
+            "it has no language, and labrun reads only {} blocks (give it a shell language)",
+            SHELL_LANGUAGES.join(", ")
+        ),
+    };
+    vec![Warning {
+        line: b.line,
+        message: format!("no step found, though `{line}` looks like a command: {why}"),
+    }]
+}
+
+fn vocabulary(doc: &Document) -> Vocabulary {
+    Vocabulary::from_texts(
+        doc.blocks
+            .iter()
+            .filter(|b| is_shell(b))
+            .map(|b| b.raw.as_str()),
+    )
+}
+
+fn read(doc: &Document) -> (Vec<Step>, Vec<Vec<LineRole>>) {
+    let vocab = vocabulary(doc);
+    let mut steps: Vec<Step> = Vec::new();
+    let mut roles = Vec::with_capacity(doc.blocks.len());
+    let mut ordinals = vec![0usize; doc.sections.len() + 1];
+    let mut last_shell_block: Option<usize> = None;
+    for (index, block) in doc.blocks.iter().enumerate() {
+        let shell = is_shell(block);
+        let read = shell.then(|| block::read(block, &vocab));
+        let mut block_roles = match &read {
+            Some(r) => r.roles.clone(),
+            None => vec![LineRole::new(Role::Skipped, rule::NOT_SHELL); block.raw.lines().count()],
+        };
+        let raw_steps = read.map(|r| r.steps).unwrap_or_default();
+        if raw_steps.is_empty() {
+            if let Some(prev) = last_shell_block.take()
+                && attach_output_block(doc, prev, index, &mut steps)
+            {
+                for r in block_roles.iter_mut().filter(|r| r.role != Role::Blank) {
+                    *r = LineRole::new(Role::Output, rule::NEXT_BLOCK);
+                }
+            }
+            roles.push(block_roles);
+            continue;
+        }
+        for raw in raw_steps {
+            let slot = block.section.map_or(0, |s| s + 1);
+            ordinals[slot] += 1;
+            let (slug, title) = match block.section {
+                Some(s) => (doc.sections[s].slug.as_str(), doc.sections[s].title.clone()),
+                None => ("preamble", String::new()),
+            };
+            let command = if block.link_markers {
+                without_link_markers(&raw.command)
+            } else {
+                raw.command
+            };
+            let expected = without_ctrl_c(&command, raw.output);
+            steps.push(Step {
+                id: format!("{slug}/{}", ordinals[slot]),
+                section: title,
+                line: block.line + raw.first_line,
+                command,
+                expected,
+                expected_line: raw.output_first.map(|l| block.line + l),
+                directives: block.directives.clone(),
+                block: index,
+            });
+        }
+        roles.push(std::mem::take(&mut block_roles));
+        last_shell_block = Some(index);
+    }
+    (steps, roles)
+}
+
+static LINK_MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"@([\w.~/-]*[\w/])@").unwrap());
+
+/// `@samples/app.yaml@` in a command of an Istio `text` block is the plain path.
+fn without_link_markers(command: &str) -> String {
+    if !command.contains('@') {
+        return command.to_string();
+    }
+    LINK_MARKER.replace_all(command, "$1").into_owned()
+}
+
+/// Under a command that never ends by itself, a line `^C` is the terminal's echo of the
+/// author's Ctrl-C, not output.
+fn without_ctrl_c(command: &str, mut output: Vec<String>) -> Vec<String> {
+    if crate::policy::kind(command) == crate::policy::Kind::Watch {
+        output.retain(|l| l.trim() != "^C");
+    }
+    output
+}
+
+fn is_shell(block: &CodeBlock) -> bool {
+    block
+        .language
+        .as_deref()
+        .is_some_and(|l| SHELL_LANGUAGES.contains(&l))
+}
+
+/// A block that yields no command, right after a shell block in the same section, with no
+/// prose between or after prose ending in a colon ("The output is similar to:"), in an output
+/// language (or none): the output of the shell block's last command, if that printed nothing.
+/// A `json` or `yaml` block only under a command that prints that format.
+fn attach_output_block(doc: &Document, prev: usize, index: usize, steps: &mut [Step]) -> bool {
+    let block = &doc.blocks[index];
+    let language = block.language.as_deref();
+    let typed_as_output = language.is_none_or(|l| OUTPUT_LANGUAGES.contains(&l));
+    let lead = block.lead.trim_end();
+    let introduced = lead.is_empty() || lead.ends_with(':');
+    let same_section = block.section == doc.blocks[prev].section;
+    let Some(last) = steps.last_mut() else {
+        return false;
+    };
+    if !(typed_as_output && introduced && same_section && last.block == prev) {
+        return false;
+    }
+    if last.has_expected() || block.directives.skip {
+        return false;
+    }
+    if let Some((_, marks)) = FORMATTED.iter().find(|(l, _)| Some(*l) == language) {
+        let command = last.command.to_ascii_lowercase();
+        if !marks.iter().any(|m| command.contains(m)) {
+            return false;
+        }
+    }
+    let lines: Vec<&str> = block
+        .raw
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .collect();
+    match block::trim_blank(&lines) {
+        Some((first, output)) => {
+            last.expected = output;
+            last.expected_line = Some(block.line + first);
+            true
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(raw: &str) -> CodeBlock {
+        typed("bash", raw)
+    }
+
+    fn typed(language: &str, raw: &str) -> CodeBlock {
+        CodeBlock {
+            language: Some(language.into()),
+            attributes: String::new(),
+            line: 1,
+            raw: raw.into(),
+            section: None,
+            ..CodeBlock::default()
+        }
+    }
+
+    fn split_block(block: &CodeBlock) -> Vec<block::RawStep> {
+        block::read(block, &Vocabulary::default()).steps
+    }
+
+    fn commands(raw: &str) -> Vec<String> {
+        split_block(&block(raw))
+            .into_iter()
+            .map(|s| s.command)
+            .collect()
+    }
+
+    #[test]
+    fn ctrl_c_under_an_unbounded_command_is_not_output() {
+        let out = |command: &str| {
+            without_ctrl_c(
+                command,
+                vec![
+                    "64 bytes from 10.0.0.3: icmp_seq=1".into(),
+                    "^C".into(),
+                    "--- 10.0.0.3 ping statistics ---".into(),
+                ],
+            )
+        };
+        assert_eq!(out("ping 10.0.0.3").len(), 2);
+        assert!(!out("ping 10.0.0.3").contains(&"^C".to_string()));
+        // a command that ends by itself printed it: it stays
+        assert_eq!(out("ping -c 1 10.0.0.3").len(), 3);
+    }
+
+    #[test]
+    fn continuation_and_heredoc_are_joined() {
+        let c =
+            commands("kubectl apply -f - <<EOF\napiVersion: v1\nkind: Pod\nEOF\necho \\\n  done\n");
+        assert_eq!(
+            c,
+            vec![
+                "kubectl apply -f - <<EOF\napiVersion: v1\nkind: Pod\nEOF",
+                "echo \\\n  done"
+            ]
+        );
+    }
+
+    #[test]
+    fn announced_line_after_blank_stays_output() {
+        let steps = split_block(&block(
+            "kind create cluster\nYou can now use it with:\n\nkubectl cluster-info\n\nBye\n",
+        ));
+        assert_eq!(steps.len(), 1);
+        assert_eq!(steps[0].output.len(), 5);
+    }
+
+    #[test]
+    fn root_prompt_only_when_block_opens_with_it() {
+        let console = |raw| -> Vec<String> {
+            split_block(&typed("console", raw))
+                .into_iter()
+                .map(|s| s.command)
+                .collect()
+        };
+        assert_eq!(
+            console("# ip link\n1: lo\n# ip route\n"),
+            vec!["ip link", "ip route"]
+        );
+        assert_eq!(commands("# ip link\nip route\n"), vec!["ip route"]);
+        assert_eq!(
+            commands("# make a namespace\nip netns add a\n"),
+            vec!["ip netns add a"]
+        );
+    }
+}

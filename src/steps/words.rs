@@ -1,0 +1,472 @@
+//! The words that start a command: known programs, the document's own aliases, prompts.
+//!
+//! In: one line of a shell block. Out: whether its first word starts a command, and the
+//! command behind a prompt. Data, not code: [`PROGRAMS`] and [`PROMPTS`] are tables the
+//! README lists, each entry with a test.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// Programs and shell words that start a command in an unprompted block.
+pub const PROGRAMS: &[&str] = &[
+    // Kubernetes and containers
+    "kubectl",
+    "kind",
+    "docker",
+    "docker-compose",
+    "podman",
+    "crictl",
+    "ctr",
+    "nerdctl",
+    "helm",
+    "kustomize",
+    "linkerd",
+    "istioctl",
+    "minikube",
+    "k3d",
+    "k3s",
+    "k9s",
+    "kubeadm",
+    "kubectx",
+    "kubens",
+    "stern",
+    "skaffold",
+    "flux",
+    "argocd",
+    "velero",
+    "cilium",
+    "hubble",
+    "calicoctl",
+    "step",
+    "cfssl",
+    "vagrant",
+    // clouds
+    "eksctl",
+    "aws",
+    "gcloud",
+    "gsutil",
+    "az",
+    "doctl",
+    "terraform",
+    // networking
+    "ip",
+    "ip6tables",
+    "iptables",
+    "iptables-save",
+    "iptables-legacy",
+    "ip6tables-save",
+    "ipvsadm",
+    "ipset",
+    "nft",
+    "bridge",
+    "brctl",
+    "ethtool",
+    "ping",
+    "ping6",
+    "traceroute",
+    "tracepath",
+    "mtr",
+    "curl",
+    "wget",
+    "http",
+    "dig",
+    "host",
+    "nslookup",
+    "ss",
+    "netstat",
+    "tcpdump",
+    "tshark",
+    "conntrack",
+    "nsenter",
+    "unshare",
+    "nc",
+    "ncat",
+    "socat",
+    "arp",
+    "route",
+    "ifconfig",
+    "sysctl",
+    "bpftool",
+    "tc",
+    "iperf3",
+    "ovs-vsctl",
+    "wg",
+    // files and text
+    "cat",
+    "ls",
+    "grep",
+    "egrep",
+    "sed",
+    "awk",
+    "head",
+    "tail",
+    "sort",
+    "uniq",
+    "wc",
+    "cut",
+    "tr",
+    "tee",
+    "jq",
+    "yq",
+    "find",
+    "touch",
+    "mkdir",
+    "rm",
+    "rmdir",
+    "cp",
+    "mv",
+    "ln",
+    "chmod",
+    "chown",
+    "diff",
+    "base64",
+    "openssl",
+    "tar",
+    "gzip",
+    "unzip",
+    "xargs",
+    "less",
+    "more",
+    "file",
+    "stat",
+    "envsubst",
+    // processes and system
+    "ps",
+    "top",
+    "kill",
+    "pkill",
+    "pgrep",
+    "sleep",
+    "watch",
+    "timeout",
+    "systemctl",
+    "journalctl",
+    "uname",
+    "hostname",
+    "id",
+    "whoami",
+    "date",
+    "df",
+    "du",
+    "free",
+    "mount",
+    "modprobe",
+    "lsmod",
+    "apt",
+    "apt-get",
+    "dnf",
+    "yum",
+    "apk",
+    "brew",
+    "snap",
+    "sudo",
+    "env",
+    "nohup",
+    "time",
+    "setsid",
+    // shell words
+    "cd",
+    "pushd",
+    "popd",
+    "export",
+    "unset",
+    "source",
+    ".",
+    "echo",
+    "printf",
+    "read",
+    "set",
+    "alias",
+    "for",
+    "while",
+    "until",
+    "if",
+    "case",
+    "function",
+    "true",
+    "false",
+    "test",
+    "exit",
+    "wait",
+    "trap",
+    "eval",
+    "exec",
+    "type",
+    "which",
+    "command",
+    "declare",
+    "local",
+    "history",
+    "clear",
+    "bash",
+    "sh",
+    "zsh",
+    // languages and tools
+    "git",
+    "make",
+    "go",
+    "cargo",
+    "rustc",
+    "python",
+    "python3",
+    "pip",
+    "pip3",
+    "node",
+    "npm",
+    "npx",
+    "java",
+    "ssh",
+    "scp",
+    "labrun",
+];
+
+/// The words that start a command, for one document: [`PROGRAMS`] and the aliases the
+/// document defines (`alias k=kubectl` makes `k get pods` a command).
+#[derive(Debug, Default, Clone)]
+pub struct Vocabulary {
+    aliases: Vec<String>,
+}
+
+static ALIAS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:^|[;&|(]\s*|\s)alias\s+([A-Za-z_][\w.-]*)=").unwrap());
+
+impl Vocabulary {
+    /// The aliases defined anywhere in `texts` (the document's shell blocks).
+    pub fn from_texts<'a>(texts: impl Iterator<Item = &'a str>) -> Self {
+        let mut aliases = Vec::new();
+        for text in texts.filter(|t| t.contains("alias")) {
+            for caps in ALIAS.captures_iter(text) {
+                let name = caps[1].to_string();
+                if !aliases.contains(&name) {
+                    aliases.push(name);
+                }
+            }
+        }
+        Vocabulary { aliases }
+    }
+
+    fn knows(&self, word: &str) -> bool {
+        PROGRAMS.contains(&word) || self.aliases.iter().any(|a| a == word)
+    }
+
+    /// Whether the first word of `line` (after `NAME=value` assignments) is a known program,
+    /// an alias, a path to a program (`./x`, `/usr/sbin/ip`), a function call `name()`, or
+    /// whether the line assigns a command's output (`POD=$(kubectl …)`).
+    pub fn starts_command(&self, line: &str) -> bool {
+        let mut words = line.split_whitespace();
+        let Some(mut word) = words.next() else {
+            return false;
+        };
+        while let Some(value) = assignment_value(word) {
+            if value.starts_with("$(") || value.starts_with('`') {
+                return true; // the value is a command's output
+            }
+            match words.next() {
+                Some(w) => word = w,
+                None => return true, // `FOO=bar` alone sets a variable
+            }
+        }
+        if word.starts_with("./") || word.starts_with("~/") {
+            return true;
+        }
+        if word.starts_with('/') && word.len() > 1 && !word.contains(':') {
+            let name = word.rsplit('/').next().unwrap_or(word);
+            return PROGRAMS.contains(&name);
+        }
+        if word == "[" || word == "[[" {
+            // a test, not the `[` that opens printed JSON
+            return line.contains(" ]") && !line.contains("\",");
+        }
+        let word = word.trim_end_matches(';');
+        self.knows(word) || (word.ends_with("()") && word.len() > 2)
+    }
+}
+
+/// Whether `word` is a `NAME=value` assignment.
+pub fn is_assignment(word: &str) -> bool {
+    assignment_value(word).is_some()
+}
+
+/// The value of `NAME=value`, if `word` is an assignment.
+fn assignment_value(word: &str) -> Option<&str> {
+    let (name, value) = word.split_once('=')?;
+    let ok = !name.is_empty()
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    ok.then_some(value)
+}
+
+/// A prompt form, as data: its pattern (the command is the last group) and whether what
+/// follows must start a command for the line to count as prompted.
+pub struct Prompt {
+    pub name: &'static str,
+    pub pattern: &'static str,
+    pub needs_command: bool,
+    pub example: &'static str,
+}
+
+/// The prompts labrun recognises, tried in order. A bare `# ` is handled apart (a root prompt
+/// only in a transcript block that opens with one).
+pub const PROMPTS: &[Prompt] = &[
+    Prompt {
+        name: "dollar",
+        pattern: r"^\s*(?:\([^)]*\)\s*)?\$\s+(\S.*)$",
+        needs_command: false,
+        example: "(venv) $ kubectl get pods",
+    },
+    Prompt {
+        name: "user@host",
+        pattern: r"^\s*(?:\([^)]*\)\s*)?[\w.-]+@[\w.-]+(?::[^\s$#]*)?\s?[$#%]\s+(\S.*)$",
+        needs_command: false,
+        example: "root@pod:/# ip a",
+    },
+    Prompt {
+        name: "[user@host dir]",
+        pattern: r"^\s*\[[^\]]+\]\s?[$#]\s+(\S.*)$",
+        needs_command: false,
+        example: "[root@pod /]# ip a",
+    },
+    Prompt {
+        name: "shell-version",
+        pattern: r"^\s*(?:ba|z|k)?sh-[\d.]+[$#]\s+(\S.*)$",
+        needs_command: false,
+        example: "sh-4.2$ cat /etc/resolv.conf",
+    },
+    Prompt {
+        name: "word",
+        pattern: r"^\s*[^\s$#]+\s[$#]\s+(\S.*)$",
+        needs_command: true,
+        example: "/ # ip route",
+    },
+];
+
+static COMPILED: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    PROMPTS
+        .iter()
+        .map(|p| Regex::new(p.pattern).unwrap())
+        .collect()
+});
+
+static ROOT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s*#\s+(\S.*)$").unwrap());
+
+impl Vocabulary {
+    /// The command after a prompt, if `line` is a prompted command line. A bare `# ` prompt
+    /// counts only when `root_prompt` is set (the block opens with `# <program>`).
+    pub fn strip_prompt<'a>(&self, line: &'a str, root_prompt: bool) -> Option<&'a str> {
+        if !line.contains(['$', '#', '%']) {
+            return None;
+        }
+        let t = line.trim_start();
+        if t.starts_with('#') {
+            let cmd = ROOT.captures(line)?.get(1)?.as_str();
+            return (root_prompt && self.starts_command(cmd)).then_some(cmd);
+        }
+        for (prompt, re) in PROMPTS.iter().zip(COMPILED.iter()) {
+            if let Some(caps) = re.captures(line) {
+                let cmd = caps.get(1).map_or("", |m| m.as_str());
+                if prompt.needs_command && !self.starts_command(cmd) {
+                    continue;
+                }
+                return Some(cmd);
+            }
+        }
+        None
+    }
+
+    /// A line that is only a prompt (`$`).
+    pub fn bare_prompt(line: &str) -> bool {
+        line.trim() == "$"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_prompt_recognises_its_example() {
+        let v = Vocabulary::default();
+        for p in PROMPTS {
+            let cmd = v.strip_prompt(p.example, false);
+            assert!(cmd.is_some_and(|c| v.starts_command(c)), "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn container_prompts() {
+        let v = Vocabulary::default();
+        for (line, cmd) in [
+            ("/ $ ip a", "ip a"),
+            ("~ $ cat /etc/hosts", "cat /etc/hosts"),
+            ("sh-4.2$ ls", "ls"),
+            ("bash-5.0# ps", "ps"),
+            ("[root@pod /]# ip r", "ip r"),
+            ("root@pod:/# hostname", "hostname"),
+            ("/app # wget -qO- localhost", "wget -qO- localhost"),
+        ] {
+            assert_eq!(v.strip_prompt(line, false), Some(cmd), "{line}");
+        }
+        // a word and ` $ ` before what starts no command is output
+        assert_eq!(v.strip_prompt("Total $ 5", false), None);
+        assert_eq!(v.strip_prompt("price # 3 items", false), None);
+        // a bare `# ` only as a root prompt
+        assert_eq!(v.strip_prompt("# ip a", false), None);
+        assert_eq!(v.strip_prompt("# ip a", true), Some("ip a"));
+        assert_eq!(v.strip_prompt("# create a namespace", true), None);
+    }
+
+    #[test]
+    fn programs_after_assignments_and_paths() {
+        let v = Vocabulary::default();
+        assert!(v.starts_command("kubectl get pods"));
+        assert!(v.starts_command("FOO=1 BAR=2 kubectl get pods"));
+        assert!(v.starts_command("/usr/sbin/ip netns list"));
+        assert!(v.starts_command("./run.sh"));
+        assert!(v.starts_command("POD=$(kubectl get pods -o name)"));
+        assert!(v.starts_command("POD=`kubectl get pods -o name`"));
+        assert!(v.starts_command("eksctl create cluster"));
+        assert!(!v.starts_command("NAME   READY   STATUS"));
+        assert!(!v.starts_command("/pause"));
+        assert!(!v.starts_command("pod/dnsutils created"));
+        assert!(v.starts_command("[ -f config ] && cat config"));
+        assert!(!v.starts_command("[ \"a\", \"b\" ]"));
+        assert!(!v.starts_command("["), "printed JSON opens with `[`");
+    }
+
+    #[test]
+    fn aliases_the_document_defines_are_programs() {
+        let v = Vocabulary::from_texts(
+            ["alias k=kubectl\n", "$ alias kgp='kubectl get pods'\n"].into_iter(),
+        );
+        assert!(v.starts_command("k get pods"));
+        assert!(v.starts_command("kgp -A"));
+        assert!(!Vocabulary::default().starts_command("k get pods"));
+    }
+
+    #[test]
+    fn the_table_has_the_cloud_and_cluster_clis() {
+        for p in [
+            "eksctl",
+            "aws",
+            "gcloud",
+            "az",
+            "doctl",
+            "minikube",
+            "k3d",
+            "k3s",
+            "vagrant",
+            "ipvsadm",
+            "conntrack",
+            "tcpdump",
+            "nft",
+            "bpftool",
+            "cilium",
+            "hubble",
+            "kustomize",
+            "step",
+        ] {
+            assert!(PROGRAMS.contains(&p), "{p}");
+        }
+    }
+}
