@@ -201,3 +201,22 @@ fn the_added_sections_are_illustrative_until_a_live_run() {
     assert_eq!(build.command, "./web-server/build-image.sh");
     assert!(!build.has_expected() && !build.directives.illustrative);
 }
+
+/// The user's lab, as written in `../shared`, splits into exactly its 65 steps with the lines,
+/// commands and outputs the reader gave before it learned shortcodes, containers, grammar and
+/// the rest (`tests/fixtures/user-lab.steps.json`, written by that earlier `labrun list`).
+#[test]
+fn the_users_lab_keeps_its_65_steps() {
+    let path = Path::new("../shared/lab/kubernetes-networking-abstractions.adoc");
+    let doc = document::load(path).expect("../shared/lab beside the project (see README)");
+    let steps = steps::split(&doc);
+    let mut out = Vec::new();
+    labrun::list::json(&doc, &steps, &mut out).unwrap();
+    let actual: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string("tests/fixtures/user-lab.steps.json").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(actual["steps"].as_array().unwrap().len(), 65);
+    assert_eq!(actual["steps"], expected["steps"]);
+}

@@ -49,6 +49,7 @@ pub mod rule {
     pub const NOT_A_PROGRAM: &str = "2 its first word is no known program";
     pub const ANNOUNCED: &str = "3 announced by output ending in `:`";
     pub const GRAMMAR: &str = "4 bash is still reading the command";
+    pub const GROUP: &str = "2 a `{ }` or `( )` group whose first command is a known program";
     pub const LINE_RULE: &str = "4 a trailing `\\`, `|` or `&&`, or a here-document, never closed";
     pub const COMMENT: &str = "5 a comment at a command position";
     pub const COMMENT_ABOVE_PROMPT: &str = "5 a comment above a prompted command";
@@ -181,6 +182,9 @@ impl<'a> Reader<'a> {
         if at_position && self.vocab.starts_command(line.trim_start()) {
             return Ok((line.trim_start(), rule::PROGRAM));
         }
+        if at_position && self.group(n) {
+            return Ok((line.trim_start(), rule::GROUP));
+        }
         if previous.is_some_and(|p| self.repeats(p, line)) {
             return Ok((line, rule::REPEATED));
         }
@@ -200,12 +204,12 @@ impl<'a> Reader<'a> {
         head(previous).is_some_and(|p| head(line) == Some(p))
     }
 
-    /// The command starting at line `n` with first line `first`: its text and the index of
-    /// the line after it, marking its continuation lines in `roles`.
-    fn extent(&self, n: usize, first: &str, roles: &mut [LineRole]) -> (String, usize) {
+    /// The command starting at line `n` with first line `first`: its text, the index of the
+    /// line after it, and the rule that joined its continuation lines (none: one line).
+    fn extent(&self, n: usize, first: &str) -> (String, usize, &'static str) {
         let mut text = first.trim_end().to_string();
         if !extent::is_open(&text) {
-            return (text, n + 1);
+            return (text, n + 1, rule::GRAMMAR);
         }
         let last = self.lines.len().min(n + 1 + MAX_COMMAND_LINES);
         let mut grown = text.clone();
@@ -219,10 +223,7 @@ impl<'a> Reader<'a> {
             grown.push_str(body.trim_end());
             previous = body;
             if !extent::is_open(&grown) {
-                for r in &mut roles[n + 1..=k] {
-                    *r = LineRole::new(Role::Continuation, rule::GRAMMAR);
-                }
-                return (grown, k + 1);
+                return (grown, k + 1, rule::GRAMMAR);
             }
         }
         // Never closed: the line rules, as the text is written.
@@ -232,7 +233,6 @@ impl<'a> Reader<'a> {
         let mut previous = first;
         while k < self.lines.len() && (pending || heredoc.is_some()) {
             let line = self.lines[k];
-            roles[k] = LineRole::new(Role::Continuation, rule::LINE_RULE);
             text.push('\n');
             if let Some(term) = &heredoc {
                 text.push_str(line);
@@ -248,7 +248,28 @@ impl<'a> Reader<'a> {
             }
             k += 1;
         }
-        (text, k)
+        (text, k, rule::LINE_RULE)
+    }
+
+    /// A `{ … }` or `( … )` group at line `n` is a command when bash reads it as a group
+    /// whose first command starts with a known program (printed JSON opens with `{` too).
+    fn group(&self, n: usize) -> bool {
+        let t = self.lines[n].trim_start();
+        let opens = |c: char| {
+            t.strip_prefix(c)
+                .is_some_and(|r| r.is_empty() || r.starts_with(char::is_whitespace))
+        };
+        if !(opens('{') || opens('(')) {
+            return false;
+        }
+        let (text, _, how) = self.extent(n, t);
+        if how != rule::GRAMMAR || extent::is_open(&text) {
+            return false;
+        }
+        crate::syntax::simple_commands(&text)
+            .ok()
+            .and_then(|cmds| cmds.into_iter().find(|c| !c.words.is_empty()))
+            .is_some_and(|c| self.vocab.starts_command(&c.words[0].raw))
     }
 
     /// Line `k` starts a command of its own, so an open command before it ends unclosed.
@@ -315,7 +336,10 @@ impl<'a> Reader<'a> {
                     finish(&mut steps, &mut outputs);
                     seen_prompt |= why == rule::PROMPT;
                     roles[n] = LineRole::new(Role::Command, why);
-                    let (command, next) = self.extent(n, first, &mut roles);
+                    let (command, next, how) = self.extent(n, first);
+                    for r in &mut roles[n + 1..next] {
+                        *r = LineRole::new(Role::Continuation, how);
+                    }
                     steps.push(RawStep {
                         first_line: n,
                         command,

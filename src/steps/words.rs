@@ -221,8 +221,8 @@ pub const PROGRAMS: &[&str] = &[
     "labrun",
 ];
 
-/// The words that start a command, for one document: [`PROGRAMS`] and the aliases the
-/// document defines (`alias k=kubectl` makes `k get pods` a command).
+/// The words that start a command, for one document: [`PROGRAMS`] and the aliases and shell
+/// functions the document defines (`alias k=kubectl` makes `k get pods` a command).
 #[derive(Debug, Default, Clone)]
 pub struct Vocabulary {
     aliases: Vec<String>,
@@ -231,15 +231,27 @@ pub struct Vocabulary {
 static ALIAS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:^|[;&|(]\s*|\s)alias\s+([A-Za-z_][\w.-]*)=").unwrap());
 
+static FUNCTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^\s*(?:\$\s+)?(?:function\s+([A-Za-z_][\w-]*)|([A-Za-z_][\w-]*)\s*\(\s*\))")
+        .unwrap()
+});
+
 impl Vocabulary {
-    /// The aliases defined anywhere in `texts` (the document's shell blocks).
+    /// The aliases and functions defined anywhere in `texts` (the document's shell blocks).
     pub fn from_texts<'a>(texts: impl Iterator<Item = &'a str>) -> Self {
         let mut aliases = Vec::new();
-        for text in texts.filter(|t| t.contains("alias")) {
-            for caps in ALIAS.captures_iter(text) {
-                let name = caps[1].to_string();
-                if !aliases.contains(&name) {
-                    aliases.push(name);
+        let mut add = |name: &str| {
+            if !aliases.iter().any(|a| a == name) {
+                aliases.push(name.to_string());
+            }
+        };
+        for text in texts {
+            if text.contains("alias") {
+                ALIAS.captures_iter(text).for_each(|c| add(&c[1]));
+            }
+            if text.contains("()") || text.contains("function") {
+                for c in FUNCTION.captures_iter(text) {
+                    add(c.get(1).or(c.get(2)).map_or("", |m| m.as_str()));
                 }
             }
         }
@@ -442,6 +454,15 @@ mod tests {
         assert!(v.starts_command("k get pods"));
         assert!(v.starts_command("kgp -A"));
         assert!(!Vocabulary::default().starts_command("k get pods"));
+    }
+
+    #[test]
+    fn functions_the_document_defines_are_programs() {
+        let v = Vocabulary::from_texts(
+            ["greet() {\n  echo hi\n}\n", "function wait_ready {\n:\n}\n"].into_iter(),
+        );
+        assert!(v.starts_command("greet cluster"));
+        assert!(v.starts_command("wait_ready web"));
     }
 
     #[test]

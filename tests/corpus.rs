@@ -1,0 +1,227 @@
+//! The reader on documents in the styles public tutorials use: every document of
+//! `tests/corpus/` against the steps reviewed by hand beside it, and one test per reading rule
+//! of the README ("What counts as a command") through `--explain`'s roles.
+
+use std::path::{Path, PathBuf};
+
+use labrun::steps::{self, Role};
+use labrun::{document, list};
+use serde_json::Value;
+
+fn corpus() -> Vec<PathBuf> {
+    let mut docs: Vec<PathBuf> = std::fs::read_dir("tests/corpus")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            matches!(p.extension().and_then(|e| e.to_str()), Some("md" | "adoc"))
+                && p.file_name().is_some_and(|n| n != "README.md")
+        })
+        .collect();
+    docs.sort();
+    docs
+}
+
+fn listing(doc: &Path) -> Value {
+    let doc = document::load(doc).unwrap();
+    let steps = steps::split(&doc);
+    Value::Array(
+        steps
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "line": s.line,
+                    "command": s.command,
+                    "expected": s.expected.join("\n"),
+                })
+            })
+            .collect(),
+    )
+}
+
+#[test]
+fn every_corpus_document_reads_as_reviewed() {
+    let docs = corpus();
+    assert!(docs.len() >= 20, "{} documents", docs.len());
+    for doc in docs {
+        let reviewed = doc.with_extension("steps.json");
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(&reviewed).unwrap()).unwrap();
+        let actual = listing(&doc);
+        let (a, e) = (actual.as_array().unwrap(), expected.as_array().unwrap());
+        for (i, (a, e)) in a.iter().zip(e).enumerate() {
+            assert_eq!(a, e, "{} step {}", doc.display(), i + 1);
+        }
+        assert_eq!(a.len(), e.len(), "{}: number of steps", doc.display());
+    }
+}
+
+/// The role and rule `--explain` gives the line of `doc` whose text (trimmed) is `text`.
+fn role_of(doc: &str, text: &str) -> (Role, &'static str) {
+    let doc = document::load(Path::new("tests/corpus").join(doc).as_path()).unwrap();
+    let roles = steps::explain(&doc);
+    for (block, roles) in doc.blocks.iter().zip(&roles) {
+        for (line, role) in block.raw.lines().zip(roles) {
+            if line.trim() == text {
+                return (role.role, role.rule);
+            }
+        }
+    }
+    panic!("no line `{text}`");
+}
+
+#[test]
+fn rule_1_prompts_inside_containers_and_commands_above_the_first_prompt() {
+    assert_eq!(
+        role_of("container-shells.md", "/ # ip route").0,
+        Role::Command
+    );
+    assert_eq!(
+        role_of("container-shells.md", "sh-4.2$ id -u").0,
+        Role::Command
+    );
+    assert_eq!(
+        role_of("container-shells.md", "bash-5.0# ps -o pid,comm").0,
+        Role::Command
+    );
+    assert_eq!(
+        role_of("container-shells.md", "1     sleep").0,
+        Role::Output
+    );
+    let (role, rule) = role_of("top-unprompted.md", "kubectl exec -it client -- bash");
+    assert_eq!(role, Role::Command);
+    assert_eq!(rule, steps::rule::BEFORE_PROMPTS);
+}
+
+#[test]
+fn rule_2_aliases_functions_and_command_substitutions_start_commands() {
+    assert_eq!(role_of("aliases.md", "k get pods").0, Role::Command);
+    assert_eq!(role_of("loops.md", "greet cluster").0, Role::Command);
+    assert_eq!(
+        role_of(
+            "assignments.md",
+            "NODE_IP=`kubectl get nodes -o jsonpath='{.items[0].status.addresses[0].address}'`"
+        )
+        .0,
+        Role::Command
+    );
+    let (role, rule) = role_of("loops.md", "{");
+    assert_eq!((role, rule), (Role::Command, steps::rule::GROUP));
+    // printed JSON opens with `{` too, and stays output
+    assert_eq!(
+        role_of("output-languages.md", "\"port\": 8080,").0,
+        Role::Output
+    );
+}
+
+#[test]
+fn rule_4_where_a_command_ends_is_bash_grammar() {
+    assert_eq!(role_of("loops.md", "done").0, Role::Continuation);
+    assert_eq!(role_of("loops.md", "esac").0, Role::Continuation);
+    assert_eq!(
+        role_of("open-quotes.md", "second line'").0,
+        Role::Continuation
+    );
+    // a command that never closes within its block ends at its line
+    assert_eq!(role_of("open-quotes.md", "its late").0, Role::Output);
+    // a `> ` after a line ending in `\` is a continuation prompt in any block
+    let (role, rule) = role_of("continuation-prompts.md", "> --restart=Never \\");
+    assert_eq!((role, rule), (Role::Continuation, steps::rule::GRAMMAR));
+}
+
+#[test]
+fn rule_5_a_comment_above_a_prompted_command_is_no_output() {
+    assert_eq!(
+        role_of("prompted-comments.md", "# create the clusters' workloads"),
+        (Role::Comment, steps::rule::COMMENT_ABOVE_PROMPT)
+    );
+    assert_eq!(
+        role_of("prompted-comments.md", "# a line the script printed last").0,
+        Role::Output
+    );
+}
+
+#[test]
+fn rule_6_a_repeated_command_after_output_starts_a_step() {
+    assert_eq!(
+        role_of("repeated-command.md", "curl localhost:8080/healthz"),
+        (Role::Command, steps::rule::REPEATED)
+    );
+    // an indented hint in printed NOTES stays output
+    assert_eq!(
+        role_of("repeated-command.md", "kubectl get pods -l app=shop").0,
+        Role::Output
+    );
+}
+
+#[test]
+fn rule_7_output_in_the_next_block() {
+    assert_eq!(
+        role_of("k8s-separate-output.md", "service/hello exposed"),
+        (Role::Output, steps::rule::NEXT_BLOCK)
+    );
+    // a manifest after a command that prints no YAML is not its output
+    assert_eq!(role_of("output-languages.md", "kind: Pod").0, Role::Skipped);
+    // commands stay commands after a colon
+    assert_eq!(
+        role_of(
+            "k8s-separate-output.md",
+            "kubectl rollout status deployment hello"
+        )
+        .0,
+        Role::Command
+    );
+}
+
+#[test]
+fn rule_11_shortcodes_and_containers() {
+    let s = listing(Path::new("tests/corpus/hugo-text-prompts.md"));
+    assert_eq!(
+        s[0]["command"],
+        "kubectl apply -f samples/echo/echo-v1.yaml -n mirror"
+    );
+    let s = listing(Path::new("tests/corpus/blockquote-fence.md"));
+    assert!(s[0]["expected"].as_str().unwrap().starts_with("1: lo:"));
+    assert_eq!(
+        role_of("hugo-code-from-inline.md", "kind: Cluster").0,
+        Role::Skipped
+    );
+}
+
+fn warnings(doc: &str) -> String {
+    let doc = document::load(Path::new("tests/corpus").join(doc).as_path()).unwrap();
+    let steps = steps::split(&doc);
+    let mut out = Vec::new();
+    list::warnings(&doc, &steps, &mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn a_document_that_shows_commands_but_yields_no_step_is_warned_about() {
+    let w = warnings("no-step-text-blocks.md");
+    assert!(w.contains("no-step-text-blocks.md:4: no step found"), "{w}");
+    assert!(w.contains("`text` block"), "{w}");
+    assert_eq!(warnings("loops.md"), "");
+}
+
+#[test]
+fn asciidoc_headings_out_of_sequence_are_warnings_with_their_line() {
+    let w = warnings("chapter-deeper.adoc");
+    assert!(
+        w.contains("chapter-deeper.adoc:1: Section title out of sequence"),
+        "{w}"
+    );
+    let w = warnings("out-of-sequence.adoc");
+    assert!(
+        w.contains("out-of-sequence.adoc:10: Section title out of sequence"),
+        "{w}"
+    );
+}
+
+#[test]
+fn other_asciidoc_errors_stay_errors() {
+    let err = document::parse(
+        Path::new("x.adoc"),
+        "==== Deep\n\n[source,bash]\n----\necho hi\n".into(),
+    );
+    assert!(err.is_err());
+}
