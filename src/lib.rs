@@ -17,6 +17,7 @@ pub mod lab;
 pub mod list;
 pub mod normalize;
 pub mod policy;
+pub mod promote;
 pub mod record;
 pub mod render;
 pub mod report;

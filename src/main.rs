@@ -134,6 +134,26 @@ enum Command {
     },
     /// Walk the pending snapshot entries of a document: accept, reject or skip each.
     Review { path: PathBuf },
+    /// Write a run's output into the document where it drifted, keeping the author's values.
+    Promote {
+        path: PathBuf,
+        /// The recorded run to promote.
+        #[arg(
+            long,
+            conflicts_with = "from_snapshot",
+            required_unless_present = "from_snapshot"
+        )]
+        replay: Option<PathBuf>,
+        /// The live run kept beside the document's snapshot (`labrun accept`).
+        #[arg(long)]
+        from_snapshot: bool,
+        /// Only these steps (repeatable).
+        #[arg(long = "step", value_name = "ID")]
+        steps: Vec<String>,
+        /// Print the change as a unified diff and write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print a text (a file or standard input) as labrun sees it after masking.
     Normalize {
         /// Use the masks of this document's configuration.
@@ -304,6 +324,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::Success)
         }
         Command::Review { path } => review(&path),
+        Command::Promote {
+            path,
+            replay,
+            from_snapshot: _,
+            steps,
+            dry_run,
+        } => promote(&path, replay, &steps, dry_run),
         Command::Build {
             book,
             mode,
@@ -416,6 +443,76 @@ fn write_pending(lab: &Lab, report: &labrun::check::Report) -> anyhow::Result<()
         path.display()
     );
     Ok(())
+}
+
+fn promote(
+    path: &std::path::Path,
+    replay: Option<PathBuf>,
+    only: &[String],
+    dry_run: bool,
+) -> anyhow::Result<ExitCode> {
+    let lab = Lab::open(path)?;
+    let run = match replay {
+        Some(run) => run,
+        None => {
+            let kept = labrun::render::preprocessor::committed_run(&lab.snapshot_path);
+            if !kept.exists() {
+                return Err(Error::input(
+                    path,
+                    0,
+                    format!(
+                        "no live run is kept beside the snapshot ({}): accept one with `labrun \
+                         accept {} --replay RUN`",
+                        kept.display(),
+                        path.display()
+                    ),
+                )
+                .into());
+            }
+            kept
+        }
+    };
+    let records = labrun::record::read(&run)?;
+    let p = labrun::promote::promote(&lab, &run, &records, only)?;
+    let mut err = std::io::stderr().lock();
+    for l in &p.listed {
+        writeln!(
+            err,
+            "{}:{}: step {} not promoted: {}",
+            path.display(),
+            l.line,
+            l.id,
+            l.why
+        )
+        .ok();
+    }
+    if dry_run {
+        print!(
+            "{}",
+            labrun::promote::diff(path, &lab.doc.source, &p.source)
+        );
+    } else if p.source != lab.doc.source {
+        labrun::record::write_keeping_mode(path, p.source.as_bytes())?;
+        if let Some(snap) = &p.snapshot {
+            labrun::snapshot::save(&lab.snapshot_path, snap)?;
+        }
+    }
+    let verb = if dry_run { "would promote" } else { "promoted" };
+    println!(
+        "{verb} {} step(s) in {}{}",
+        p.promoted.len(),
+        path.display(),
+        if p.promoted.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", p.promoted.join(", "))
+        }
+    );
+    Ok(if p.listed.is_empty() {
+        ExitCode::Success
+    } else {
+        ExitCode::StepsFailed
+    })
 }
 
 fn review(path: &std::path::Path) -> anyhow::Result<ExitCode> {

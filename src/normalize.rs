@@ -447,6 +447,14 @@ pub struct Slot {
     pub value: String,
 }
 
+/// A masked value and where it stands in its line (byte offsets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+    pub slot: Slot,
+}
+
 /// A line after masking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
@@ -547,8 +555,27 @@ impl Normalizer {
         clean_lines(text).map(|l| self.line(&l, &active)).collect()
     }
 
-    fn line(&self, line: &str, masks: &[&Compiled]) -> Line {
-        // Claimed ranges: (start, end, class, canonical value), kept sorted by start.
+    /// The masked values of one clean line (see [`clean_lines`]) printed by `command`: where
+    /// each stands, its class and canonical value, in order. What `promote` rewrites.
+    pub fn spans(&self, line: &str, command: &str) -> Vec<Span> {
+        let active: Vec<&Compiled> = self
+            .masks
+            .iter()
+            .filter(|m| m.when.as_ref().is_none_or(|w| w.is_match(command)))
+            .collect();
+        Self::claims(line, &active)
+            .into_iter()
+            .map(|(start, end, class, value)| Span {
+                start,
+                end,
+                slot: Slot { class, value },
+            })
+            .collect()
+    }
+
+    /// Claimed ranges: (start, end, class, canonical value), sorted by start, never
+    /// overlapping (the first mask to claim a range keeps it).
+    fn claims(line: &str, masks: &[&Compiled]) -> Vec<(usize, usize, String, String)> {
         let mut claims: Vec<(usize, usize, String, String)> = Vec::new();
         for m in masks {
             for caps in m.regex.captures_iter(line) {
@@ -570,6 +597,11 @@ impl Normalizer {
                 }
             }
         }
+        claims
+    }
+
+    fn line(&self, line: &str, masks: &[&Compiled]) -> Line {
+        let claims = Self::claims(line, masks);
         let mut shape = String::with_capacity(line.len());
         let mut slots = Vec::with_capacity(claims.len());
         let mut pos = 0;

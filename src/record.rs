@@ -108,6 +108,20 @@ pub fn write(path: &Path, records: &[StepRecord]) -> Result<()> {
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename, so an
 /// interrupted write never leaves a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_replacing(path, bytes, None)
+}
+
+/// [`write_atomic`] for a file that exists already (a document): its permissions are kept.
+pub fn write_keeping_mode(path: &Path, bytes: &[u8]) -> Result<()> {
+    let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok();
+    write_replacing(path, bytes, permissions)
+}
+
+fn write_replacing(
+    path: &Path,
+    bytes: &[u8],
+    permissions: Option<std::fs::Permissions>,
+) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -115,6 +129,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    if let Some(p) = permissions {
+        tmp.as_file()
+            .set_permissions(p)
+            .map_err(|e| Error::io(path, e))?;
+    }
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())

@@ -402,8 +402,9 @@ fn finish(steps: &mut [RawStep], outputs: &mut Vec<(usize, &str)>) {
     outputs.clear();
 }
 
-/// A command line's program word and the shape of its first argument.
-fn head(text: &str) -> Option<(&str, Option<String>)> {
+/// A command line's program word and the shape of its first argument (rule 6; `promote`
+/// tells a run of another version of the document by it).
+pub fn head(text: &str) -> Option<(&str, Option<String>)> {
     let mut words = text.split_whitespace().skip_while(|w| is_assignment(w));
     let program = words.next()?;
     Some((program, words.next().map(shape)))

@@ -22,7 +22,7 @@ use serde::Serialize;
 use crate::directive::Directives;
 use crate::document::{CodeBlock, Document, Warning};
 
-pub use block::{LineRole, Role, rule};
+pub use block::{LineRole, Role, head as command_head, rule};
 pub use words::{PROGRAMS, PROMPTS, Vocabulary};
 
 /// Languages whose blocks are split into steps.

@@ -141,6 +141,36 @@ pub const FRESH: &[(&str, &str)] = &[
     ("hostname=kind-worker\n", "hostname=kind-worker2\n"),
 ];
 
+/// The lab's outputs as a fresh cluster would print them: every volatile value changed
+/// consistently, ages changed, tables realigned, rows of generated names reordered, and the
+/// commands written with the new values.
+pub fn fresh_cluster() -> Vec<StepRecord> {
+    let steps = lab_steps();
+    let ages = regex::Regex::new(r"\b(\d+)([smhd])\b").unwrap();
+    let columns = regex::Regex::new(r"(\S)   +").unwrap();
+    let mut run = run_from_document(&steps);
+    for r in &mut run {
+        r.command = substitute(&r.command, FRESH);
+        let out = substitute(&r.stdout, FRESH);
+        let out = ages.replace_all(&out, |c: &regex::Captures| {
+            format!("{}{}", c[1].parse::<u32>().unwrap() + 7, &c[2])
+        });
+        r.stdout = columns.replace_all(&out, "${1}      ").into_owned();
+    }
+    // kubectl lists pods by name; new names sort differently.
+    let reorder = run.iter_mut().find(|r| r.step == "nodeport/2").unwrap();
+    let mut lines: Vec<&str> = reorder.stdout.lines().collect();
+    lines.swap(1, 3);
+    reorder.stdout = lines.join("\n") + "\n";
+    // A pod placed on another node than the author's, sharing it with another pod.
+    let moved = run
+        .iter_mut()
+        .find(|r| r.step == "explore-statefulsets/2")
+        .unwrap();
+    moved.stdout = moved.stdout.replacen("kind-worker ", "kind-worker3 ", 1);
+    run
+}
+
 /// Copy a directory tree (leaving out a book's build output, `book/book`).
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
