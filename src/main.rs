@@ -132,8 +132,15 @@ enum Command {
         #[arg(long)]
         from_doc: bool,
     },
-    /// Walk the pending snapshot entries of a document: accept, reject or skip each.
-    Review { path: PathBuf },
+    /// Walk the pending snapshot entries of a document: accept, reject or skip each (with
+    /// `--replay`, promote it into the document too).
+    Review {
+        path: PathBuf,
+        /// The run the pending entries came from: offers to promote an entry into the
+        /// document as well.
+        #[arg(long)]
+        replay: Option<PathBuf>,
+    },
     /// Write a run's output into the document where it drifted, keeping the author's values.
     Promote {
         path: PathBuf,
@@ -323,7 +330,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::Success)
         }
-        Command::Review { path } => review(&path),
+        Command::Review { path, replay } => review(&path, replay.as_deref()),
         Command::Promote {
             path,
             replay,
@@ -515,7 +522,7 @@ fn promote(
     })
 }
 
-fn review(path: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn review(path: &std::path::Path, run: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(path)?;
     let pending_path = labrun::snapshot::pending_path(&lab.snapshot_path);
     let Some(pending) = labrun::snapshot::load(&pending_path)? else {
@@ -530,6 +537,7 @@ fn review(path: &std::path::Path) -> anyhow::Result<ExitCode> {
     };
     let stdin = std::io::stdin();
     let mut answer = String::new();
+    let mut promote_ids: Vec<String> = Vec::new();
     for (id, entry) in pending.entries {
         let old = snap
             .get(&id)
@@ -540,15 +548,44 @@ fn review(path: &std::path::Path) -> anyhow::Result<ExitCode> {
             "{}",
             labrun::compare::unified_diff(&old, &entry.lines.join("\n"))
         );
-        print!("[a]ccept, [r]eject, [s]kip? ");
+        if run.is_some() {
+            print!("[a]ccept, [p]romote into the document too, [r]eject, [s]kip? ");
+        } else {
+            print!("[a]ccept, [r]eject, [s]kip? ");
+        }
         std::io::stdout().flush().ok();
         answer.clear();
         stdin.read_line(&mut answer).context("reading the answer")?;
         match answer.trim() {
             "a" | "accept" => snap.put(&id, entry, &order),
+            "p" | "promote" if run.is_some() => {
+                promote_ids.push(id.clone());
+                snap.put(&id, entry, &order);
+            }
             "r" | "reject" => {}
             _ => left.entries.push((id, entry)),
         }
+    }
+    if let (Some(run), false) = (run, promote_ids.is_empty()) {
+        let records = labrun::record::read(run)?;
+        let p = labrun::promote::promote(&lab, run, &records, &promote_ids)?;
+        for l in &p.listed {
+            eprintln!(
+                "{}:{}: step {} not promoted: {}",
+                path.display(),
+                l.line,
+                l.id,
+                l.why
+            );
+        }
+        if p.source != lab.doc.source {
+            labrun::record::write_keeping_mode(path, p.source.as_bytes())?;
+        }
+        println!(
+            "promoted {} step(s) into {}",
+            p.promoted.len(),
+            path.display()
+        );
     }
     labrun::snapshot::save(&lab.snapshot_path, &snap)?;
     if left.entries.is_empty() {

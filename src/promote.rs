@@ -540,12 +540,10 @@ fn sibling(author: &Author<'_>, class: &str, written: &str) -> Option<String> {
 /// (in characters).
 fn columns(line: &str) -> Vec<(usize, &str)> {
     let mut out = Vec::new();
-    let mut chars = line.char_indices().peekable();
-    let mut col = 0;
     let mut start: Option<(usize, usize)> = None; // (byte, column)
     let mut spaces = 0;
     let mut end = 0;
-    while let Some((i, c)) = chars.next() {
+    for (col, (i, c)) in line.char_indices().enumerate() {
         if c == ' ' {
             spaces += 1;
             if spaces == 2
@@ -560,7 +558,6 @@ fn columns(line: &str) -> Vec<(usize, &str)> {
             spaces = 0;
             end = i + c.len_utf8();
         }
-        col += 1;
     }
     if let Some((b, sc)) = start {
         out.push((sc, &line[b..end]));
@@ -614,4 +611,68 @@ pub fn diff(path: &Path, old: &str, new: &str) -> String {
         .context_radius(3)
         .header(&format!("a/{name}"), &format!("b/{name}"))
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_are_runs_separated_by_two_spaces() {
+        let c = columns("NAME   READY  NOMINATED NODE");
+        assert_eq!(c, [(0, "NAME"), (7, "READY"), (14, "NOMINATED NODE")]);
+    }
+
+    #[test]
+    fn a_line_takes_the_authors_columns_when_it_fits() {
+        let model = "web-0   1/1     Running   0          43s";
+        assert_eq!(
+            relayout("web-1      0/1      Pending      0      9s", model),
+            "web-1   0/1     Pending   0          9s"
+        );
+        // a longer value pushes what follows, keeping two spaces
+        assert_eq!(
+            relayout(
+                "web-1      0/1      ContainerCreating      0      9s",
+                model
+            ),
+            "web-1   0/1     ContainerCreating  0  9s"
+        );
+        // another number of columns: as it is
+        assert_eq!(relayout("a  b", model), "a  b");
+    }
+
+    #[test]
+    fn an_address_is_written_in_the_form_the_live_line_used() {
+        assert_eq!(
+            written_as("IP", "10.244.1.5", "10.244.7.5", "10-244-7-5"),
+            "10-244-1-5"
+        );
+        assert_eq!(
+            written_as("IP", "10.244.1.5", "10.244.7.5", "10.244.7.5"),
+            "10.244.1.5"
+        );
+    }
+
+    #[test]
+    fn a_new_generated_name_keeps_its_siblings_prefix() {
+        let mut a = Author::default();
+        a.pair("POD", "7d4f8b6c5-x2kqz", "9cc7d9df8-ffsm6");
+        assert_eq!(
+            sibling(&a, "POD", "7d4f8b6c5-q8zrt").as_deref(),
+            Some("9cc7d9df8-q8zrt")
+        );
+        assert_eq!(sibling(&a, "POD", "5b6c7d8f9-q8zrt"), None);
+    }
+
+    #[test]
+    fn pairs_are_one_to_one_and_the_steps_come_first() {
+        let mut run = Author::default();
+        run.pair("NODE", "kind-worker3", "kind-worker");
+        run.pair("NODE", "kind-worker2", "kind-worker"); // taken: ignored
+        assert_eq!(run.get("NODE", "kind-worker2"), None);
+        let mut step = Author::over(&run);
+        step.pair("NODE", "kind-worker3", "kind-worker2");
+        assert_eq!(step.get("NODE", "kind-worker3"), Some("kind-worker2"));
+    }
 }

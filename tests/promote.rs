@@ -264,3 +264,144 @@ fn a_markdown_document_promotes_from_a_real_run_keeping_its_containers() {
     );
     assert_eq!(check.status.code(), Some(0), "{}", text(&check));
 }
+
+const POD: &str = "book/src/pod-on-host.md";
+const STATS: &str = "2 packets transmitted, 2 received, 0% packet loss, time 1021ms";
+const STALE_STATS: &str = "2 packets transmitted, 1 received, 50% packet loss, time 1021ms";
+
+/// The Pod-on-host chapter with its first ping's statistics gone stale.
+fn stale_chapter(dir: &Path) -> String {
+    let path = dir.join(POD);
+    let original = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(original.matches(STATS).count(), 1);
+    std::fs::write(&path, original.replace(STATS, STALE_STATS)).unwrap();
+    original
+}
+
+#[test]
+fn the_pod_on_host_chapter_promotes_from_a_real_netns_run_to_the_authors_text() {
+    let dir = scratch_project();
+    let original = stale_chapter(dir.path());
+    let run = labrun(dir.path(), &["run", POD, "--netns"]);
+    // the snapshot agrees with the run; the stale prose is reported
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    let last = "target/labrun/pod-on-host/last.jsonl";
+    let out = labrun(dir.path(), &["promote", POD, "--replay", last]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("promoted 1 step(s)"), "{}", text(&out));
+    // every address, MAC, round-trip time and the ping's own time as the author wrote them
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(POD)).unwrap(),
+        original
+    );
+    let check = labrun(
+        dir.path(),
+        &["check", POD, "--replay", last, "--format", "json"],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(
+        report["doc_drift"],
+        serde_json::json!([]),
+        "no stale prose left"
+    );
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+}
+
+#[test]
+fn from_snapshot_promotes_the_live_run_kept_beside_the_snapshot() {
+    let dir = scratch_project();
+    let original = stale_chapter(dir.path());
+    let out = labrun(dir.path(), &["promote", POD, "--from-snapshot"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(POD)).unwrap(),
+        original
+    );
+    // nothing kept: a clear refusal
+    std::fs::remove_file(dir.path().join("snapshots/pod-on-host.run.jsonl")).unwrap();
+    let out = labrun(dir.path(), &["promote", POD, "--from-snapshot"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no live run is kept"), "{}", text(&out));
+}
+
+#[test]
+fn review_can_promote_an_entry_into_the_document_as_well() {
+    let dir = scratch_project();
+    let kept = std::fs::read_to_string(dir.path().join("snapshots/pod-on-host.run.jsonl")).unwrap();
+    // the chapter's real run, with its first ping's statistics changed: a run that drifted
+    let drifted = kept.replace(
+        "2 packets transmitted, 2 received, 0% packet loss",
+        "2 packets transmitted, 1 received, 50% packet loss",
+    );
+    assert_ne!(drifted, kept);
+    std::fs::write(dir.path().join("drifted.jsonl"), drifted).unwrap();
+    let labrun_tty = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_labrun"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("CI")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let check = labrun_tty(&["check", POD, "--replay", "drifted.jsonl"], "");
+    assert_eq!(check.status.code(), Some(1), "{}", text(&check));
+    let review = labrun_tty(&["review", POD, "--replay", "drifted.jsonl"], "p\n");
+    assert_eq!(review.status.code(), Some(0), "{}", text(&review));
+    assert!(
+        text(&review).contains("promoted 1 step(s)"),
+        "{}",
+        text(&review)
+    );
+    let chapter = std::fs::read_to_string(dir.path().join(POD)).unwrap();
+    assert!(
+        chapter.contains(STALE_STATS),
+        "the document now says what the run printed"
+    );
+    let check = labrun(
+        dir.path(),
+        &[
+            "check",
+            POD,
+            "--replay",
+            "drifted.jsonl",
+            "--format",
+            "json",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check));
+    assert_eq!(report["doc_drift"], serde_json::json!([]));
+}
+
+#[test]
+fn line_endings_and_tabs_stay_as_the_author_wrote_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = "# Tabs\r\n\r\n```bash\r\nprintf 'a\\tb\\nc\\td\\n'\r\na\tb\r\nc\tx\r\n```\r\n";
+    std::fs::write(dir.path().join("tabs.md"), doc).unwrap();
+    std::fs::write(dir.path().join("labrun.toml"), "retry = \"1s\"\n").unwrap();
+    let run = labrun(dir.path(), &["run", "tabs.md"]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let out = labrun(
+        dir.path(),
+        &[
+            "promote",
+            "tabs.md",
+            "--replay",
+            "target/labrun/tabs/last.jsonl",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let after = std::fs::read_to_string(dir.path().join("tabs.md")).unwrap();
+    assert_eq!(after, doc.replace("c\tx\r\n", "c\td\r\n"));
+}
