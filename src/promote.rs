@@ -147,6 +147,10 @@ pub fn promote(
             continue;
         }
         match rewrite(lab, step, record, &mut Author::over(&author), source) {
+            Ok(edit) if edit.unchanged(source) => listed.push(list(
+                "what changed lies where the author cut lines (`...`), which stay as written"
+                    .into(),
+            )),
             Ok(edit) => {
                 edits.push(edit);
                 promoted.push(step.id.clone());
@@ -265,6 +269,18 @@ struct Edit {
     start: usize,
     len: usize,
     lines: Vec<String>,
+}
+
+impl Edit {
+    /// Whether the edit writes back the lines it replaces.
+    fn unchanged(&self, source: &str) -> bool {
+        let old: Vec<&str> = source
+            .split_inclusive('\n')
+            .skip(self.start)
+            .take(self.len)
+            .collect();
+        old.len() == self.lines.len() && old.iter().zip(&self.lines).all(|(a, b)| a == b)
+    }
 }
 
 fn apply(source: &str, mut edits: Vec<Edit>) -> String {
@@ -415,11 +431,17 @@ fn rewrite(
         }
         out.splice(at..at, items);
     }
-    // Moved rows: back in the author's order among the kept lines.
-    for &o in &moved_old {
+    // Moved rows: back in the author's order, before the first line that stands after them
+    // in the author's text (a kept line, or a new one that replaces a later line).
+    let mut moved: Vec<usize> = moved_old.into_iter().collect();
+    moved.sort_unstable();
+    for o in moved {
         let at = out
             .iter()
-            .position(|x| matches!(x, Out::Keep(k) if *k > o))
+            .position(|x| match *x {
+                Out::Keep(k) | Out::New(_, Some(k)) => k > o,
+                Out::New(_, None) => false,
+            })
             .unwrap_or(out.len());
         out.insert(at, Out::Keep(o));
     }

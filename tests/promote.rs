@@ -405,3 +405,43 @@ fn line_endings_and_tabs_stay_as_the_author_wrote_them() {
     let after = std::fs::read_to_string(dir.path().join("tabs.md")).unwrap();
     assert_eq!(after, doc.replace("c\tx\r\n", "c\td\r\n"));
 }
+
+#[test]
+fn an_unordered_block_keeps_its_order_and_the_authors_cuts_stay_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = "# Order\n\n<!-- labrun: unordered -->\n```bash\nprintf 'c\\nb\\na\\nz\\n'\na\nb\nc\nd\n```\n\n\
+```bash\nseq 1 9\n1\n...\n9\n```\n\n```bash\nprintf 'x\\n'\ny\n```\n";
+    std::fs::write(dir.path().join("order.md"), doc).unwrap();
+    std::fs::write(dir.path().join("labrun.toml"), "retry = \"1s\"\n").unwrap();
+    let run = labrun(dir.path(), &["run", "order.md"]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    let last = "target/labrun/order/last.jsonl";
+    // only the first step
+    let out = labrun(
+        dir.path(),
+        &["promote", "order.md", "--replay", last, "--step", "order/1"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let after = std::fs::read_to_string(dir.path().join("order.md")).unwrap();
+    assert_eq!(
+        after,
+        doc.replace("c\nd\n", "c\nz\n"),
+        "the author's order, the one changed row"
+    );
+    // all of them: the cut stays (and is listed: the check still compares every line), the last
+    // step's line changes
+    let out = labrun(dir.path(), &["promote", "order.md", "--replay", last]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "order.md:13: step order/2 not promoted: what changed lies where the author cut"
+        ),
+        "{}",
+        text(&out)
+    );
+    let after = std::fs::read_to_string(dir.path().join("order.md")).unwrap();
+    assert_eq!(
+        after,
+        doc.replace("c\nd\n", "c\nz\n").replace("\ny\n", "\nx\n")
+    );
+}

@@ -138,6 +138,7 @@ pub const PROGRAMS: &[&str] = &[
     "pkill",
     "pgrep",
     "sleep",
+    "seq",
     "watch",
     "timeout",
     "systemctl",
