@@ -6,7 +6,7 @@
 //! (`kubectl exec app-9cc7d9df8-ffsm6 ip a`) into the command to run today. The executor calls
 //! [`prepare`]: rewrite, then remove the TTY flags no unattended run can honour.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::compare::Pair;
 use crate::normalize::forms;
@@ -90,7 +90,7 @@ impl Bindings {
     /// Learn from one step. Within the step the first pair for a value wins (the first row
     /// that names it); a later step's pair replaces an earlier step's.
     pub fn learn(&mut self, pairs: &[Pair]) {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = rustc_hash::FxHashSet::default();
         for (class, doc, live) in pairs {
             let key = (class.clone(), doc.clone());
             if seen.insert(key.clone()) {

@@ -7,7 +7,7 @@
 //! kubectl sorts by those names), may come in another order; and identity values must
 //! correspond one to one across the whole step.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use similar::{Algorithm, DiffOp, TextDiff};
 
@@ -93,7 +93,7 @@ pub fn compare_held(
     }
     let groups = groups(expected, unordered);
     for &(a, b) in &groups {
-        let mut want: HashMap<&str, isize> = HashMap::new();
+        let mut want: HashMap<&str, isize> = HashMap::default();
         for l in &expected[a..b] {
             *want.entry(&l.shape).or_default() += 1;
         }
@@ -275,8 +275,8 @@ impl<'a> Matcher<'a> {
             live,
             held,
             constrained: held.constrains(),
-            fwd: HashMap::new(),
-            bwd: HashMap::new(),
+            fwd: HashMap::default(),
+            bwd: HashMap::default(),
             used: vec![false; live.len()],
             conflict: None,
         }

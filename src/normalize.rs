@@ -12,10 +12,11 @@
 //! commands), [`Kind::Placement`] (not numbered, bound: which node a pod landed on) or
 //! [`Kind::Volatile`] (not numbered, not bound: ages, TTLs, CPU time).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::LazyLock;
 
 use regex::Regex;
+use regex::bytes::RegexSet;
 
 /// How the values of a class relate to each other and to later commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -499,7 +500,20 @@ pub struct UserMask {
 pub struct Normalizer {
     masks: Vec<Compiled>,
     kinds: HashMap<String, Kind>,
+    /// Every mask's pattern in one automaton, ASCII semantics: which masks can match a line
+    /// is one pass over it; only those then run. On an ASCII line ASCII and Unicode classes
+    /// (`\b`, `\d`, `\s`, `\w`) agree, so the answer is exact; other lines run every mask.
+    set: Option<RegexSet>,
 }
+
+/// The one-pass automaton over `masks`, in their order (none when a pattern has no ASCII
+/// form: then every mask runs on every line).
+fn mask_set(masks: &[Compiled]) -> Option<RegexSet> {
+    RegexSet::new(masks.iter().map(|m| format!("(?-u:{})", m.regex.as_str()))).ok()
+}
+
+static BUILT_IN_SET: LazyLock<Option<RegexSet>> =
+    LazyLock::new(|| BUILT_IN.as_ref().ok().and_then(|m| mask_set(m)));
 
 static ANSI: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07").unwrap());
@@ -537,7 +551,47 @@ impl Normalizer {
             }
             masks.insert(0, c); // the user's masks take priority
         }
-        Ok(Normalizer { masks, kinds })
+        let set = if user.is_empty() {
+            BUILT_IN_SET.clone()
+        } else {
+            mask_set(&masks)
+        };
+        Ok(Normalizer { masks, kinds, set })
+    }
+
+    /// The masks that apply to what `command` printed (a mask's `when`), by index.
+    fn active(&self, command: &str) -> Vec<usize> {
+        (0..self.masks.len())
+            .filter(|&i| {
+                self.masks[i]
+                    .when
+                    .as_ref()
+                    .is_none_or(|w| w.is_match(command))
+            })
+            .collect()
+    }
+
+    /// The claims of `line` under the `active` masks: only the masks the one-pass automaton
+    /// says can match run.
+    fn claims_of(&self, line: &str, active: &[usize]) -> Vec<(usize, usize, String, String)> {
+        match &self.set {
+            Some(set) if line.is_ascii() => {
+                let hits = set.matches(line.as_bytes());
+                if !hits.matched_any() {
+                    return Vec::new();
+                }
+                let masks: Vec<&Compiled> = active
+                    .iter()
+                    .filter(|&&i| hits.matched(i))
+                    .map(|&i| &self.masks[i])
+                    .collect();
+                Self::claims(line, &masks)
+            }
+            _ => {
+                let masks: Vec<&Compiled> = active.iter().map(|&i| &self.masks[i]).collect();
+                Self::claims(line, &masks)
+            }
+        }
     }
 
     /// The kind of a class (unknown classes count as identity).
@@ -547,23 +601,14 @@ impl Normalizer {
 
     /// Mask every line of `text` printed by `command`.
     pub fn lines(&self, text: &str, command: &str) -> Vec<Line> {
-        let active: Vec<&Compiled> = self
-            .masks
-            .iter()
-            .filter(|m| m.when.as_ref().is_none_or(|w| w.is_match(command)))
-            .collect();
+        let active = self.active(command);
         clean_lines(text).map(|l| self.line(&l, &active)).collect()
     }
 
     /// The masked values of one clean line (see [`clean_lines`]) printed by `command`: where
     /// each stands, its class and canonical value, in order. What `promote` rewrites.
     pub fn spans(&self, line: &str, command: &str) -> Vec<Span> {
-        let active: Vec<&Compiled> = self
-            .masks
-            .iter()
-            .filter(|m| m.when.as_ref().is_none_or(|w| w.is_match(command)))
-            .collect();
-        Self::claims(line, &active)
+        self.claims_of(line, &self.active(command))
             .into_iter()
             .map(|(start, end, class, value)| Span {
                 start,
@@ -578,16 +623,21 @@ impl Normalizer {
     fn claims(line: &str, masks: &[&Compiled]) -> Vec<(usize, usize, String, String)> {
         let mut claims: Vec<(usize, usize, String, String)> = Vec::new();
         for m in masks {
-            for caps in m.regex.captures_iter(line) {
+            // one set of capture slots per mask and line, reused from match to match
+            let mut locs = m.regex.capture_locations();
+            let mut from = 0;
+            while from <= line.len() {
+                let Some(whole) = m.regex.captures_read_at(&mut locs, line, from) else {
+                    break;
+                };
                 for (i, group) in m.groups.iter().enumerate() {
-                    let (Some((class, form)), Some(g)) = (group, caps.get(i)) else {
+                    let (Some((class, form)), Some((s, e))) = (group, locs.get(i)) else {
                         continue;
                     };
-                    let value = g.as_str();
+                    let value = &line[s..e];
                     if m.keep.iter().any(|k| k == value) || m.valid.is_some_and(|f| !f(value)) {
                         continue;
                     }
-                    let (s, e) = (g.start(), g.end());
                     let at = claims.partition_point(|c| c.0 < s);
                     let overlaps_prev = at > 0 && claims[at - 1].1 > s;
                     let overlaps_next = at < claims.len() && claims[at].0 < e;
@@ -595,13 +645,20 @@ impl Normalizer {
                         claims.insert(at, (s, e, class.clone(), canonical(form, value)));
                     }
                 }
+                // the next match starts where this one ended (past an empty one: the next
+                // character)
+                from = if whole.end() > whole.start() {
+                    whole.end()
+                } else {
+                    whole.end() + line[whole.end()..].chars().next().map_or(1, char::len_utf8)
+                };
             }
         }
         claims
     }
 
-    fn line(&self, line: &str, masks: &[&Compiled]) -> Line {
-        let claims = Self::claims(line, masks);
+    fn line(&self, line: &str, active: &[usize]) -> Line {
+        let claims = self.claims_of(line, active);
         let mut shape = String::with_capacity(line.len());
         let mut slots = Vec::with_capacity(claims.len());
         let mut pos = 0;
@@ -699,13 +756,14 @@ impl Normalizer {
 /// Placeholder labels per class, by first appearance.
 #[derive(Debug, Default, Clone)]
 pub struct Labels {
-    by_value: HashMap<(String, String), String>,
+    /// class → value → label
+    by_value: HashMap<String, HashMap<String, String>>,
     counts: HashMap<String, usize>,
 }
 
 impl Labels {
     pub fn label(&mut self, class: &str, value: &str) -> String {
-        if let Some(l) = self.by_value.get(&(class.to_string(), value.to_string())) {
+        if let Some(l) = self.by_value.get(class).and_then(|m| m.get(value)) {
             return l.clone();
         }
         // A snapshot's placeholder keeps its own label.
@@ -715,33 +773,42 @@ impl Labels {
         {
             value.to_string()
         } else {
-            let n = self.counts.entry(class.to_string()).or_default();
+            let n = match self.counts.get_mut(class) {
+                Some(n) => n,
+                None => self.counts.entry(class.to_string()).or_default(),
+            };
             *n += 1;
             format!("{class}{n}")
         };
-        self.by_value
-            .insert((class.to_string(), value.to_string()), label.clone());
+        self.set(class, value, label.clone());
         label
     }
 
     /// Give `value` the label `label` (for showing live values under the expected labels).
     pub fn set(&mut self, class: &str, value: &str, label: String) {
-        self.by_value
-            .insert((class.to_string(), value.to_string()), label);
+        match self.by_value.get_mut(class) {
+            Some(m) => {
+                m.insert(value.to_string(), label);
+            }
+            None => {
+                let mut m = HashMap::default();
+                m.insert(value.to_string(), label);
+                self.by_value.insert(class.to_string(), m);
+            }
+        }
     }
 }
 
 /// Lines with ANSI escapes, `\r` and trailing white space removed.
-pub fn clean_lines(text: &str) -> impl Iterator<Item = String> + '_ {
+pub fn clean_lines(text: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>> + '_ {
     text.lines().map(|l| {
         let l = l.strip_suffix('\r').unwrap_or(l);
         let l = l.rsplit('\r').next().unwrap_or(l); // a carriage return overwrites the line
-        let l = if l.contains('\x1b') {
-            ANSI.replace_all(l, "").into_owned()
+        if l.contains('\x1b') {
+            std::borrow::Cow::Owned(ANSI.replace_all(l, "").trim_end().to_string())
         } else {
-            l.to_string()
-        };
-        l.trim_end().to_string()
+            std::borrow::Cow::Borrowed(l.trim_end())
+        }
     })
 }
 
@@ -810,6 +877,16 @@ fn compile(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_in_masks_form_one_automaton() {
+        assert!(
+            BUILT_IN_SET.is_some(),
+            "every built-in pattern has an ASCII form"
+        );
+        let n = Normalizer::new(&[]).unwrap();
+        assert_eq!(n.set.as_ref().map(RegexSet::len), Some(MASKS.len()));
+    }
 
     #[test]
     fn every_mask_masks_its_example() {

@@ -331,7 +331,9 @@ fn rewrite(
         endings.push(line[body.len()..].to_string());
     }
     let live: Vec<String> = {
-        let all: Vec<String> = clean_lines(&record.output()).collect();
+        let all: Vec<String> = clean_lines(&record.output())
+            .map(std::borrow::Cow::into_owned)
+            .collect();
         let first = all.iter().position(|l| !l.trim().is_empty());
         let last = all.iter().rposition(|l| !l.trim().is_empty());
         match (first, last) {
