@@ -74,8 +74,18 @@ impl Directives {
             "skip" => none(value).map(|_| self.skip = true),
             "unordered" => none(value).map(|_| self.unordered = true),
             "illustrative" => none(value).map(|_| self.illustrative = true),
-            "no-retry" => none(value).map(|_| self.retry = Some(None)),
+            "no-retry" => {
+                none(value)?;
+                if matches!(self.retry, Some(Some(_))) {
+                    return Err("`no-retry` contradicts `retry` on the same block".into());
+                }
+                self.retry = Some(None);
+                Ok(())
+            }
             "retry" => {
+                if self.retry == Some(None) {
+                    return Err("`retry` contradicts `no-retry` on the same block".into());
+                }
                 let budget = value.map(parse_duration).transpose()?;
                 self.retry = Some(Some(budget.unwrap_or(DEFAULT_RETRY)));
                 Ok(())
@@ -86,10 +96,12 @@ impl Directives {
             }
             "exit" => {
                 let v = need(key, value)?;
-                self.exit = Some(
-                    v.parse()
-                        .map_err(|_| format!("`exit={v}`: expected an integer exit code"))?,
-                );
+                let code: i32 = v
+                    .parse()
+                    .ok()
+                    .filter(|c| (0..=255).contains(c))
+                    .ok_or_else(|| format!("`exit={v}`: expected an exit code from 0 to 255"))?;
+                self.exit = Some(code);
                 Ok(())
             }
             "commands" => {
@@ -118,7 +130,10 @@ fn need<'a>(key: &str, value: Option<&'a str>) -> Result<&'a str, String> {
 /// Retry budget used by a bare `retry`.
 pub const DEFAULT_RETRY: Duration = Duration::from_secs(60);
 
-/// `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds.
+/// The longest duration a directive or configuration may name: 7 days.
+pub const MAX_DURATION_MS: u64 = 7 * 24 * 3_600_000;
+
+/// `500ms`, `30s`, `2m`, `1h`, or a bare number of seconds, at most 7 days.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let bad = || format!("`{text}` is not a duration (examples: 500ms, 30s, 2m)");
     let split = text
@@ -126,13 +141,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
     let n: u64 = digits.parse().map_err(|_| bad())?;
-    let ms = match unit {
-        "ms" => n,
-        "" | "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
+    let per = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
         _ => return Err(bad()),
     };
+    let ms = n
+        .checked_mul(per)
+        .filter(|&ms| ms <= MAX_DURATION_MS)
+        .ok_or_else(|| format!("`{text}` is longer than labrun waits for anything (7 days)"))?;
     Ok(Duration::from_millis(ms))
 }
 
@@ -175,8 +194,37 @@ mod tests {
         assert_eq!(d.retry, Some(Some(DEFAULT_RETRY)));
         d.add("retry=90s").unwrap();
         assert_eq!(d.retry, Some(Some(Duration::from_secs(90))));
+        let mut d = Directives::default();
         d.add("no-retry").unwrap();
         assert_eq!(d.retry, Some(None));
+    }
+
+    #[test]
+    fn contradictions_and_out_of_range_values_are_errors() {
+        let mut d = Directives::default();
+        assert!(d.add("retry no-retry").unwrap_err().contains("contradicts"));
+        let mut d = Directives::default();
+        assert!(
+            d.add("no-retry retry=5s")
+                .unwrap_err()
+                .contains("contradicts")
+        );
+        for bad in ["exit=256", "exit=-1", "exit=x"] {
+            assert!(
+                Directives::default()
+                    .add(bad)
+                    .unwrap_err()
+                    .contains("0 to 255"),
+                "{bad}"
+            );
+        }
+        assert!(Directives::default().add("exit=255").is_ok());
+        let long = Directives::default()
+            .add("timeout=1147797409030816545h")
+            .unwrap_err();
+        assert!(long.contains("longer than"), "{long}");
+        assert!(parse_duration("168h").is_ok());
+        assert!(parse_duration("169h").is_err());
     }
 
     #[test]

@@ -216,6 +216,15 @@ fn main() -> ProcessExit {
     };
     match run(cli) {
         Ok(code) => ProcessExit::from(code as u8),
+        // a reader that stopped reading (`labrun list | head -1`): nothing more to say
+        Err(err)
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ProcessExit::from(ExitCode::Success as u8)
+        }
         Err(err) => {
             let code = err
                 .chain()
@@ -452,6 +461,13 @@ fn write_pending(lab: &Lab, report: &labrun::check::Report) -> anyhow::Result<()
     Ok(())
 }
 
+/// Replace the document's text (atomically, its permissions and byte order mark kept).
+fn write_document(lab: &Lab, source: &str) -> anyhow::Result<()> {
+    let bom = if lab.doc.bom { "\u{feff}" } else { "" };
+    labrun::record::write_keeping_mode(&lab.doc.path, format!("{bom}{source}").as_bytes())?;
+    Ok(())
+}
+
 fn promote(
     path: &std::path::Path,
     replay: Option<PathBuf>,
@@ -499,7 +515,7 @@ fn promote(
             labrun::promote::diff(path, &lab.doc.source, &p.source)
         );
     } else if p.source != lab.doc.source {
-        labrun::record::write_keeping_mode(path, p.source.as_bytes())?;
+        write_document(&lab, &p.source)?;
         if let Some(snap) = &p.snapshot {
             labrun::snapshot::save(&lab.snapshot_path, snap)?;
         }
@@ -531,6 +547,18 @@ fn review(path: &std::path::Path, run: Option<&std::path::Path>) -> anyhow::Resu
     };
     let mut snap = lab.snapshot_or_new();
     let order = lab.step_ids();
+    if let Some((id, _)) = pending.entries.iter().find(|(id, _)| !order.contains(id)) {
+        return Err(Error::input(
+            &pending_path,
+            0,
+            format!(
+                "the pending entry for step `{id}` names a step {} does not have: it was \
+                 written for another version of the document; remove the file to start over",
+                path.display()
+            ),
+        )
+        .into());
+    }
     let mut left = labrun::snapshot::Snapshot {
         document: pending.document.clone(),
         entries: Vec::new(),
@@ -579,7 +607,7 @@ fn review(path: &std::path::Path, run: Option<&std::path::Path>) -> anyhow::Resu
             );
         }
         if p.source != lab.doc.source {
-            labrun::record::write_keeping_mode(path, p.source.as_bytes())?;
+            write_document(&lab, &p.source)?;
         }
         println!(
             "promoted {} step(s) into {}",

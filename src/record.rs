@@ -82,14 +82,28 @@ pub fn read(path: &Path) -> Result<Vec<StepRecord>> {
     parse(path, &text)
 }
 
+/// Parse a run file's text. A step recorded twice is an error naming both lines (which of
+/// the two would count is not the reader's to guess).
 pub fn parse(path: &Path, text: &str) -> Result<Vec<StepRecord>> {
     let mut out = Vec::new();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
         let record: StepRecord = serde_json::from_str(line)
             .map_err(|e| Error::input(path, i + 1, format!("not a run record: {e}")))?;
+        if let Some(first) = seen.insert(record.step.clone(), i + 1) {
+            return Err(Error::input(
+                path,
+                i + 1,
+                format!(
+                    "step `{}` is recorded twice (lines {first} and {})",
+                    record.step,
+                    i + 1
+                ),
+            ));
+        }
         out.push(record);
     }
     Ok(out)
@@ -152,6 +166,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("run.jsonl:2:"), "{err}");
+    }
+
+    #[test]
+    fn a_step_recorded_twice_is_an_error_naming_both_lines() {
+        let r =
+            r#"{"step":"a/1","command":"x","stdout":"","stderr":"","exit_code":0,"duration_ms":3}"#;
+        let err = parse(Path::new("run.jsonl"), &format!("{r}\n{r}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("run.jsonl:2:"), "{err}");
+        assert!(err.contains("recorded twice (lines 1 and 2)"), "{err}");
     }
 
     #[test]

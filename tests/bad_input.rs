@@ -95,3 +95,152 @@ fn unknown_extension_and_usage_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// `labrun ARGS` in `dir`: exit code, standard output, standard error.
+fn labrun_in(dir: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .args(args)
+        .current_dir(dir)
+        .env("CI", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scratch(name: &str, text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(name), text).unwrap();
+    dir
+}
+
+#[test]
+fn deeply_nested_asciidoc_blocks_are_refused_not_a_crash() {
+    let mut doc = String::from("= Deep\n\n");
+    for k in 0..2_500 {
+        doc.push_str(&format!("{}\n", if k % 2 == 0 { "====" } else { "****" }));
+    }
+    for k in (0..2_500).rev() {
+        doc.push_str(&format!("{}\n", if k % 2 == 0 { "====" } else { "****" }));
+    }
+    let dir = scratch("deep.adoc", &doc);
+    for cmd in [
+        &["list", "deep.adoc"][..],
+        &["list", "--explain", "deep.adoc"],
+    ] {
+        let (code, stdout, stderr) = labrun_in(dir.path(), cmd);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stdout.is_empty());
+        assert!(
+            stderr.contains("deep.adoc:67: delimited blocks nested more than 64 deep"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_byte_order_mark_before_a_fence_is_no_error() {
+    let dir = scratch("bom.md", "\u{feff}```bash\necho hi\nhi\n```\n");
+    let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "bom.md"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\"command\": \"echo hi\""), "{stdout}");
+    assert!(stdout.contains("\"line\": 2"), "{stdout}");
+}
+
+#[test]
+fn a_directive_shown_inside_a_code_fence_is_text() {
+    let doc = "# How to\n\nWrite this above a block:\n\n```markdown\n<!-- labrun: skip -->\n```\n";
+    let dir = scratch("howto.md", doc);
+    let (code, _, stderr) = labrun_in(dir.path(), &["list", "howto.md"]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn directive_values_out_of_range_or_contradicting_are_errors_at_their_line() {
+    for (directive, words) in [
+        ("timeout=1147797409030816545h", "longer than"),
+        ("exit=256", "0 to 255"),
+        ("exit=-1", "0 to 255"),
+        ("retry no-retry", "contradicts"),
+        ("commands=5", "the block has 2 line(s)"),
+    ] {
+        let doc = format!("# T\n\n<!-- labrun: {directive} -->\n```bash\necho a\necho b\n```\n");
+        let dir = scratch("d.md", &doc);
+        let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "d.md"]);
+        assert_eq!(code, 2, "{directive}: {stderr}");
+        assert!(stdout.is_empty());
+        assert!(stderr.contains("d.md:3:"), "{directive}: {stderr}");
+        assert!(stderr.contains(words), "{directive}: {stderr}");
+    }
+}
+
+#[test]
+fn a_step_recorded_twice_in_a_run_file_is_bad_input() {
+    let dir = scratch("d.md", "# T\n\n```bash\necho a\na\n```\n");
+    let r = r#"{"step":"t/1","command":"echo a","stdout":"a\n","stderr":"","exit_code":0,"duration_ms":1}"#;
+    std::fs::write(dir.path().join("run.jsonl"), format!("{r}\n{r}\n")).unwrap();
+    let (code, _, stderr) = labrun_in(dir.path(), &["check", "d.md", "--replay", "run.jsonl"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("run.jsonl:2: step `t/1` is recorded twice"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn review_refuses_a_pending_entry_for_a_step_the_document_lacks() {
+    let dir = scratch("d.md", "# T\n\n```bash\necho a\na\n```\n");
+    std::fs::create_dir(dir.path().join("snapshots")).unwrap();
+    std::fs::write(
+        dir.path().join("snapshots/d.snap.new"),
+        "# labrun snapshot of d.md\n\n=== gone/1\ncommand: echo b\norigin: run\nexit: 0\n| b\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = labrun_in(dir.path(), &["review", "d.md"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("`gone/1`"), "{stderr}");
+}
+
+#[test]
+fn a_reader_that_stops_reading_ends_labrun_quietly() {
+    let out = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "'{}' list book/src/kubernetes-networking-abstractions.adoc | head -1; echo \"rc=${{PIPESTATUS[0]}}\"",
+                env!("CARGO_BIN_EXE_labrun")
+            ),
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("rc=0"), "{stdout}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn thousands_of_identical_headings_get_unique_step_ids() {
+    let mut doc = String::new();
+    for _ in 0..8_000 {
+        doc.push_str("## Same\n\n```bash\necho x\n```\n\n");
+    }
+    let dir = scratch("same.md", &doc);
+    let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "same.md"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let ids: std::collections::HashSet<&str> = v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 8_000);
+    assert!(ids.contains("same-8000/1") && ids.contains("same/1"));
+}

@@ -35,6 +35,44 @@ impl Format for AsciiDoc {
     }
 }
 
+/// Delimited blocks may nest this deep; deeper is refused before the parser (which recurses)
+/// sees it.
+pub const MAX_NESTING: usize = 64;
+
+/// Refuse delimited blocks nested more than [`MAX_NESTING`] deep, in one pass over the lines:
+/// a delimiter line closes the innermost block it matches, or opens one; inside a listing,
+/// literal, passthrough or comment block, delimiters of other kinds are text.
+fn nesting(path: &Path, source: &str) -> Result<()> {
+    let mut open: Vec<&str> = Vec::new();
+    for (i, line) in source.lines().enumerate() {
+        let t = line.trim_end();
+        let repeated = |c: char| t.len() >= 4 && t.chars().all(|x| x == c);
+        let delimiter = t == "--" || t == "|===" || "=*_-.+/".chars().any(repeated);
+        if !delimiter {
+            continue;
+        }
+        if open.last() == Some(&t) {
+            open.pop();
+            continue;
+        }
+        if open
+            .last()
+            .is_some_and(|d| d.starts_with(['-', '.', '+', '/']) && d.len() >= 4)
+        {
+            continue;
+        }
+        open.push(t);
+        if open.len() > MAX_NESTING {
+            return Err(Error::input(
+                path,
+                i + 1,
+                format!("delimited blocks nested more than {MAX_NESTING} deep"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What asciidork treats as an error and Asciidoctor only warns about (and renders): such a
 /// document is read again, leniently, and each of these becomes a warning at its line.
 pub const WARNINGS: &[&str] = &["Section title out of sequence"];
@@ -47,6 +85,7 @@ pub fn with_ast<R>(
     source: &str,
     f: impl FnOnce(&asciidork_ast::Document, Vec<Warning>) -> Result<R>,
 ) -> Result<R> {
+    nesting(path, source)?;
     let bump = Bump::new();
     let parser = Parser::from_str(source, SourceFile::Tmp, &bump);
     let error = |d: &asciidork_parser::Diagnostic| {
@@ -123,9 +162,14 @@ pub fn parse_with_ast<R>(
     if source.trim().is_empty() {
         return Err(Error::input(path, 0, "the document is empty"));
     }
+    let (source, bom) = match source.strip_prefix('\u{feff}') {
+        Some(rest) => (rest.to_string(), true),
+        None => (source, false),
+    };
     let src = source.clone();
     with_ast(path, &src, |ast, warnings| {
-        let parsed = walk(&src, ast);
+        let mut parsed = walk(&src, ast);
+        super::unique_slugs(&mut parsed.sections);
         let blocks = super::attach_directives(path, &src, &AsciiDoc, parsed.blocks)?;
         let doc = super::Document {
             path: path.to_path_buf(),
@@ -133,6 +177,7 @@ pub fn parse_with_ast<R>(
             sections: parsed.sections,
             blocks,
             warnings,
+            bom,
         };
         f(&doc, ast)
     })

@@ -10,6 +10,7 @@ mod asciidoc;
 mod markdown;
 mod shortcode;
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::directive::Directives;
@@ -28,6 +29,8 @@ pub struct Document {
     pub blocks: Vec<CodeBlock>,
     /// What the reader noticed that is not an error (a heading out of sequence).
     pub warnings: Vec<Warning>,
+    /// The file began with a byte order mark (left out of `source`, kept when rewriting).
+    pub bom: bool,
 }
 
 /// A note about a document that is not an error: its 1-based line and a message.
@@ -119,11 +122,16 @@ pub fn load(path: &Path) -> Result<Document> {
 
 /// Parse a document already in memory.
 pub fn parse(path: &Path, source: String) -> Result<Document> {
+    let (source, bom) = match source.strip_prefix('\u{feff}') {
+        Some(rest) => (rest.to_string(), true),
+        None => (source, false),
+    };
     let format = format_for(path)?;
     if source.trim().is_empty() {
         return Err(Error::input(path, 0, "the document is empty"));
     }
-    let parsed = format.parse(path, &source)?;
+    let mut parsed = format.parse(path, &source)?;
+    unique_slugs(&mut parsed.sections);
     let blocks = attach_directives(path, &source, format.as_ref(), parsed.blocks)?;
     Ok(Document {
         path: path.to_path_buf(),
@@ -131,6 +139,7 @@ pub fn parse(path: &Path, source: String) -> Result<Document> {
         sections: parsed.sections,
         blocks,
         warnings: parsed.warnings,
+        bom,
     })
 }
 
@@ -152,7 +161,8 @@ fn decode(path: &Path, bytes: Vec<u8>) -> Result<String> {
 }
 
 /// Every `labrun:` comment must stand directly above a code block (only other directive
-/// comments between them); each is parsed, and an unknown word is an error at its line.
+/// comments between them); each is parsed, and an unknown word is an error at its line. A
+/// directive written *inside* a code block (a README showing one) is the block's text.
 fn attach_directives(
     path: &Path,
     source: &str,
@@ -161,6 +171,11 @@ fn attach_directives(
 ) -> Result<Vec<CodeBlock>> {
     let lines: Vec<&str> = source.lines().collect();
     let mut claimed = vec![false; lines.len() + 1];
+    for b in &blocks {
+        let first = b.block.line.min(claimed.len());
+        let last = (b.block.line + b.block.raw.lines().count()).min(claimed.len());
+        claimed[first..last].iter_mut().for_each(|c| *c = true);
+    }
     let mut out = Vec::with_capacity(blocks.len());
     for ParsedBlock {
         mut block,
@@ -178,11 +193,29 @@ fn attach_directives(
             n -= 1;
         }
         found.reverse();
+        let block_lines = block.raw.lines().count();
         for (line, text) in found {
             block
                 .directives
                 .add(text)
                 .map_err(|message| Error::input(path, line, message))?;
+            if let Some(last) = block
+                .directives
+                .commands
+                .iter()
+                .flatten()
+                .map(|r| r.1)
+                .max()
+                && last > block_lines
+            {
+                return Err(Error::input(
+                    path,
+                    line,
+                    format!(
+                        "`commands=` names line {last}, but the block has {block_lines} line(s)"
+                    ),
+                ));
+            }
         }
         out.push(block);
     }
@@ -251,21 +284,36 @@ pub fn slug(title: &str) -> String {
     out
 }
 
-/// Push a section, making its slug unique among those already pushed.
+/// Push a section with its title's slug; [`unique_slugs`] makes the slugs unique once all
+/// are pushed.
 pub(crate) fn push_section(sections: &mut Vec<Section>, title: String, level: u8, line: usize) {
-    let base = slug(&title);
-    let mut slug = base.clone();
-    let mut n = 1;
-    while sections.iter().any(|s| s.slug == slug) {
-        n += 1;
-        slug = format!("{base}-{n}");
-    }
+    let slug = slug(&title);
     sections.push(Section {
         title,
         level,
         line,
         slug,
     });
+}
+
+/// Make every slug unique, in order: a repeat of a taken slug gets the first free `-2`, `-3`, …
+/// In one pass: each base remembers the next number to try, so 8 000 headings of one title
+/// cost 8 000 steps, not 32 million.
+pub(crate) fn unique_slugs(sections: &mut [Section]) {
+    let mut taken: HashSet<String> = HashSet::with_capacity(sections.len());
+    let mut next: HashMap<String, usize> = HashMap::new();
+    for s in sections.iter_mut() {
+        if taken.insert(s.slug.clone()) {
+            continue;
+        }
+        let n = next.entry(s.slug.clone()).or_insert(2);
+        while taken.contains(&format!("{}-{n}", s.slug)) {
+            *n += 1;
+        }
+        s.slug = format!("{}-{n}", s.slug);
+        *n += 1;
+        taken.insert(s.slug.clone());
+    }
 }
 
 #[cfg(test)]
@@ -296,8 +344,12 @@ mod tests {
     #[test]
     fn repeated_titles_get_numbered_slugs() {
         let mut s = Vec::new();
-        push_section(&mut s, "Setup".into(), 1, 1);
-        push_section(&mut s, "Setup".into(), 2, 5);
-        assert_eq!(s[1].slug, "setup-2");
+        for (title, line) in [("Setup", 1), ("Setup", 5), ("Setup 2", 9), ("Setup", 12)] {
+            push_section(&mut s, title.into(), 1, line);
+        }
+        unique_slugs(&mut s);
+        let slugs: Vec<&str> = s.iter().map(|s| s.slug.as_str()).collect();
+        // `Setup 2` takes `setup-2-2`: the second `Setup` had `setup-2`; the third skips on
+        assert_eq!(slugs, ["setup", "setup-2", "setup-2-2", "setup-3"]);
     }
 }
