@@ -505,7 +505,7 @@ fn promote(
             path.display(),
             l.line,
             l.id,
-            l.why
+            labrun::report::printable(&l.why)
         )
         .ok();
     }

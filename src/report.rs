@@ -39,6 +39,23 @@ pub fn closing_line(s: &Summary) -> String {
     line
 }
 
+/// Text for a terminal: control characters a step printed (`ESC ] 0;…`, `ESC [2J`, a bell)
+/// shown as escapes, never sent; tabs kept.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t' && c != '\n') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\t' && c != '\n' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 pub fn human(report: &Report, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
     for v in &report.verdicts {
         let (tag, code) = match v.status {
@@ -61,13 +78,14 @@ pub fn human(report: &Report, colour: bool, out: &mut dyn Write) -> std::io::Res
         )?;
         if v.status == Status::Fail {
             if let Some(r) = &v.reason {
-                writeln!(out, "    {r}")?;
+                writeln!(out, "    {}", printable(r))?;
             }
             if let Some(cmd) = &v.executed {
-                writeln!(out, "    ran: {cmd}")?;
+                writeln!(out, "    ran: {}", printable(cmd))?;
             }
             if let Some(d) = &v.diff {
                 for l in d.lines() {
+                    let l = &*printable(l);
                     let c = match l.as_bytes().first() {
                         Some(b'-') if !l.starts_with("---") => "31",
                         Some(b'+') if !l.starts_with("+++") => "32",
@@ -120,9 +138,14 @@ pub fn json(report: &Report, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out)
 }
 
+/// Text with the characters XML 1.0 forbids left out (C0 controls but tab, newline and
+/// carriage return; U+FFFE, U+FFFF), the rest escaped.
 fn xml(text: &str) -> String {
     text.chars()
-        .filter(|c| *c == '\n' || *c == '\t' || !c.is_control())
+        .filter(|c| {
+            matches!(c, '\t' | '\n' | '\r')
+                || !(c.is_control() || matches!(c, '\u{fffe}' | '\u{ffff}'))
+        })
         .collect::<String>()
         .replace('&', "&amp;")
         .replace('<', "&lt;")

@@ -244,3 +244,41 @@ fn thousands_of_identical_headings_get_unique_step_ids() {
     assert_eq!(ids.len(), 8_000);
     assert!(ids.contains("same-8000/1") && ids.contains("same/1"));
 }
+
+#[test]
+fn the_workdir_copy_keeps_links_inside_and_leaves_out_what_points_elsewhere() {
+    let doc = "# Links\n\n```bash\ntest -L self && test -L inner && cat inner && test ! -e ssh && test ! -e .#doc.md && echo ok\nhello\nok\n```\n";
+    let dir = scratch("doc.md", doc);
+    let d = dir.path();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    std::fs::write(d.join("sub/file"), "hello\n").unwrap();
+    std::os::unix::fs::symlink(".", d.join("self")).unwrap();
+    std::os::unix::fs::symlink("sub/file", d.join("inner")).unwrap();
+    std::os::unix::fs::symlink("/etc/ssh", d.join("ssh")).unwrap();
+    std::os::unix::fs::symlink("root@host.4242:1700000000", d.join(".#doc.md")).unwrap();
+    let (code, stdout, stderr) = labrun_in(d, &["run", "doc.md"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("points outside the directory being copied"), "{stderr}");
+}
+
+#[test]
+fn control_sequences_a_step_printed_never_reach_the_terminal_and_junit_stays_well_formed() {
+    // an exit code that differs: the report shows what the step printed, as it printed it
+    let doc = "# Esc\n\n```bash\nprintf '\\033]0;pwned\\007\\033[2J\\357\\277\\277done\\n'; exit 3\nplain\n```\n";
+    let dir = scratch("esc.md", doc);
+    std::fs::write(dir.path().join("labrun.toml"), "retry = \"1s\"\n").unwrap();
+    let (code, stdout, _) = labrun_in(dir.path(), &["run", "esc.md"]);
+    assert_eq!(code, 1);
+    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{7}'), "{stdout:?}");
+    assert!(stdout.contains("\\u{1b}]0;pwned\\u{7}"), "{stdout}");
+    let (_, xml, _) = labrun_in(
+        dir.path(),
+        &["check", "esc.md", "--replay", "target/labrun/esc/last.jsonl", "--format", "junit"],
+    );
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    for c in xml.chars() {
+        let allowed = matches!(c, '\t' | '\n' | '\r')
+            || (!c.is_control() && c != '\u{fffe}' && c != '\u{ffff}');
+        assert!(allowed, "XML 1.0 forbids {c:?} in {xml:?}");
+    }
+}

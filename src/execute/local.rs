@@ -99,25 +99,51 @@ fn versions() -> serde_json::Value {
     serde_json::Value::Object(v)
 }
 
-/// Copy a directory's regular files and subdirectories (symlinks copied as what they point
-/// to; nothing else), leaving out `.git`, build outputs (`target`) and whatever holds the
-/// destination.
+/// Copy a directory's regular files and subdirectories, leaving out `.git`, build outputs
+/// (`target`) and whatever holds the destination. A symbolic link is copied as a link when it
+/// points inside the tree being copied (a directory link is never followed, so `self -> .`
+/// cannot recurse); a link that points outside the tree (`/etc/ssh`) is left out with a
+/// warning, and a dangling one (an editor's `.#doc.md` lock) is left out quietly.
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let root = std::fs::canonicalize(from).map_err(|e| Error::io(from, e))?;
+    copy_dir(&root, from, to)
+}
+
+fn copy_dir(root: &Path, from: &Path, to: &Path) -> Result<()> {
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
         let entry = entry.map_err(|e| Error::io(from, e))?;
         let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let meta = std::fs::metadata(&src).map_err(|e| Error::io(&src, e))?;
+        let meta = std::fs::symlink_metadata(&src).map_err(|e| Error::io(&src, e))?;
+        if entry.file_name() == ".git" || entry.file_name() == "target" {
+            continue;
+        }
+        if meta.file_type().is_symlink() {
+            let Ok(target) = std::fs::canonicalize(&src) else {
+                continue; // dangling
+            };
+            if !target.starts_with(root) {
+                tracing::warn!(
+                    "{} points outside the directory being copied ({}): left out of the scratch copy",
+                    src.display(),
+                    target.display()
+                );
+                continue;
+            }
+            let link = std::fs::read_link(&src).map_err(|e| Error::io(&src, e))?;
+            std::os::unix::fs::symlink(&link, &dst).map_err(|e| Error::io(&dst, e))?;
+            continue;
+        }
         // Never copy the scratch directory into itself (a document beside its `target/`).
         let inside = std::fs::canonicalize(&src)
             .ok()
             .zip(std::fs::canonicalize(to).ok())
             .is_some_and(|(s, t)| t.starts_with(s));
-        if inside || entry.file_name() == ".git" || entry.file_name() == "target" {
+        if inside {
             continue;
         }
         if meta.is_dir() {
-            copy_tree(&src, &dst)?;
+            copy_dir(root, &src, &dst)?;
         } else if meta.is_file() {
             std::fs::copy(&src, &dst).map_err(|e| Error::io(&src, e))?;
         }
