@@ -49,8 +49,11 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("."));
         for dir in start.ancestors() {
             let file = dir.join("labrun.toml");
+            if file.exists() && !file.is_file() {
+                return Err(Error::input(&file, 0, "labrun.toml is not a file"));
+            }
             if file.is_file() {
-                let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, e))?;
+                let text = crate::input::read_text(&file, crate::input::CONFIG_CAP, "labrun.toml")?;
                 let mut cfg: Config = toml::from_str(&text).map_err(|e| {
                     let line = e
                         .span()
@@ -58,6 +61,22 @@ impl Config {
                     Error::input(&file, line, e.message().to_string())
                 })?;
                 cfg.root = dir.to_path_buf();
+                if let Some(cap) = cfg.output_cap
+                    && !(1024..=crate::input::RECORD_CAP as usize / 8).contains(&cap)
+                {
+                    let line = text
+                        .lines()
+                        .position(|l| l.trim_start().starts_with("output-cap"))
+                        .map_or(0, |i| i + 1);
+                    return Err(Error::input(
+                        &file,
+                        line,
+                        format!(
+                            "output-cap = {cap}: expected 1024 to {} bytes",
+                            crate::input::RECORD_CAP / 8
+                        ),
+                    ));
+                }
                 return Ok(cfg);
             }
         }

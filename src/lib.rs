@@ -13,6 +13,7 @@ pub mod directive;
 pub mod document;
 pub mod error;
 pub mod execute;
+pub mod input;
 pub mod lab;
 pub mod list;
 pub mod normalize;

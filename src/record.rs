@@ -78,35 +78,48 @@ impl StepRecord {
 
 /// Read a run file; a malformed line is an error naming `file:line`.
 pub fn read(path: &Path) -> Result<Vec<StepRecord>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    parse(path, &text)
+    let mut records = Records::default();
+    crate::input::each_line(path, |n, line| records.add(path, n, line))?;
+    Ok(records.out)
 }
 
-/// Parse a run file's text. A step recorded twice is an error naming both lines (which of
-/// the two would count is not the reader's to guess).
-pub fn parse(path: &Path, text: &str) -> Result<Vec<StepRecord>> {
-    let mut out = Vec::new();
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for (i, line) in text.lines().enumerate() {
+/// Records as they are read: malformed lines and steps recorded twice are errors at their
+/// line.
+#[derive(Default)]
+struct Records {
+    out: Vec<StepRecord>,
+    seen: std::collections::HashMap<String, usize>,
+}
+
+impl Records {
+    fn add(&mut self, path: &Path, n: usize, line: &str) -> Result<()> {
         if line.trim().is_empty() {
-            continue;
+            return Ok(());
         }
         let record: StepRecord = serde_json::from_str(line)
-            .map_err(|e| Error::input(path, i + 1, format!("not a run record: {e}")))?;
-        if let Some(first) = seen.insert(record.step.clone(), i + 1) {
+            .map_err(|e| Error::input(path, n, format!("not a run record: {e}")))?;
+        if let Some(first) = self.seen.insert(record.step.clone(), n) {
             return Err(Error::input(
                 path,
-                i + 1,
+                n,
                 format!(
-                    "step `{}` is recorded twice (lines {first} and {})",
-                    record.step,
-                    i + 1
+                    "step `{}` is recorded twice (lines {first} and {n})",
+                    record.step
                 ),
             ));
         }
-        out.push(record);
+        self.out.push(record);
+        Ok(())
     }
-    Ok(out)
+}
+
+/// Parse a run file's text (see [`read`]).
+pub fn parse(path: &Path, text: &str) -> Result<Vec<StepRecord>> {
+    let mut records = Records::default();
+    for (i, line) in text.lines().enumerate() {
+        records.add(path, i + 1, line)?;
+    }
+    Ok(records.out)
 }
 
 /// Write a whole run file atomically.

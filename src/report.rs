@@ -42,7 +42,10 @@ pub fn closing_line(s: &Summary) -> String {
 /// Text for a terminal: control characters a step printed (`ESC ] 0;…`, `ESC [2J`, a bell)
 /// shown as escapes, never sent; tabs kept.
 pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(|c| c.is_control() && c != '\t' && c != '\n') {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\t' && c != '\n')
+    {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 8);

@@ -173,11 +173,11 @@ pub fn pending_path(snap: &Path) -> PathBuf {
 
 /// Load a snapshot file, or an empty one when there is none.
 pub fn load(path: &Path) -> Result<Option<Snapshot>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Snapshot::parse(path, &text).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
+    if !path.exists() {
+        return Ok(None);
     }
+    let text = crate::input::read_text(path, crate::input::SNAPSHOT_CAP, "a snapshot")?;
+    Snapshot::parse(path, &text).map(Some)
 }
 
 /// Save atomically.

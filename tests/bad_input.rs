@@ -258,7 +258,10 @@ fn the_workdir_copy_keeps_links_inside_and_leaves_out_what_points_elsewhere() {
     std::os::unix::fs::symlink("root@host.4242:1700000000", d.join(".#doc.md")).unwrap();
     let (code, stdout, stderr) = labrun_in(d, &["run", "doc.md"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stderr.contains("points outside the directory being copied"), "{stderr}");
+    assert!(
+        stderr.contains("points outside the directory being copied"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -269,11 +272,21 @@ fn control_sequences_a_step_printed_never_reach_the_terminal_and_junit_stays_wel
     std::fs::write(dir.path().join("labrun.toml"), "retry = \"1s\"\n").unwrap();
     let (code, stdout, _) = labrun_in(dir.path(), &["run", "esc.md"]);
     assert_eq!(code, 1);
-    assert!(!stdout.contains('\u{1b}') && !stdout.contains('\u{7}'), "{stdout:?}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\u{7}'),
+        "{stdout:?}"
+    );
     assert!(stdout.contains("\\u{1b}]0;pwned\\u{7}"), "{stdout}");
     let (_, xml, _) = labrun_in(
         dir.path(),
-        &["check", "esc.md", "--replay", "target/labrun/esc/last.jsonl", "--format", "junit"],
+        &[
+            "check",
+            "esc.md",
+            "--replay",
+            "target/labrun/esc/last.jsonl",
+            "--format",
+            "junit",
+        ],
     );
     assert!(xml.starts_with("<?xml"), "{xml}");
     for c in xml.chars() {
@@ -281,4 +294,53 @@ fn control_sequences_a_step_printed_never_reach_the_terminal_and_junit_stays_wel
             || (!c.is_control() && c != '\u{fffe}' && c != '\u{ffff}');
         assert!(allowed, "XML 1.0 forbids {c:?} in {xml:?}");
     }
+}
+
+#[test]
+fn endless_inputs_are_refused_after_their_cap_not_read_to_the_end() {
+    let dir = scratch("d.md", "# T\n\n```bash\necho a\na\n```\n");
+    let d = dir.path();
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero.md")).unwrap();
+    let (code, _, stderr) = labrun_in(d, &["list", "zero.md"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("zero.md: larger than 64 MiB, the most labrun reads for a document"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = labrun_in(d, &["check", "d.md", "--replay", "/dev/zero"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("/dev/zero:1: a record longer than 256 MiB"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_run_file_that_is_not_utf8_names_its_line() {
+    let dir = scratch("d.md", "# T\n\n```bash\necho a\na\n```\n");
+    let r = r#"{"step":"t/1","command":"echo a","stdout":"a\n","stderr":"","exit_code":0,"duration_ms":1}"#;
+    let mut bytes = format!("\n{r}\n").into_bytes();
+    bytes.extend_from_slice(b"{\"step\":\"\xff\"}\n");
+    std::fs::write(dir.path().join("run.jsonl"), bytes).unwrap();
+    let (code, _, stderr) = labrun_in(dir.path(), &["check", "d.md", "--replay", "run.jsonl"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("run.jsonl:3: not valid UTF-8"), "{stderr}");
+}
+
+#[test]
+fn configuration_that_cannot_work_is_an_error() {
+    let dir = scratch("d.md", "# T\n\n```bash\necho a\na\n```\n");
+    std::fs::write(
+        dir.path().join("labrun.toml"),
+        "timeout = \"30s\"\noutput-cap = 0\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = labrun_in(dir.path(), &["run", "d.md"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("labrun.toml:2: output-cap = 0"), "{stderr}");
+    std::fs::remove_file(dir.path().join("labrun.toml")).unwrap();
+    std::fs::create_dir(dir.path().join("labrun.toml")).unwrap();
+    let (code, _, stderr) = labrun_in(dir.path(), &["run", "d.md"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("labrun.toml is not a file"), "{stderr}");
 }

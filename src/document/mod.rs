@@ -115,8 +115,7 @@ pub fn format_for(path: &Path) -> Result<Box<dyn Format>> {
 
 /// Read and parse a document from disk.
 pub fn load(path: &Path) -> Result<Document> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let source = decode(path, bytes)?;
+    let source = crate::input::read_text(path, crate::input::DOCUMENT_CAP, "a document")?;
     parse(path, source)
 }
 
@@ -140,23 +139,6 @@ pub fn parse(path: &Path, source: String) -> Result<Document> {
         blocks,
         warnings: parsed.warnings,
         bom,
-    })
-}
-
-/// UTF-8 or a clear error naming the line of the first invalid byte.
-fn decode(path: &Path, bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).map_err(|e| {
-        let valid = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..valid]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        Error::input(
-            path,
-            line,
-            format!("not valid UTF-8 (byte {valid}); labrun reads UTF-8 documents only"),
-        )
     })
 }
 
