@@ -41,16 +41,7 @@ for i in "${!a[@]}"; do
 done
 SH
 
-time_of() { # best of $rounds, in milliseconds
-  local best=""
-  for _ in $(seq "$rounds"); do
-    local s e
-    s=$(date +%s%N); "$@" > /dev/null; e=$(date +%s%N)
-    local ms=$(( (e - s) / 1000000 ))
-    if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
-  done
-  echo "$best"
-}
+. scripts/timing.sh
 
 # both must agree that the tables match
 ( cd "$work" && CI=1 "$OLDPWD/target/release/labrun" check pods.md --replay run.jsonl > /dev/null )

@@ -13,16 +13,7 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release --quiet
 python3 scripts/pods.py "$rows" 1 > "$work/pods.txt"
 
-time_of() { # best of $rounds, in milliseconds
-  local best=""
-  for _ in $(seq "$rounds"); do
-    local s e
-    s=$(date +%s%N); "$@" > /dev/null; e=$(date +%s%N)
-    local ms=$(( (e - s) / 1000000 ))
-    if [ -z "$best" ] || [ "$ms" -lt "$best" ]; then best=$ms; fi
-  done
-  echo "$best"
-}
+. scripts/timing.sh
 
 bytes=$(wc -c < "$work/pods.txt")
 labrun_ms=$(time_of ./target/release/labrun normalize --command "kubectl get pods -A -o wide" "$work/pods.txt")

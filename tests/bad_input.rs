@@ -344,3 +344,15 @@ fn configuration_that_cannot_work_is_an_error() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("labrun.toml is not a file"), "{stderr}");
 }
+
+#[test]
+fn an_include_is_named_not_dropped_without_a_word() {
+    let doc = "= T\n\n== S\n\ninclude::setup.adoc[]\n\n[source,bash]\n----\necho a\n----\n";
+    let dir = scratch("inc.adoc", doc);
+    let (code, _, stderr) = labrun_in(dir.path(), &["list", "inc.adoc"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning: inc.adoc:5: `include::setup.adoc[]` is not read"),
+        "{stderr}"
+    );
+}

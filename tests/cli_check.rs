@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use common::*;
 
@@ -27,29 +27,7 @@ impl Scratch {
     }
 
     fn labrun(&self, args: &[&str], ci: bool, stdin: &str) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_labrun"));
-        cmd.args(args)
-            .current_dir(self.dir.path())
-            .env("NO_COLOR", "1");
-        if ci {
-            cmd.env("CI", "true");
-        } else {
-            cmd.env_remove("CI");
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        labrun_with_stdin(self.dir.path(), args, ci, stdin)
     }
 }
 

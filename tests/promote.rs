@@ -335,25 +335,7 @@ fn review_can_promote_an_entry_into_the_document_as_well() {
     );
     assert_ne!(drifted, kept);
     std::fs::write(dir.path().join("drifted.jsonl"), drifted).unwrap();
-    let labrun_tty = |args: &[&str], stdin: &str| {
-        use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_labrun"))
-            .args(args)
-            .current_dir(dir.path())
-            .env_remove("CI")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let labrun_tty = |args: &[&str], stdin: &str| labrun_with_stdin(dir.path(), args, false, stdin);
     let check = labrun_tty(&["check", POD, "--replay", "drifted.jsonl"], "");
     assert_eq!(check.status.code(), Some(1), "{}", text(&check));
     let review = labrun_tty(&["review", POD, "--replay", "drifted.jsonl"], "p\n");

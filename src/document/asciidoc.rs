@@ -19,8 +19,9 @@ pub struct AsciiDoc;
 
 impl Format for AsciiDoc {
     fn parse(&self, path: &Path, source: &str) -> Result<Parsed> {
-        with_ast(path, source, |ast, warnings| {
+        with_ast(path, source, |ast, mut warnings| {
             let mut parsed = walk(source, ast);
+            warnings.extend(includes(source));
             parsed.warnings = warnings;
             Ok(parsed)
         })
@@ -33,6 +34,26 @@ impl Format for AsciiDoc {
         }
         rest.trim_start().strip_prefix("labrun:").map(str::trim)
     }
+}
+
+/// `include::` lines: labrun reads one file, so each is a warning at its line (the included
+/// text's steps are not part of the document, and inside a block the line would read as text).
+fn includes(source: &str) -> Vec<Warning> {
+    if !source.contains("include::") {
+        return Vec::new();
+    }
+    source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.starts_with("include::") && l.trim_end().ends_with(']'))
+        .map(|(i, l)| Warning {
+            line: i + 1,
+            message: format!(
+                "`{}` is not read: labrun runs this file alone (inline the text, or run the included file)",
+                l.trim_end()
+            ),
+        })
+        .collect()
 }
 
 /// Delimited blocks may nest this deep; deeper is refused before the parser (which recurses)

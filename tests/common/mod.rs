@@ -171,6 +171,32 @@ pub fn fresh_cluster() -> Vec<StepRecord> {
     run
 }
 
+/// `labrun ARGS` in `dir` with `stdin` on its standard input; `CI` set or removed.
+pub fn labrun_with_stdin(dir: &Path, args: &[&str], ci: bool, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_labrun"));
+    cmd.args(args).current_dir(dir).env("NO_COLOR", "1");
+    if ci {
+        cmd.env("CI", "true");
+    } else {
+        cmd.env_remove("CI");
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// Copy a directory tree (leaving out a book's build output, `book/book`).
 pub fn copy_tree(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
