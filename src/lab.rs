@@ -24,7 +24,7 @@ pub struct Lab {
 impl Lab {
     pub fn open(path: &Path) -> Result<Lab> {
         let doc = document::load(path)?;
-        let steps = steps::split(&doc);
+        let steps = steps::split_checked(&doc)?;
         let config = Config::for_document(path)?;
         let norm = Normalizer::new(&config.masks)
             .map_err(|m| Error::input(config.root.join("labrun.toml"), 0, m))?;

@@ -255,7 +255,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             explain,
         } => {
             let doc = labrun::document::load(&path)?;
-            let steps = labrun::steps::split(&doc);
+            let steps = labrun::steps::split_checked(&doc)?;
             labrun::list::warnings(&doc, &steps, &mut std::io::stderr().lock())
                 .context("writing warnings")?;
             let mut out = std::io::stdout().lock();

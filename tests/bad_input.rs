@@ -356,3 +356,19 @@ fn an_include_is_named_not_dropped_without_a_word() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_unterminated_heredoc_is_bad_input_at_its_line() {
+    let doc = "# T\n\n```bash\necho start\ncat <<EOF > notes.txt\nfirst\nsecond\n```\n";
+    let dir = scratch("h.md", doc);
+    for cmd in [&["list", "h.md"][..], &["run", "h.md"]] {
+        let (code, stdout, stderr) = labrun_in(dir.path(), cmd);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            stderr.contains("h.md:5: this command opens a here-document"),
+            "{stderr}"
+        );
+    }
+    assert!(!dir.path().join("target").exists(), "nothing ran");
+}

@@ -51,6 +51,7 @@ pub mod rule {
     pub const GRAMMAR: &str = "4 bash is still reading the command";
     pub const GROUP: &str = "2 a `{ }` or `( )` group whose first command is a known program";
     pub const LINE_RULE: &str = "4 a trailing `\\`, `|` or `&&`, or a here-document, never closed";
+    pub const UNTERMINATED: &str = "4 a here-document never terminated: the rest of the block";
     pub const COMMENT: &str = "5 a comment at a command position";
     pub const COMMENT_ABOVE_PROMPT: &str = "5 a comment above a prompted command";
     pub const REPEATED: &str = "6 repeats the previous command's program and first argument";
@@ -89,6 +90,9 @@ pub(super) struct RawStep {
 pub(super) struct Read {
     pub steps: Vec<RawStep>,
     pub roles: Vec<LineRole>,
+    /// Lines (within the block) of commands bash would not end: a here-document never
+    /// terminated swallows the rest of the block (and, run, whatever follows it).
+    pub unterminated: Vec<usize>,
 }
 
 /// Where a command may start: at the top of the block, after a blank line, or right after
@@ -248,7 +252,12 @@ impl<'a> Reader<'a> {
             }
             k += 1;
         }
-        (text, k, rule::LINE_RULE)
+        let how = if heredoc.is_some() {
+            rule::UNTERMINATED
+        } else {
+            rule::LINE_RULE
+        };
+        (text, k, how)
     }
 
     /// A `{ … }` or `( … )` group at line `n` is a command when bash reads it as a group
@@ -322,6 +331,7 @@ impl<'a> Reader<'a> {
         let mut position = Position::Top;
         let mut last_output: Option<&str> = None;
         let mut seen_prompt = false;
+        let mut unterminated = Vec::new();
         let mut n = 0;
         while n < count {
             let line = self.lines[n];
@@ -337,6 +347,9 @@ impl<'a> Reader<'a> {
                     seen_prompt |= why == rule::PROMPT;
                     roles[n] = LineRole::new(Role::Command, why);
                     let (command, next, how) = self.extent(n, first);
+                    if how == rule::UNTERMINATED {
+                        unterminated.push(n);
+                    }
                     for r in &mut roles[n + 1..next] {
                         *r = LineRole::new(Role::Continuation, how);
                     }
@@ -386,7 +399,11 @@ impl<'a> Reader<'a> {
             n += 1;
         }
         finish(&mut steps, &mut outputs);
-        Read { steps, roles }
+        Read {
+            steps,
+            roles,
+            unterminated,
+        }
     }
 }
 

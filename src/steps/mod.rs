@@ -85,6 +85,25 @@ pub fn split(doc: &Document) -> Vec<Step> {
     read(doc).0
 }
 
+/// [`split`], refusing a document in which a command would swallow what follows it (a
+/// here-document never terminated): bad input at the command's line. What `list`, `run` and
+/// `check` use.
+pub fn split_checked(doc: &Document) -> crate::error::Result<Vec<Step>> {
+    let vocab = vocabulary(doc);
+    for b in doc.blocks.iter().filter(|b| is_shell(b)) {
+        if let Some(&n) = block::read(b, &vocab).unterminated.first() {
+            return Err(crate::error::Error::input(
+                &doc.path,
+                b.line + n,
+                "this command opens a here-document that is never terminated in its block: \
+                 bash would read the rest of the block (and, run, labrun's own next lines) \
+                 into it",
+            ));
+        }
+    }
+    Ok(split(doc))
+}
+
 /// Every line of every code block with its role and the rule that decided it, block by block.
 pub fn explain(doc: &Document) -> Vec<Vec<LineRole>> {
     read(doc).1
