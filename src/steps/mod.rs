@@ -82,31 +82,28 @@ impl Step {
 
 /// Split every shell block of `doc` into steps, in document order.
 pub fn split(doc: &Document) -> Vec<Step> {
-    read(doc).0
+    read(doc).steps
 }
 
 /// [`split`], refusing a document in which a command would swallow what follows it (a
 /// here-document never terminated): bad input at the command's line. What `list`, `run` and
 /// `check` use.
 pub fn split_checked(doc: &Document) -> crate::error::Result<Vec<Step>> {
-    let vocab = vocabulary(doc);
-    for b in doc.blocks.iter().filter(|b| is_shell(b)) {
-        if let Some(&n) = block::read(b, &vocab).unterminated.first() {
-            return Err(crate::error::Error::input(
-                &doc.path,
-                b.line + n,
-                "this command opens a here-document that is never terminated in its block: \
-                 bash would read the rest of the block (and, run, labrun's own next lines) \
-                 into it",
-            ));
-        }
+    let read = read(doc);
+    match read.unterminated {
+        Some(line) => Err(crate::error::Error::input(
+            &doc.path,
+            line,
+            "this command opens a here-document that is never terminated in its block: bash \
+             would read the rest of the block (and, run, labrun's own next lines) into it",
+        )),
+        None => Ok(read.steps),
     }
-    Ok(split(doc))
 }
 
 /// Every line of every code block with its role and the rule that decided it, block by block.
 pub fn explain(doc: &Document) -> Vec<Vec<LineRole>> {
-    read(doc).1
+    read(doc).roles
 }
 
 /// Warnings about what labrun read: a document that shows commands (prompted lines, or a
@@ -156,8 +153,17 @@ fn vocabulary(doc: &Document) -> Vocabulary {
     )
 }
 
-fn read(doc: &Document) -> (Vec<Step>, Vec<Vec<LineRole>>) {
+/// What reading every block of a document gives.
+struct Reading {
+    steps: Vec<Step>,
+    roles: Vec<Vec<LineRole>>,
+    /// The source line of the first command with a here-document never terminated.
+    unterminated: Option<usize>,
+}
+
+fn read(doc: &Document) -> Reading {
     let vocab = vocabulary(doc);
+    let mut unterminated = None;
     let mut steps: Vec<Step> = Vec::new();
     let mut roles = Vec::with_capacity(doc.blocks.len());
     let mut ordinals = vec![0usize; doc.sections.len() + 1];
@@ -165,6 +171,9 @@ fn read(doc: &Document) -> (Vec<Step>, Vec<Vec<LineRole>>) {
     for (index, block) in doc.blocks.iter().enumerate() {
         let shell = is_shell(block);
         let read = shell.then(|| block::read(block, &vocab));
+        if let Some(&n) = read.as_ref().and_then(|r| r.unterminated.first()) {
+            unterminated.get_or_insert(block.line + n);
+        }
         let mut block_roles = match &read {
             Some(r) => r.roles.clone(),
             None => vec![LineRole::new(Role::Skipped, rule::NOT_SHELL); block.raw.lines().count()],
@@ -208,7 +217,11 @@ fn read(doc: &Document) -> (Vec<Step>, Vec<Vec<LineRole>>) {
         roles.push(std::mem::take(&mut block_roles));
         last_shell_block = Some(index);
     }
-    (steps, roles)
+    Reading {
+        steps,
+        roles,
+        unterminated,
+    }
 }
 
 static LINK_MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"@([\w.~/-]*[\w/])@").unwrap());
