@@ -181,7 +181,7 @@ fn read(doc: &Document) -> Reading {
         let raw_steps = read.map(|r| r.steps).unwrap_or_default();
         if raw_steps.is_empty() {
             if let Some(prev) = last_shell_block.take()
-                && attach_output_block(doc, prev, index, &mut steps)
+                && attach_output_block(doc, &vocab, prev, index, &mut steps)
             {
                 for r in block_roles.iter_mut().filter(|r| r.role != Role::Blank) {
                     *r = LineRole::new(Role::Output, rule::NEXT_BLOCK);
@@ -253,9 +253,23 @@ fn is_shell(block: &CodeBlock) -> bool {
 /// A block that yields no command, right after a shell block in the same section, with no
 /// prose between or after prose ending in a colon ("The output is similar to:"), in an output
 /// language (or none): the output of the shell block's last command, if that printed nothing.
-/// A `json` or `yaml` block only under a command that prints that format.
-fn attach_output_block(doc: &Document, prev: usize, index: usize, steps: &mut [Step]) -> bool {
+/// A `json` or `yaml` block only under a command that prints that format; never a block whose
+/// first line starts a command.
+fn attach_output_block(
+    doc: &Document,
+    vocab: &Vocabulary,
+    prev: usize,
+    index: usize,
+    steps: &mut [Step],
+) -> bool {
     let block = &doc.blocks[index];
+    // a block whose first line starts a command is commands, whatever its language
+    let first = block.raw.lines().find(|l| !block::is_blank(l));
+    if first.is_some_and(|l| {
+        vocab.starts_command(l.trim_start()) || vocab.strip_prompt(l, false).is_some()
+    }) {
+        return false;
+    }
     let language = block.language.as_deref();
     let typed_as_output = language.is_none_or(|l| OUTPUT_LANGUAGES.contains(&l));
     let lead = block.lead.trim_end();
