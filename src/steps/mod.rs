@@ -253,8 +253,8 @@ fn is_shell(block: &CodeBlock) -> bool {
 /// A block that yields no command, right after a shell block in the same section, with no
 /// prose between or after prose ending in a colon ("The output is similar to:"), in an output
 /// language (or none): the output of the shell block's last command, if that printed nothing.
-/// A `json` or `yaml` block only under a command that prints that format; never a block whose
-/// first line starts a command.
+/// A `json` or `yaml` block only under a command that prints that format; never a block that
+/// opens with a command (prompted, or a known program with arguments).
 fn attach_output_block(
     doc: &Document,
     vocab: &Vocabulary,
@@ -263,10 +263,18 @@ fn attach_output_block(
     steps: &mut [Step],
 ) -> bool {
     let block = &doc.blocks[index];
-    // a block whose first line starts a command is commands, whatever its language
-    let first = block.raw.lines().find(|l| !block::is_blank(l));
+    // a block that opens with a command (prompted, or a known program and its arguments) is
+    // commands, whatever its language; a lone word (`iptables`) or `name=value` is output
+    let first = block
+        .raw
+        .lines()
+        .find(|l| !block::is_blank(l))
+        .map(str::trim);
     if first.is_some_and(|l| {
-        vocab.starts_command(l.trim_start()) || vocab.strip_prompt(l, false).is_some()
+        let mut words = l.split_whitespace();
+        let opens =
+            words.next().is_some_and(|w| !words::is_assignment(w)) && words.next().is_some();
+        vocab.strip_prompt(l, false).is_some() || (opens && vocab.starts_command(l))
     }) {
         return false;
     }
