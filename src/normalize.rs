@@ -580,17 +580,10 @@ impl Normalizer {
                 if !hits.matched_any() {
                     return Vec::new();
                 }
-                let masks: Vec<&Compiled> = active
-                    .iter()
-                    .filter(|&&i| hits.matched(i))
-                    .map(|&i| &self.masks[i])
-                    .collect();
-                Self::claims(line, &masks)
+                let masks = active.iter().filter(|&&i| hits.matched(i));
+                Self::claims(line, masks.map(|&i| &self.masks[i]))
             }
-            _ => {
-                let masks: Vec<&Compiled> = active.iter().map(|&i| &self.masks[i]).collect();
-                Self::claims(line, &masks)
-            }
+            _ => Self::claims(line, active.iter().map(|&i| &self.masks[i])),
         }
     }
 
@@ -620,7 +613,10 @@ impl Normalizer {
 
     /// Claimed ranges: (start, end, class, canonical value), sorted by start, never
     /// overlapping (the first mask to claim a range keeps it).
-    fn claims(line: &str, masks: &[&Compiled]) -> Vec<(usize, usize, String, String)> {
+    fn claims<'m>(
+        line: &str,
+        masks: impl Iterator<Item = &'m Compiled>,
+    ) -> Vec<(usize, usize, String, String)> {
         let mut claims: Vec<(usize, usize, String, String)> = Vec::new();
         for m in masks {
             // one set of capture slots per mask and line, reused from match to match

@@ -86,6 +86,8 @@ pub fn promote(
         }
     }
     let source = &lab.doc.source;
+    // the source's lines, with their endings, split once for every step
+    let src: Vec<&str> = source.split_inclusive('\n').collect();
     let mut edits: Vec<Edit> = Vec::new();
     let mut promoted = Vec::new();
     let mut listed = Vec::new();
@@ -105,8 +107,8 @@ pub fn promote(
             listed.push(list(why));
             continue;
         }
-        match rewrite(lab, step, record, &mut Author::over(&author), source) {
-            Ok(edit) if edit.unchanged(source) => listed.push(list(
+        match rewrite(lab, step, record, &mut Author::over(&author), &src) {
+            Ok(edit) if edit.unchanged(&src) => listed.push(list(
                 "what changed lies where the author cut lines (`...`), which stay as written"
                     .into(),
             )),
@@ -232,12 +234,8 @@ struct Edit {
 
 impl Edit {
     /// Whether the edit writes back the lines it replaces.
-    fn unchanged(&self, source: &str) -> bool {
-        let old: Vec<&str> = source
-            .split_inclusive('\n')
-            .skip(self.start)
-            .take(self.len)
-            .collect();
+    fn unchanged(&self, src: &[&str]) -> bool {
+        let old = &src[self.start.min(src.len())..(self.start + self.len).min(src.len())];
         old.len() == self.lines.len() && old.iter().zip(&self.lines).all(|(a, b)| a == b)
     }
 }
@@ -268,12 +266,11 @@ fn rewrite(
     step: &Step,
     record: &StepRecord,
     author: &mut Author<'_>,
-    source: &str,
+    src: &[&str],
 ) -> std::result::Result<Edit, String> {
     let norm = &lab.norm;
     let old = &step.expected;
     let start = step.expected_line.ok_or("no printed output")? - 1;
-    let src: Vec<&str> = source.split_inclusive('\n').collect();
     // Where each printed line stands in the source: its container prefix and line ending.
     let mut prefixes = Vec::with_capacity(old.len());
     let mut endings = Vec::with_capacity(old.len());
