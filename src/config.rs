@@ -91,12 +91,68 @@ impl Config {
         self.root.join("target").join("labrun")
     }
 
-    /// Where one document's runs keep their files: `target/labrun/<document stem>`.
+    /// A document's name in the project: its path relative to the project root with the
+    /// extension dropped (`book/src/intro`). Its snapshot and its run directory are named
+    /// after it, so two documents of one file name in different folders share neither. A
+    /// document outside the root is named after its file stem and a digest of its absolute
+    /// path (`intro-1a2b3c4d`).
+    pub fn key(&self, document: &Path) -> PathBuf {
+        let canon = std::fs::canonicalize(document).unwrap_or_else(|_| document.to_path_buf());
+        let root = std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
+        let stem = || {
+            document
+                .file_stem()
+                .map_or("document".into(), |s| s.to_string_lossy().into_owned())
+        };
+        match canon.strip_prefix(&root) {
+            Ok(rel)
+                if rel
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_))) =>
+            {
+                let mut key = rel.to_path_buf();
+                key.set_file_name(stem());
+                key
+            }
+            _ => {
+                use sha2::Digest as _;
+                let digest = sha2::Sha256::digest(canon.as_os_str().as_encoded_bytes());
+                let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+                PathBuf::from(format!("{}-{short}", stem()))
+            }
+        }
+    }
+
+    /// Where one document's runs keep their files: `target/labrun/<key>` (see [`Config::key`]).
     pub fn run_dir(&self, document: &Path) -> PathBuf {
-        let stem = document
-            .file_stem()
-            .map_or("document".into(), |s| s.to_string_lossy().into_owned());
-        self.output_dir().join(stem)
+        self.output_dir().join(self.key(document))
+    }
+
+    /// Where a document's snapshot is written: `<snapshots>/<key>.snap`.
+    pub fn snapshot_path(&self, document: &Path) -> PathBuf {
+        let mut p = self
+            .snapshot_dir()
+            .join(self.key(document))
+            .into_os_string();
+        p.push(".snap");
+        PathBuf::from(p)
+    }
+
+    /// Where labrun before 0.2 kept this document's snapshot (`<snapshots>/<stem>.snap`),
+    /// when a file is there, the new name is not, and its header names this document.
+    pub fn legacy_snapshot(&self, document: &Path) -> Option<PathBuf> {
+        let stem = document.file_stem()?.to_str()?;
+        let old = self.snapshot_dir().join(format!("{stem}.snap"));
+        let new = self.snapshot_path(document);
+        if old == new || new.exists() || !old.is_file() {
+            return None;
+        }
+        let named = crate::snapshot::document_named(&old)?;
+        let canon = std::fs::canonicalize(document).ok()?;
+        let same = [self.root.join(&named), PathBuf::from(&named)]
+            .iter()
+            .any(|p| std::fs::canonicalize(p).is_ok_and(|p| p == canon));
+        same.then_some(old)
     }
 
     /// Bytes kept of each stream of a step.

@@ -18,6 +18,11 @@ pub enum ExitCode {
     BadInput = 2,
     /// A required piece of the environment is missing (Docker, kind, a network namespace).
     Environment = 3,
+    /// Another labrun holds the document (a run, or an accept, of the same document): nothing
+    /// was run or written.
+    Busy = 4,
+    /// The terminal was closed (SIGHUP): handled as SIGTERM, the partial run written.
+    Hangup = 129,
     /// Interrupted (SIGINT or SIGTERM): every process of the run stopped, the partial run
     /// written.
     Interrupted = 130,
@@ -65,6 +70,9 @@ pub enum Error {
     /// The machine lacks something labrun needs.
     #[error("{0}")]
     Environment(String),
+    /// Another labrun holds what this one needs (a document's run or snapshot lock).
+    #[error("{0}")]
+    Busy(String),
 }
 
 impl Error {
@@ -87,6 +95,7 @@ impl Error {
         match self {
             Error::Input { .. } | Error::Io { .. } => ExitCode::BadInput,
             Error::Environment(_) => ExitCode::Environment,
+            Error::Busy(_) => ExitCode::Busy,
         }
     }
 }

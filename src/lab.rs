@@ -17,7 +17,10 @@ pub struct Lab {
     pub steps: Vec<Step>,
     pub config: Config,
     pub norm: Normalizer,
+    /// Where the snapshot is written: `<snapshots>/<document path>.snap`.
     pub snapshot_path: PathBuf,
+    /// Where the snapshot was read from, when that is the old stem-only name.
+    pub legacy_snapshot: Option<PathBuf>,
     pub snapshot: Option<Snapshot>,
 }
 
@@ -28,14 +31,28 @@ impl Lab {
         let config = Config::for_document(path)?;
         let norm = Normalizer::new(&config.masks)
             .map_err(|m| Error::input(config.root.join("labrun.toml"), 0, m))?;
-        let snapshot_path = snapshot::path_for(&config.snapshot_dir(), path);
-        let snapshot = snapshot::load(&snapshot_path)?;
+        let snapshot_path = config.snapshot_path(path);
+        let legacy_snapshot = config.legacy_snapshot(path);
+        let mut doc = doc;
+        if let Some(old) = &legacy_snapshot {
+            doc.warnings.push(crate::document::Warning {
+                line: 0,
+                message: format!(
+                    "the snapshot is at {}, the name labrun used before documents were named \
+                     by their path; move it (and its .run.jsonl) to {}, or accept again",
+                    old.display(),
+                    snapshot_path.display()
+                ),
+            });
+        }
+        let snapshot = snapshot::load(legacy_snapshot.as_deref().unwrap_or(&snapshot_path))?;
         Ok(Lab {
             doc,
             steps,
             config,
             norm,
             snapshot_path,
+            legacy_snapshot,
             snapshot,
         })
     }
@@ -47,8 +64,21 @@ impl Lab {
     /// The snapshot, or a new empty one for this document.
     pub fn snapshot_or_new(&self) -> Snapshot {
         self.snapshot.clone().unwrap_or_else(|| Snapshot {
-            document: self.doc.path.display().to_string(),
+            document: self.document_name(),
+            run: None,
             entries: Vec::new(),
         })
+    }
+
+    /// The document as a snapshot's header names it: its path relative to the project root.
+    pub fn document_name(&self) -> String {
+        let canon = std::fs::canonicalize(&self.doc.path).unwrap_or_else(|_| self.doc.path.clone());
+        let root =
+            std::fs::canonicalize(&self.config.root).unwrap_or_else(|_| self.config.root.clone());
+        canon
+            .strip_prefix(&root)
+            .unwrap_or(&self.doc.path)
+            .display()
+            .to_string()
     }
 }

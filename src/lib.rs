@@ -26,3 +26,4 @@ pub mod run;
 pub mod snapshot;
 pub mod steps;
 pub mod syntax;
+pub mod workspace;

@@ -97,13 +97,8 @@ pub fn human(doc: &Document, steps: &[Step], out: &mut dyn Write) -> std::io::Re
 pub fn warnings(doc: &Document, steps: &[Step], out: &mut dyn Write) -> std::io::Result<()> {
     let found = crate::steps::warnings(doc, steps);
     for w in doc.warnings.iter().chain(&found) {
-        writeln!(
-            out,
-            "warning: {}:{}: {}",
-            doc.path.display(),
-            w.line,
-            w.message
-        )?;
+        let at = crate::error::Location::new(&doc.path, w.line);
+        writeln!(out, "warning: {at}: {}", w.message)?;
     }
     Ok(())
 }

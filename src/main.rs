@@ -10,7 +10,6 @@ use clap::{Parser, Subcommand, ValueEnum};
 use labrun::error::{Error, ExitCode};
 use labrun::lab::Lab;
 use labrun::normalize::{Labels, Normalizer};
-use labrun::snapshot::Entry;
 
 mod commands;
 
@@ -85,6 +84,9 @@ enum Command {
         /// Not-run steps and stale prose fail too.
         #[arg(long)]
         strict: bool,
+        /// When another labrun is running this document, wait for it instead of refusing.
+        #[arg(long)]
+        wait: bool,
     },
     /// Build the book with mdBook, in-process, each step annotated (the main job).
     Build {
@@ -288,65 +290,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             path,
             replay,
             from_doc,
-        } => {
-            let lab = Lab::open(&path)?;
-            let accepted_run = replay.clone();
-            let mut snap = lab.snapshot_or_new();
-            let order = lab.step_ids();
-            let mut n = 0;
-            if from_doc {
-                for step in lab.steps.iter().filter(|s| s.has_expected()) {
-                    let lines = lab.norm.lines(&step.expected.join("\n"), &step.command);
-                    let text = lab.norm.render(&lines, &mut Labels::default());
-                    let entry = Entry {
-                        command: step.command.clone(),
-                        origin: "document".into(),
-                        exit: step.directives.exit.unwrap_or(0),
-                        lines: text.split('\n').map(str::to_string).collect(),
-                    };
-                    snap.put(&step.id, entry, &order);
-                    n += 1;
-                }
-            } else if let Some(run) = &replay {
-                let records = labrun::record::read(run)?;
-                // Check first: that yields each step's normalized live output.
-                let report = labrun::check::check(
-                    run,
-                    &lab.steps,
-                    &records,
-                    None,
-                    &lab.norm,
-                    Default::default(),
-                )?;
-                for v in report.verdicts {
-                    if let Some(entry) = v.pending {
-                        snap.put(&v.id, entry, &order);
-                        n += 1;
-                    }
-                }
-            }
-            labrun::snapshot::save(&lab.snapshot_path, &snap)?;
-            println!("accepted {n} step(s) into {}", lab.snapshot_path.display());
-            // A run labrun observed live is kept beside the snapshot: the evidence the book
-            // replays. Anything else (a simulated run, the document's text) is not.
-            if let Some(run) = &accepted_run {
-                let records = labrun::record::read(run)?;
-                if !records.is_empty() && records.iter().all(|r| r.is_live()) {
-                    let kept = labrun::render::preprocessor::committed_run(&lab.snapshot_path);
-                    labrun::record::write(&kept, &records)?;
-                    println!("kept the live run as {}", kept.display());
-                }
-            }
-            Ok(ExitCode::Success)
-        }
-        Command::Review { path, replay } => review(&path, replay.as_deref()),
+        } => commands::snapshot::accept(&path, replay.as_deref(), from_doc),
+        Command::Review { path, replay } => commands::snapshot::review(&path, replay.as_deref()),
         Command::Promote {
             path,
             replay,
             from_snapshot: _,
             steps,
             dry_run,
-        } => promote(&path, replay, &steps, dry_run),
+        } => commands::snapshot::promote(&path, replay, &steps, dry_run),
         Command::Build {
             book,
             mode,
@@ -363,31 +315,72 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             kind,
             format,
             strict,
-        } => commands::run::run_document(&path, backend, netns, kind, format, strict),
+            wait,
+        } => commands::run::run_document(&path, backend, netns, kind, format, strict, wait),
         Command::Normalize { doc, command, file } => {
             let norm = match doc {
                 Some(d) => Lab::open(&d)?.norm,
                 None => Normalizer::default(),
             };
-            let text = match file {
-                Some(f) => std::fs::read_to_string(&f).map_err(|e| Error::io(&f, e))?,
-                None => {
-                    let mut s = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut s)
-                        .context("reading standard input")?;
-                    s
+            let (name, input): (PathBuf, Box<dyn Read>) = match file {
+                Some(f) => {
+                    let opened = std::fs::File::open(&f).map_err(|e| Error::io(&f, e))?;
+                    (f, Box::new(opened))
                 }
+                None => ("<stdin>".into(), Box::new(std::io::stdin().lock())),
             };
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            // Line by line keeps memory flat on large inputs; numbering spans the whole text.
-            let mut labels = Labels::default();
-            for chunk in text.split_inclusive('\n').collect::<Vec<_>>().chunks(4096) {
-                let lines = norm.lines(&chunk.concat(), &command);
-                writeln!(out, "{}", norm.render(&lines, &mut labels))?;
-            }
+            normalize_stream(&norm, &command, &name, input, &mut out)?;
             out.flush()?;
             Ok(ExitCode::Success)
+        }
+    }
+}
+
+/// `labrun normalize`: the text read 4 096 lines at a time, so memory stays flat however long
+/// the input; placeholder numbering spans the whole text. A line longer than a run record may
+/// be, or one that is not UTF-8, is an error at its line.
+fn normalize_stream(
+    norm: &Normalizer,
+    command: &str,
+    name: &std::path::Path,
+    input: Box<dyn Read>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    use std::io::BufRead as _;
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
+    let mut labels = Labels::default();
+    let (mut chunk, mut line) = (String::new(), Vec::new());
+    let (mut n, mut in_chunk) = (0usize, 0usize);
+    loop {
+        line.clear();
+        let read = (&mut reader)
+            .take(labrun::input::RECORD_CAP + 1)
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Error::io(name, e))?;
+        if read > 0 {
+            n += 1;
+            if line.len() as u64 > labrun::input::RECORD_CAP {
+                return Err(Error::input(name, n, "a line longer than 256 MiB").into());
+            }
+            let text = std::str::from_utf8(&line).map_err(|e| {
+                Error::input(
+                    name,
+                    n,
+                    format!("not valid UTF-8 (byte {} of the line)", e.valid_up_to()),
+                )
+            })?;
+            chunk.push_str(text);
+            in_chunk += 1;
+        }
+        if (read == 0 && in_chunk > 0) || in_chunk == 4096 {
+            let lines = norm.lines(&chunk, command);
+            writeln!(out, "{}", norm.render(&lines, &mut labels))?;
+            chunk.clear();
+            in_chunk = 0;
+        }
+        if read == 0 {
+            return Ok(out.flush()?);
         }
     }
 }
@@ -409,7 +402,7 @@ fn check_and_report(
         labrun::check::Options { strict },
     )?;
     emit(&report, format, path)?;
-    write_pending(lab, &report)?;
+    commands::snapshot::write_pending(lab, &report);
     Ok(if report.failed(strict) {
         ExitCode::StepsFailed
     } else {
@@ -435,191 +428,4 @@ fn emit(
         ReportFormat::Github => labrun::report::github(report, &doc, &mut out)?,
     }
     Ok(())
-}
-
-/// Failing steps' live outputs as pending entries, for `labrun review`; never in CI.
-fn write_pending(lab: &Lab, report: &labrun::check::Report) -> anyhow::Result<()> {
-    let failed: Vec<_> = report
-        .verdicts
-        .iter()
-        .filter(|v| v.status == labrun::check::Status::Fail)
-        .filter_map(|v| v.pending.clone().map(|p| (v.id.clone(), p)))
-        .collect();
-    if failed.is_empty() || !labrun::snapshot::may_write_pending() {
-        return Ok(());
-    }
-    let pending = labrun::snapshot::Snapshot {
-        document: lab.doc.path.display().to_string(),
-        entries: failed,
-    };
-    let path = labrun::snapshot::pending_path(&lab.snapshot_path);
-    labrun::snapshot::save(&path, &pending)?;
-    eprintln!(
-        "labrun: pending snapshot entries written to {} (labrun review)",
-        path.display()
-    );
-    Ok(())
-}
-
-/// Replace the document's text (atomically, its permissions and byte order mark kept).
-fn write_document(lab: &Lab, source: &str) -> anyhow::Result<()> {
-    let bom = if lab.doc.bom { "\u{feff}" } else { "" };
-    labrun::record::write_keeping_mode(&lab.doc.path, format!("{bom}{source}").as_bytes())?;
-    Ok(())
-}
-
-fn promote(
-    path: &std::path::Path,
-    replay: Option<PathBuf>,
-    only: &[String],
-    dry_run: bool,
-) -> anyhow::Result<ExitCode> {
-    let lab = Lab::open(path)?;
-    let run = match replay {
-        Some(run) => run,
-        None => {
-            let kept = labrun::render::preprocessor::committed_run(&lab.snapshot_path);
-            if !kept.exists() {
-                return Err(Error::input(
-                    path,
-                    0,
-                    format!(
-                        "no live run is kept beside the snapshot ({}): accept one with `labrun \
-                         accept {} --replay RUN`",
-                        kept.display(),
-                        path.display()
-                    ),
-                )
-                .into());
-            }
-            kept
-        }
-    };
-    let records = labrun::record::read(&run)?;
-    let p = labrun::promote::promote(&lab, &run, &records, only)?;
-    let mut err = std::io::stderr().lock();
-    for l in &p.listed {
-        writeln!(
-            err,
-            "{}:{}: step {} not promoted: {}",
-            path.display(),
-            l.line,
-            l.id,
-            labrun::report::printable(&l.why)
-        )
-        .ok();
-    }
-    if dry_run {
-        print!(
-            "{}",
-            labrun::promote::diff(path, &lab.doc.source, &p.source)
-        );
-    } else if p.source != lab.doc.source {
-        write_document(&lab, &p.source)?;
-        if let Some(snap) = &p.snapshot {
-            labrun::snapshot::save(&lab.snapshot_path, snap)?;
-        }
-    }
-    let verb = if dry_run { "would promote" } else { "promoted" };
-    println!(
-        "{verb} {} step(s) in {}{}",
-        p.promoted.len(),
-        path.display(),
-        if p.promoted.is_empty() {
-            String::new()
-        } else {
-            format!(": {}", p.promoted.join(", "))
-        }
-    );
-    Ok(if p.listed.is_empty() {
-        ExitCode::Success
-    } else {
-        ExitCode::StepsFailed
-    })
-}
-
-fn review(path: &std::path::Path, run: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    let lab = Lab::open(path)?;
-    let pending_path = labrun::snapshot::pending_path(&lab.snapshot_path);
-    let Some(pending) = labrun::snapshot::load(&pending_path)? else {
-        println!("no pending snapshot entries for {}", path.display());
-        return Ok(ExitCode::Success);
-    };
-    let mut snap = lab.snapshot_or_new();
-    let order = lab.step_ids();
-    if let Some((id, _)) = pending.entries.iter().find(|(id, _)| !order.contains(id)) {
-        return Err(Error::input(
-            &pending_path,
-            0,
-            format!(
-                "the pending entry for step `{id}` names a step {} does not have: it was \
-                 written for another version of the document; remove the file to start over",
-                path.display()
-            ),
-        )
-        .into());
-    }
-    let mut left = labrun::snapshot::Snapshot {
-        document: pending.document.clone(),
-        entries: Vec::new(),
-    };
-    let stdin = std::io::stdin();
-    let mut answer = String::new();
-    let mut promote_ids: Vec<String> = Vec::new();
-    for (id, entry) in pending.entries {
-        let old = snap
-            .get(&id)
-            .map(|e| e.lines.join("\n"))
-            .unwrap_or_default();
-        println!("=== {id}\n$ {}", entry.command);
-        print!(
-            "{}",
-            labrun::compare::unified_diff(&old, &entry.lines.join("\n"))
-        );
-        if run.is_some() {
-            print!("[a]ccept, [p]romote into the document too, [r]eject, [s]kip? ");
-        } else {
-            print!("[a]ccept, [r]eject, [s]kip? ");
-        }
-        std::io::stdout().flush().ok();
-        answer.clear();
-        stdin.read_line(&mut answer).context("reading the answer")?;
-        match answer.trim() {
-            "a" | "accept" => snap.put(&id, entry, &order),
-            "p" | "promote" if run.is_some() => {
-                promote_ids.push(id.clone());
-                snap.put(&id, entry, &order);
-            }
-            "r" | "reject" => {}
-            _ => left.entries.push((id, entry)),
-        }
-    }
-    if let (Some(run), false) = (run, promote_ids.is_empty()) {
-        let records = labrun::record::read(run)?;
-        let p = labrun::promote::promote(&lab, run, &records, &promote_ids)?;
-        for l in &p.listed {
-            eprintln!(
-                "{}:{}: step {} not promoted: {}",
-                path.display(),
-                l.line,
-                l.id,
-                l.why
-            );
-        }
-        if p.source != lab.doc.source {
-            write_document(&lab, &p.source)?;
-        }
-        println!(
-            "promoted {} step(s) into {}",
-            p.promoted.len(),
-            path.display()
-        );
-    }
-    labrun::snapshot::save(&lab.snapshot_path, &snap)?;
-    if left.entries.is_empty() {
-        std::fs::remove_file(&pending_path).ok();
-    } else {
-        labrun::snapshot::save(&pending_path, &left)?;
-    }
-    Ok(ExitCode::Success)
 }

@@ -124,31 +124,28 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<StepRecord>> {
 
 /// Write a whole run file atomically.
 pub fn write(path: &Path, records: &[StepRecord]) -> Result<()> {
+    write_atomic(path, to_text(records).as_bytes())
+}
+
+/// A run file's text: one JSON object per line.
+pub fn to_text(records: &[StepRecord]) -> String {
     let mut text = String::new();
     for r in records {
         text.push_str(&serde_json::to_string(r).expect("records serialize"));
         text.push('\n');
     }
-    write_atomic(path, text.as_bytes())
+    text
 }
 
 /// Write `bytes` to `path` through a temporary file in the same directory and a rename, so an
-/// interrupted write never leaves a half-written file.
+/// interrupted write never leaves a half-written file. A file that exists keeps its
+/// permissions; a new one gets the ones any program would give it (`0666` less the umask),
+/// not the temporary file's `0600`.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_replacing(path, bytes, None)
-}
-
-/// [`write_atomic`] for a file that exists already (a document): its permissions are kept.
-pub fn write_keeping_mode(path: &Path, bytes: &[u8]) -> Result<()> {
-    let permissions = std::fs::metadata(path).map(|m| m.permissions()).ok();
-    write_replacing(path, bytes, permissions)
-}
-
-fn write_replacing(
-    path: &Path,
-    bytes: &[u8],
-    permissions: Option<std::fs::Permissions>,
-) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let permissions = std::fs::metadata(path)
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| std::fs::Permissions::from_mode(0o666 & !umask()));
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -156,14 +153,24 @@ fn write_replacing(
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    if let Some(p) = permissions {
-        tmp.as_file()
-            .set_permissions(p)
-            .map_err(|e| Error::io(path, e))?;
-    }
+    tmp.as_file()
+        .set_permissions(permissions)
+        .map_err(|e| Error::io(path, e))?;
     tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+/// The process's umask, read without changing it (`/proc/self/status`); `022` when unknown.
+fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
 }
 
 #[cfg(test)]

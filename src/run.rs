@@ -327,6 +327,15 @@ pub fn timestamp(now: std::time::SystemTime) -> String {
     format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
 }
 
+/// `YYYYMMDDTHHMMSS.mmmZ` (UTC, milliseconds): the name of a run's directory.
+pub fn run_id(now: std::time::SystemTime) -> String {
+    let millis = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_millis());
+    let (y, mo, d, h, mi, s) = civil(now);
+    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{millis:03}Z")
+}
+
 /// `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC): when a step ran.
 pub fn rfc3339(now: std::time::SystemTime) -> String {
     let (y, mo, d, h, mi, s) = civil(now);

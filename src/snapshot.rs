@@ -1,7 +1,10 @@
 //! Stage 5, snapshot: the accepted, normalized output of every step, one reviewable text file
 //! per document.
 //!
-//! In/out: `snapshots/<document stem>.snap`. Each entry starts with `=== <step id>`, carries a
+//! In/out: `snapshots/<document path>.snap` (the path relative to the project, extension
+//! dropped: see [`crate::config::Config::key`]). A header names the document and, when a live
+//! run is kept beside the snapshot (`<path>.run.jsonl`), that run's SHA-256: the two are one
+//! unit, and a reader that finds them from different accepts says so. Each entry starts with `=== <step id>`, carries a
 //! small header (`command:`, `origin:`, `exit:`) and the normalized output, one `| ` line per
 //! output line. `origin: run` entries were observed by a live run; `origin: document` entries
 //! were seeded from the printed text and are *not yet verified*. Pending entries from a
@@ -33,6 +36,8 @@ impl Entry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub document: String,
+    /// `sha256:<hex>` of the live run kept beside the snapshot, when there is one.
+    pub run: Option<String>,
     /// Entries by step id, in file order.
     pub entries: Vec<(String, Entry)>,
 }
@@ -62,6 +67,9 @@ impl Snapshot {
         let mut s = String::new();
         s.push_str("# labrun snapshot: accepted outputs of each step, normalized.\n");
         let _ = writeln!(s, "# document: {}", self.document);
+        if let Some(run) = &self.run {
+            let _ = writeln!(s, "# run: {run}");
+        }
         for (id, e) in &self.entries {
             let _ = writeln!(s, "\n=== {id}");
             for (n, line) in e.command.lines().enumerate() {
@@ -113,8 +121,16 @@ impl Snapshot {
                 ));
                 continue;
             }
-            if let Some(doc) = line.strip_prefix("# document: ") {
+            if current.is_none()
+                && let Some(doc) = line.strip_prefix("# document: ")
+            {
                 snap.document = doc.to_string();
+                continue;
+            }
+            if current.is_none()
+                && let Some(run) = line.strip_prefix("# run: ")
+            {
+                snap.run = Some(run.trim().to_string());
                 continue;
             }
             if line.starts_with('#') && current.is_none() || line.trim().is_empty() {
@@ -155,13 +171,80 @@ impl Snapshot {
     }
 }
 
-/// Where a document's snapshot lives.
-pub fn path_for(dir: &Path, document: &Path) -> PathBuf {
-    let stem = document
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("document");
-    dir.join(format!("{stem}.snap"))
+/// The document a snapshot file's header names, read from its first lines only.
+pub fn document_named(path: &Path) -> Option<String> {
+    use std::io::{BufRead as _, Read as _};
+    let file = std::fs::File::open(path).ok()?;
+    std::io::BufReader::new(file)
+        .take(64 * 1024)
+        .lines()
+        .take(4)
+        .map_while(|l| l.ok())
+        .find_map(|l| l.strip_prefix("# document: ").map(str::to_string))
+}
+
+/// `sha256:<hex>` of a file's bytes: how a snapshot names the run kept beside it.
+pub fn digest_of(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    let d = sha2::Sha256::digest(bytes);
+    let hex: String = d.iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}
+
+/// [`digest_of`] a file, read in chunks.
+pub fn digest_file(path: &Path) -> Result<String> {
+    use sha2::Digest as _;
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = sha2::Sha256::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut chunk).map_err(|e| Error::io(path, e))? {
+            0 => break,
+            n => hasher.update(&chunk[..n]),
+        }
+    }
+    let hex: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(format!("sha256:{hex}"))
+}
+
+/// Where the live run accepted with a snapshot is kept: `<path>.run.jsonl` beside it.
+pub fn committed_run(snapshot_path: &Path) -> PathBuf {
+    snapshot_path.with_extension("run.jsonl")
+}
+
+/// The run kept beside `snapshot_path`, checked against the digest the snapshot names: an
+/// accept interrupted between its two writes, or two accepts racing, leave a pair a reader
+/// must not trust. `None` when no run is kept.
+pub fn committed_run_checked(
+    snapshot_path: &Path,
+    snap: Option<&Snapshot>,
+) -> Result<Option<PathBuf>> {
+    let run = committed_run(snapshot_path);
+    if !run.is_file() {
+        return Ok(None);
+    }
+    let Some(named) = snap.and_then(|s| s.run.as_deref()) else {
+        // A snapshot from before runs were named, or none: nothing to hold the run to.
+        return Ok(Some(run));
+    };
+    let found = digest_file(&run)?;
+    if found != named {
+        return Err(Error::input(
+            snapshot_path,
+            0,
+            format!(
+                "the snapshot names the run {named} but {} is {found}: they come from different \
+                 accepts (one was interrupted, or two raced); accept the run again",
+                run.display()
+            ),
+        ));
+    }
+    Ok(Some(run))
 }
 
 /// The pending file beside a snapshot.

@@ -25,15 +25,22 @@ fn page(dir: &Path, name: &str) -> String {
 }
 
 fn run_file(dir: &Path) -> PathBuf {
-    dir.join("snapshots/pod-on-host.run.jsonl")
+    dir.join("snapshots/book/src/pod-on-host.run.jsonl")
 }
 
-/// Rewrite the committed run's records with `f`.
+/// Rewrite the committed run's records with `f`, and the digest the snapshot holds of it (as
+/// an accept of that run would).
 fn edit_run(dir: &Path, f: impl Fn(&mut labrun::record::StepRecord)) {
     let path = run_file(dir);
     let mut records = labrun::record::read(&path).unwrap();
     records.iter_mut().for_each(f);
     labrun::record::write(&path, &records).unwrap();
+    let snap = dir.join("snapshots/book/src/pod-on-host.snap");
+    let text = std::fs::read_to_string(&snap).unwrap();
+    let digest = labrun::snapshot::digest_file(&path).unwrap();
+    let (head, rest) = text.split_once("# run: ").unwrap();
+    let rest = rest.split_once('\n').unwrap().1;
+    std::fs::write(&snap, format!("{head}# run: {digest}\n{rest}")).unwrap();
 }
 
 #[test]
@@ -56,7 +63,7 @@ fn the_book_shows_each_step_its_verdict_its_live_output_and_summaries() {
         "chapter summary"
     );
     assert!(
-        pod.contains("snapshots/pod-on-host.run.jsonl"),
+        pod.contains("snapshots/book/src/pod-on-host.run.jsonl"),
         "the run it replays"
     );
     assert!(pod.contains("ran against"), "the versions of the run");
@@ -227,4 +234,22 @@ fn live_mode_runs_the_chapters_now_and_refuses_the_cluster_steps() {
         .output()
         .unwrap();
     assert!(!host.status.success(), "cni0 leaked onto the host");
+}
+
+#[test]
+fn a_committed_run_that_is_not_the_one_its_snapshot_names_is_refused() {
+    // an accept killed between its two writes leaves a new run beside the old snapshot
+    let dir = project();
+    let path = run_file(dir.path());
+    let mut records = labrun::record::read(&path).unwrap();
+    records[0].stdout.push_str("changed\n");
+    labrun::record::write(&path, &records).unwrap();
+    let out = build(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("they come from different accepts"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("pod-on-host.snap"), "{}", text(&out));
 }

@@ -68,11 +68,13 @@ fn the_session_persists_and_bindings_rewrite_later_commands() {
     assert_ne!(live_ip, "10.0.0.7");
     assert_eq!(records[2].command, format!("grep -c {live_ip} \"$FILE\""));
     assert!(records.iter().all(|r| r.origin.as_deref() == Some("live")));
-    // The run also sits under runs/, with a timestamped name.
-    let runs: Vec<_> = std::fs::read_dir(dir.path().join("target/labrun/doc/runs"))
-        .unwrap()
-        .collect();
+    // The run also sits in a directory of its own, named after its time.
+    let runs = common::run_dirs(dir.path(), "doc");
     assert_eq!(runs.len(), 1);
+    assert_eq!(
+        labrun::record::read(&runs[0].join("run.jsonl")).unwrap(),
+        records
+    );
     // The document's own files are untouched: the run happened in a scratch copy.
     assert!(!dir.path().join("addr.txt").exists());
 }
@@ -316,7 +318,7 @@ fn a_step_whose_directory_was_removed_stays_inside_the_scratch_copy() {
         !dir.path().join("written-here").exists(),
         "a step wrote into the directory labrun was started from"
     );
-    let scratch = dir.path().join("target/labrun/doc/work");
+    let scratch = common::run_dirs(dir.path(), "doc")[0].join("work");
     assert!(scratch.join("written-here").exists());
     let records = last_run(dir.path());
     assert_eq!(

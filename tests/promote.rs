@@ -24,7 +24,7 @@ fn project() -> tempfile::TempDir {
     let dir = scratch_project();
     std::fs::remove_file(
         dir.path()
-            .join("snapshots/kubernetes-networking-abstractions.snap"),
+            .join("snapshots/book/src/kubernetes-networking-abstractions.snap"),
     )
     .ok();
     dir
@@ -285,7 +285,7 @@ fn the_pod_on_host_chapter_promotes_from_a_real_netns_run_to_the_authors_text() 
     let run = labrun(dir.path(), &["run", POD, "--netns"]);
     // the snapshot agrees with the run; the stale prose is reported
     assert_eq!(run.status.code(), Some(0), "{}", text(&run));
-    let last = "target/labrun/pod-on-host/last.jsonl";
+    let last = "target/labrun/book/src/pod-on-host/last.jsonl";
     let out = labrun(dir.path(), &["promote", POD, "--replay", last]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("promoted 1 step(s)"), "{}", text(&out));
@@ -318,7 +318,7 @@ fn from_snapshot_promotes_the_live_run_kept_beside_the_snapshot() {
         original
     );
     // nothing kept: a clear refusal
-    std::fs::remove_file(dir.path().join("snapshots/pod-on-host.run.jsonl")).unwrap();
+    std::fs::remove_file(dir.path().join("snapshots/book/src/pod-on-host.run.jsonl")).unwrap();
     let out = labrun(dir.path(), &["promote", POD, "--from-snapshot"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no live run is kept"), "{}", text(&out));
@@ -327,7 +327,8 @@ fn from_snapshot_promotes_the_live_run_kept_beside_the_snapshot() {
 #[test]
 fn review_can_promote_an_entry_into_the_document_as_well() {
     let dir = scratch_project();
-    let kept = std::fs::read_to_string(dir.path().join("snapshots/pod-on-host.run.jsonl")).unwrap();
+    let kept = std::fs::read_to_string(dir.path().join("snapshots/book/src/pod-on-host.run.jsonl"))
+        .unwrap();
     // the chapter's real run, with its first ping's statistics changed: a run that drifted
     let drifted = kept.replace(
         "2 packets transmitted, 2 received, 0% packet loss",

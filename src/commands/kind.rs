@@ -138,6 +138,11 @@ pub(crate) fn cluster(action: ClusterAction) -> anyhow::Result<ExitCode> {
     let name = kind::cluster_name(&lab.steps);
     let out = lab.config.run_dir(path);
     let kubeconfig = kind::kubeconfig_for(&out);
+    // Creating or deleting the cluster while a run of the document uses it is refused.
+    let _workspace = match action {
+        ClusterAction::Status { .. } => None,
+        _ => Some(labrun::workspace::Workspace::lock(&out, path, false)?),
+    };
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -4,3 +4,4 @@
 pub(crate) mod book;
 pub(crate) mod kind;
 pub(crate) mod run;
+pub(crate) mod snapshot;

@@ -67,6 +67,7 @@ pub(crate) fn run_document(
     kind: KindArgs,
     format: ReportFormat,
     strict: bool,
+    wait: bool,
 ) -> anyhow::Result<ExitCode> {
     let lab = Lab::open(path)?;
     labrun::list::warnings(&lab.doc, &lab.steps, &mut std::io::stderr().lock()).ok();
@@ -89,7 +90,13 @@ pub(crate) fn run_document(
         retry,
         ..Default::default()
     };
-    let out = lab.config.run_dir(path);
+    // One run of a document at a time, in a directory of its own; both exist (and are
+    // writable) before the first step runs.
+    let workspace = labrun::workspace::Workspace::lock(&lab.config.run_dir(path), path, wait)?;
+    let this_run = workspace.start_run()?;
+    let file = this_run.file();
+    labrun::record::write(&file, &[])?;
+    let out = this_run.dir.clone();
     let cap = lab.config.cap();
     let workdir = lab.config.workdir(path);
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -121,22 +128,23 @@ pub(crate) fn run_document(
                     settle,
                     create,
                 };
-                let mut k =
-                    labrun::execute::kind::Kind::new(&lab.steps, &workdir, &out, cap, kopts)
-                        .await?;
+                let mut k = labrun::execute::kind::Kind::new(
+                    &lab.steps,
+                    &workdir,
+                    workspace.dir(),
+                    &out,
+                    cap,
+                    kopts,
+                )
+                .await?;
                 k.preflight(path, &lab.steps)?;
                 drive(&lab, &mut k, &opts, &mut records).await
             }
         }
     })?;
     let (interrupted, failed) = interrupted;
-    let runs = out.join("runs");
-    let file = runs.join(format!(
-        "{}.jsonl",
-        labrun::run::timestamp(std::time::SystemTime::now())
-    ));
     labrun::record::write(&file, &records)?;
-    labrun::record::write(&out.join("last.jsonl"), &records)?;
+    labrun::record::write(&workspace.last(), &records)?;
     if let Some(e) = failed {
         eprintln!(
             "labrun: the run stopped after {} step(s); the partial run is in {}",

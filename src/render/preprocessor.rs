@@ -211,7 +211,8 @@ fn annotated(
     masks.extend(opts.masks.iter().cloned());
     let norm = Normalizer::new(&masks)
         .map_err(|m| anyhow::anyhow!("{}: {m}", config.root.join("labrun.toml").display()))?;
-    let snapshot_path = crate::snapshot::path_for(&config.snapshot_dir(), &path);
+    let snapshot_path = config.snapshot_path(&path);
+    let snapshot_path = config.legacy_snapshot(&path).unwrap_or(snapshot_path);
     let snapshot = crate::snapshot::load(&snapshot_path)?;
     let shown_path = path
         .strip_prefix(&config.root)
@@ -225,7 +226,14 @@ fn annotated(
     };
     let records: Option<(Vec<StepRecord>, String)> = match opts.mode {
         Mode::Replay => {
-            let file = run_file(book_root, &config, &path, &snapshot_path, opts);
+            let file = run_file(
+                book_root,
+                &config,
+                &path,
+                &snapshot_path,
+                snapshot.as_ref(),
+                opts,
+            )?;
             match file {
                 Some(f) if f.is_file() => Some((
                     crate::record::read(&f)?,
@@ -296,18 +304,14 @@ fn run_file(
     config: &Config,
     doc: &Path,
     snapshot_path: &Path,
+    snapshot: Option<&crate::snapshot::Snapshot>,
     opts: &Options,
-) -> Option<PathBuf> {
-    match opts.run.as_deref().unwrap_or("committed") {
-        "committed" => Some(committed_run(snapshot_path)),
+) -> crate::error::Result<Option<PathBuf>> {
+    Ok(match opts.run.as_deref().unwrap_or("committed") {
+        "committed" => crate::snapshot::committed_run_checked(snapshot_path, snapshot)?,
         "last" => Some(config.run_dir(doc).join("last.jsonl")),
         other => Some(book_root.join(other)),
-    }
-}
-
-/// Where an accepted live run is kept, next to its snapshot: `<doc>.run.jsonl`.
-pub fn committed_run(snapshot_path: &Path) -> PathBuf {
-    snapshot_path.with_extension("run.jsonl")
+    })
 }
 
 /// The command a reader would use to verify a chapter.
@@ -345,9 +349,10 @@ fn live(
         retry,
         ..Default::default()
     };
-    let out = config.run_dir(path);
+    let workspace = crate::workspace::Workspace::lock(&config.run_dir(path), path, true)?;
+    let this_run = workspace.start_run()?;
     let cap = config.cap();
-    let mut backend = crate::execute::Local::new(&config.workdir(path), &out, cap)?;
+    let mut backend = crate::execute::Local::new(&config.workdir(path), &this_run.dir, cap)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -361,7 +366,8 @@ fn live(
     ));
     drop(backend);
     let note = result.err().map(|e| format!("the live run stopped: {e}"));
-    crate::record::write(&out.join("last.jsonl"), &records)?;
+    crate::record::write(&this_run.file(), &records)?;
+    crate::record::write(&workspace.last(), &records)?;
     Ok((records, note))
 }
 

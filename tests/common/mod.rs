@@ -286,3 +286,18 @@ pub fn fake_kind_dir() -> std::path::PathBuf {
         _ => dir,
     }
 }
+
+/// The run directories labrun made for the document named `key` under `root`
+/// (`target/labrun/<key>/<run id>/`), oldest first.
+#[allow(dead_code)]
+pub fn run_dirs(root: &Path, key: &str) -> Vec<std::path::PathBuf> {
+    let dir = root.join("target/labrun").join(key);
+    let mut runs: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .flatten()
+        .filter(|e| e.path().join("run.jsonl").is_file())
+        .map(|e| e.path())
+        .collect();
+    runs.sort();
+    runs
+}

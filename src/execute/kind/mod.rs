@@ -127,10 +127,12 @@ pub fn kind_version() -> Result<String> {
 
 impl Kind {
     /// Connect to Docker, find kind, decide the cluster, and prepare the session: a scratch
-    /// copy of `workdir`, `KUBECONFIG` at labrun's own file, `KIND_CLUSTER_NAME` the cluster.
+    /// copy of `workdir` in the run's directory `out`, `KUBECONFIG` at labrun's own file in the
+    /// document's directory `document_dir`, `KIND_CLUSTER_NAME` the cluster.
     pub async fn new(
         steps: &[Step],
         workdir: &Path,
+        document_dir: &Path,
         out: &Path,
         cap: usize,
         opts: Options,
@@ -140,7 +142,7 @@ impl Kind {
         versions.insert("docker".into(), facts.version().await?.into());
         versions.insert("kind".into(), kind_version()?.into());
         let cluster = opts.cluster.clone().unwrap_or_else(|| cluster_name(steps));
-        let kubeconfig = kubeconfig_for(out);
+        let kubeconfig = kubeconfig_for(document_dir);
         let existing = facts.nodes(&cluster).await?;
         if !existing.is_empty() && !opts.reuse {
             return Err(Error::Environment(format!(
