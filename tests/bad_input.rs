@@ -372,3 +372,25 @@ fn an_unterminated_heredoc_is_bad_input_at_its_line() {
     }
     assert!(!dir.path().join("target").exists(), "nothing ran");
 }
+
+#[test]
+fn check_keeps_exit_1_when_only_the_pending_file_cannot_be_written() {
+    let dir = scratch("d.md", "# T\n\n```console\n$ echo a\na\n```\n");
+    let r = r#"{"step":"t/1","command":"echo a","stdout":"b\n","stderr":"","exit_code":0,"duration_ms":1,"origin":"live"}"#;
+    std::fs::write(dir.path().join("run.jsonl"), format!("{r}\n")).unwrap();
+    // the pending file's name is taken by a directory: it cannot be written
+    std::fs::create_dir_all(dir.path().join("snapshots/d.snap.new/x")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .args(["check", "d.md", "--replay", "run.jsonl"])
+        .current_dir(dir.path())
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("warning: the pending snapshot entries could not be written"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL"));
+}

@@ -66,3 +66,53 @@ fn a_100000_row_listing_normalizes_as_before() {
         "f4932b53eae4819eb9211e0e1c1b4fd167e3cd429d206134081978f76afda7b4"
     );
 }
+
+#[test]
+fn normalize_streams_what_it_has_read_before_its_input_ends() {
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .args(["normalize"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // one chunk's worth of lines, the input left open
+    for i in 0..4096 {
+        writeln!(stdin, "pod-{i} 10.244.{}.{} Running", i / 250, i % 250).unwrap();
+    }
+    stdin.flush().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    assert!(
+        first.starts_with(b"pod-0 <IP1>"),
+        "{:?}",
+        String::from_utf8_lossy(&first)
+    );
+    drop(stdin);
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
+fn a_line_of_normalize_input_that_is_not_utf8_is_named() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .args(["normalize"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ok\nok\n\xff bad\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("<stdin>:3: not valid UTF-8"), "{stderr}");
+}
