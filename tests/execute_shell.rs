@@ -116,3 +116,25 @@ async fn output_beyond_the_cap_is_cut_and_flagged() {
     assert_eq!(o.stdout.len(), 1024 * 1024);
     assert_eq!(o.exit_code, 0);
 }
+
+#[tokio::test]
+async fn a_step_text_cannot_reach_the_lines_labrun_runs_around_it() {
+    // an unterminated here-document and an open quote end with the step's own text: labrun's
+    // wrapper (the exit code, the saved state) is never read into them
+    let (d, sh) = shell();
+    sh.run("KEPT=yes", T).await.unwrap();
+    let o = sh.run("cat > note.txt <<EOF\nhello", T).await.unwrap();
+    let note = std::fs::read_to_string(d.path().join("work/note.txt")).unwrap();
+    assert_eq!(note, "hello\n", "{o:?}");
+    assert!(
+        o.stderr.contains("here-document"),
+        "bash's own warning: {o:?}"
+    );
+    let o = sh.run("echo \"open", T).await.unwrap();
+    assert_ne!(
+        o.exit_code, 0,
+        "a syntax error of the step is the step's: {o:?}"
+    );
+    let o = sh.run("echo $KEPT", T).await.unwrap();
+    assert_eq!(o.stdout, "yes\n", "the session survived both");
+}

@@ -1,23 +1,28 @@
 //! `labrun run`: a document executed through a backend (local or kind), its run written, then
 //! checked and reported exactly as `labrun check --replay` would.
 
+use std::io::Write as _;
+
 use anyhow::Context;
 use labrun::error::{Error, ExitCode};
 use labrun::lab::Lab;
 
 use crate::{BackendName, ReportFormat, check_and_report};
 
-/// Run the steps through `backend` until they end or SIGINT/SIGTERM arrives; then the
-/// backend's own end (on interruption too). Returns (interrupted, the error that stopped it).
+/// Run the steps through `backend` until they end or SIGINT/SIGTERM/SIGHUP arrives; then the
+/// backend's own end (on interruption too). Returns (the exit code of the signal that stopped
+/// it, the error that stopped it).
 pub(crate) async fn drive<B: labrun::execute::Backend>(
     lab: &Lab,
     backend: &mut B,
     opts: &labrun::run::Options,
     records: &mut Vec<labrun::record::StepRecord>,
-) -> anyhow::Result<(bool, Option<Error>)> {
+) -> anyhow::Result<(Option<ExitCode>, Option<Error>)> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    // the terminal closed: the run ends as on SIGTERM, its file written
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let mut progress = Progress::new();
     let mut failed = None;
     let interrupted = {
@@ -25,10 +30,11 @@ pub(crate) async fn drive<B: labrun::execute::Backend>(
         tokio::select! {
             r = labrun::run::run(lab, backend, opts, records, &mut show) => {
                 failed = r.err();
-                false
+                None
             }
-            _ = int.recv() => true,
-            _ = term.recv() => true,
+            _ = int.recv() => Some(ExitCode::Interrupted),
+            _ = term.recv() => Some(ExitCode::Interrupted),
+            _ = hup.recv() => Some(ExitCode::Hangup),
         }
     };
     progress.clear();
@@ -153,13 +159,15 @@ pub(crate) fn run_document(
         );
         return Err(e.into());
     }
-    if interrupted {
-        eprintln!(
+    if let Some(code) = interrupted {
+        // the terminal may be gone (SIGHUP): a failed write to it changes nothing
+        let _ = writeln!(
+            std::io::stderr(),
             "labrun: interrupted after {} step(s); the partial run is in {}",
             records.len(),
             file.display()
         );
-        return Ok(ExitCode::Interrupted);
+        return Ok(code);
     }
     eprintln!("labrun: run recorded in {}", file.display());
     check_and_report(&lab, path, &file, &records, format, strict)

@@ -6,6 +6,7 @@
 //! [`Backend`] decides where that session lives (a scratch directory, a network namespace, a
 //! kind cluster's isolation) and what happens around each step (refusal, settling).
 
+pub mod contain;
 pub mod kind;
 pub mod local;
 pub mod netns;

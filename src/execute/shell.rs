@@ -114,12 +114,24 @@ impl Shell {
         self
     }
 
+    /// Write `command` to a file of its own for bash to source: no text of a step (an
+    /// unterminated here-document, an open quote) can reach labrun's own lines around it.
+    fn step_file(&self, command: &str) -> Result<StepFile> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = self.state.with_file_name(format!("step-{n}.sh"));
+        std::fs::write(&path, command).map_err(|e| Error::io(&path, e))?;
+        Ok(StepFile(path))
+    }
+
     /// Run `command` with a deadline. A timed-out command has its process group killed and
     /// keeps what it printed until then.
     pub async fn run(&self, command: &str, timeout: Duration) -> Result<Outcome> {
+        let file = self.step_file(command)?;
         let script = format!(
-            ". \"$__LABRUN_STATE\" 2>/dev/null\n{}{command}\n{SAVE}",
-            self.prologue
+            ". \"$__LABRUN_STATE\" 2>/dev/null\n{}. {}\n{SAVE}",
+            self.prologue,
+            quoted(&file.0)
         );
         let started = Instant::now();
         let fresh = self.fresh_state();
@@ -186,15 +198,32 @@ impl Shell {
     /// Start `command` in a background terminal: the session's state restored, its own
     /// process group, output collected until [`Terminal::stop`].
     pub fn spawn(&self, command: &str) -> Result<Terminal> {
+        let file = self.step_file(command)?;
         let script = format!(
-            ". \"$__LABRUN_STATE\" 2>/dev/null\n{}{command}",
-            self.prologue
+            ". \"$__LABRUN_STATE\" 2>/dev/null\n{}. {}",
+            self.prologue,
+            quoted(&file.0)
         );
         Ok(Terminal {
             proc: Spawned::start(&script, &self.state, &self.root, self.cap)?,
             started: Instant::now(),
+            _file: file,
         })
     }
+}
+
+/// A step's text as a file, removed when the step is done with it.
+struct StepFile(PathBuf);
+
+impl Drop for StepFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// `path` as one bash word.
+fn quoted(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {
@@ -248,22 +277,30 @@ impl Spawned {
     }
 
     fn spawn(script: &str, state: &Path, root: &Path, cap: usize, stdin: Stdio) -> Result<Spawned> {
-        let mut cmd = tokio::process::Command::new("bash");
+        let launcher = super::contain::launcher();
+        let tag = super::contain::new_tag();
+        let mut cmd = tokio::process::Command::new(launcher[0]);
         cmd.current_dir(root)
+            .args(&launcher[1..])
             .arg("--noprofile")
             .arg("--norc")
             .arg("-c")
-            .arg(script)
+            .arg(format!("{}{script}", super::contain::prelude()))
             .env("__LABRUN_STATE", state)
+            .env(super::contain::TAG, &tag)
             .stdin(stdin)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         cmd.as_std_mut().process_group(0);
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.as_std_mut().pre_exec(super::contain::die_with_parent);
+        }
         let mut child = cmd.spawn().map_err(|e| {
             Error::Environment(format!("cannot start bash in {}: {e}", root.display()))
         })?;
-        let guard = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)));
+        let guard = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)), tag);
         let out = capture(child.stdout.take().expect("piped"), cap);
         let err = capture(child.stderr.take().expect("piped"), cap);
         Ok(Spawned {
@@ -295,6 +332,7 @@ impl Spawned {
 pub struct Terminal {
     proc: Spawned,
     started: Instant,
+    _file: StepFile,
 }
 
 impl Terminal {
@@ -346,14 +384,16 @@ impl Terminal {
 }
 
 /// Kills a process group when dropped: on timeout, on Ctrl-C (the future is dropped), and
-/// after a normal exit (background leftovers of the step).
-struct GroupGuard(Option<Pid>);
+/// after a normal exit (background leftovers of the step); then whatever left the group but
+/// still carries the bash's tag (see [`super::contain`]).
+struct GroupGuard(Option<Pid>, String);
 
 impl GroupGuard {
     fn kill(&self) {
         if let Some(pgid) = self.0 {
             let _ = killpg(pgid, Signal::SIGKILL);
         }
+        super::contain::sweep(&self.1);
     }
 }
 
