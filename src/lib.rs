@@ -27,3 +27,23 @@ pub mod snapshot;
 pub mod steps;
 pub mod syntax;
 pub mod workspace;
+
+/// Run `f`, catching a panic without the panic hook printing it: for a dependency's panic on
+/// hostile input, which the caller turns into bad input. labrun's own code never runs under it.
+pub fn quiet_panics<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> std::thread::Result<R> {
+    use std::cell::Cell;
+    thread_local!(static QUIET: Cell<bool> = const { Cell::new(false) });
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info)
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let r = std::panic::catch_unwind(f);
+    QUIET.with(|q| q.set(was));
+    r
+}

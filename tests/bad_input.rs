@@ -394,3 +394,18 @@ fn check_keeps_exit_1_when_only_the_pending_file_cannot_be_written() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL"));
 }
+
+#[test]
+fn a_url_scheme_ending_a_line_does_not_crash_the_asciidoc_reader() {
+    // asciidork 0.38 panics on it; labrun reads the document all the same
+    for scheme in ["http://", "https://", "mailto://", "file:///"] {
+        let doc = format!("= T\n\nOpen {scheme}\n\n[source,console]\n----\n$ echo hi\nhi\n----\n");
+        let dir = scratch("d.adoc", &doc);
+        let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+        assert_eq!(code, 0, "{scheme}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["steps"][0]["command"], "echo hi", "{scheme}");
+        assert_eq!(v["steps"][0]["line"], 7, "{scheme}: lines as in the source");
+    }
+}

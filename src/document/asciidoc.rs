@@ -107,6 +107,69 @@ pub fn with_ast<R>(
     f: impl FnOnce(&asciidork_ast::Document, Vec<Warning>) -> Result<R>,
 ) -> Result<R> {
     nesting(path, source)?;
+    // asciidork 0.38 panics on a URL scheme that ends a line (`see http://`); such a
+    // document is read again with those lines disarmed (same length: the AST's offsets stay
+    // true), and any other panic of the parser is bad input, not a crash.
+    let mut f = Some(f);
+    if let Some(r) = parse_checked(path, source, &mut f)? {
+        return Ok(r);
+    }
+    let disarmed = disarm_bare_schemes(source);
+    parse_checked(path, &disarmed, &mut f)?.ok_or_else(|| {
+        Error::input(
+            path,
+            0,
+            "the AsciiDoc parser (asciidork) failed on this document",
+        )
+    })
+}
+
+/// The parser's answer, or `None` when it panicked.
+fn parse_quietly(
+    p: Parser<'_>,
+) -> Option<
+    std::result::Result<
+        asciidork_parser::prelude::ParseResult<'_>,
+        Vec<asciidork_parser::Diagnostic>,
+    >,
+> {
+    crate::quiet_panics(std::panic::AssertUnwindSafe(|| p.parse())).ok()
+}
+
+/// Lines ending in a URL scheme and nothing else (`http://`, `mailto://`, `file:///`) with
+/// the scheme's last `/` replaced by a space: text of the same length asciidork reads.
+fn disarm_bare_schemes(source: &str) -> String {
+    let mut out = String::with_capacity(source.len());
+    for line in source.split_inclusive('\n') {
+        let body = line.trim_end_matches(['\n', '\r']);
+        let bare = [
+            "http://",
+            "https://",
+            "ftp://",
+            "mailto://",
+            "irc://",
+            "file:///",
+        ]
+        .iter()
+        .any(|s| body.ends_with(s));
+        if bare {
+            out.push_str(&body[..body.len() - 1]);
+            out.push(' ');
+            out.push_str(&line[body.len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+/// One strict parse, and a lenient one when every diagnostic is of the kind Asciidoctor only
+/// warns about; `f` (taken from its slot) gets the AST. `None` when the parser panicked (`f`
+/// is left in its slot).
+fn parse_checked<R, F>(path: &Path, source: &str, f: &mut Option<F>) -> Result<Option<R>>
+where
+    F: FnOnce(&asciidork_ast::Document, Vec<Warning>) -> Result<R>,
+{
     let bump = Bump::new();
     let parser = Parser::from_str(source, SourceFile::Tmp, &bump);
     let error = |d: &asciidork_parser::Diagnostic| {
@@ -114,8 +177,13 @@ pub fn with_ast<R>(
     };
     let lenient =
         |d: &asciidork_parser::Diagnostic| WARNINGS.iter().any(|w| d.message.starts_with(w));
-    match parser.parse() {
-        Ok(result) => f(&result.document, Vec::new()),
+    let take = |f: &mut Option<F>| f.take().expect("the callback runs once");
+    let parse = parse_quietly;
+    let Some(first) = parse(parser) else {
+        return Ok(None);
+    };
+    match first {
+        Ok(result) => take(f)(&result.document, Vec::new()).map(Some),
         Err(diagnostics) if !diagnostics.iter().all(lenient) => Err(error(&diagnostics[0])),
         Err(_) => {
             let bump = Bump::new();
@@ -124,7 +192,10 @@ pub fn with_ast<R>(
                 strict: false,
                 ..Default::default()
             });
-            let result = parser.parse().map_err(|d| error(&d[0]))?;
+            let Some(second) = parse(parser) else {
+                return Ok(None);
+            };
+            let result = second.map_err(|d| error(&d[0]))?;
             if let Some(d) = result.warnings.iter().find(|d| !lenient(d)) {
                 return Err(error(d));
             }
@@ -136,7 +207,7 @@ pub fn with_ast<R>(
                     message: format!("{} (read as Asciidoctor would, with a warning)", d.message),
                 })
                 .collect();
-            f(&result.document, warnings)
+            take(f)(&result.document, warnings).map(Some)
         }
     }
 }
