@@ -19,7 +19,7 @@ use crate::record::StepRecord;
 use crate::snapshot::{Entry, Snapshot};
 use crate::steps::Step;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
     Pass,
@@ -79,7 +79,7 @@ pub struct Learned {
     pub determined: bool,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Summary {
     pub pass: usize,
     pub fail: usize,

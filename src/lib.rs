@@ -25,6 +25,7 @@ pub mod report;
 pub mod run;
 pub mod snapshot;
 pub mod steps;
+pub mod suite;
 pub mod syntax;
 pub mod workspace;
 

@@ -30,7 +30,7 @@ enum ListFormat {
     Json,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ReportFormat {
     Human,
     Json,
@@ -38,7 +38,7 @@ enum ReportFormat {
     Github,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, ValueEnum)]
 enum BackendName {
     Local,
     Kind,
@@ -62,6 +62,18 @@ enum ClusterAction {
 }
 
 #[derive(Subcommand)]
+enum ReportAction {
+    /// Combine the JSON reports of shards into the report one unsharded run would print.
+    Merge {
+        /// Reports written by `labrun run … --format json`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Subcommand)]
 enum Supports {
     /// Exit 0 when the renderer is supported.
     Supports { renderer: String },
@@ -69,24 +81,13 @@ enum Supports {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Execute a document's steps for real, record the run, and check it.
-    Run {
-        path: PathBuf,
-        #[arg(long, value_enum, default_value = "local")]
-        backend: BackendName,
-        /// Run everything in a network namespace of its own (root needed).
-        #[arg(long)]
-        netns: bool,
-        #[command(flatten)]
-        kind: commands::run::KindArgs,
-        #[arg(long, value_enum, default_value = "human")]
-        format: ReportFormat,
-        /// Not-run steps and stale prose fail too.
-        #[arg(long)]
-        strict: bool,
-        /// When another labrun is running this document, wait for it instead of refusing.
-        #[arg(long)]
-        wait: bool,
+    /// Execute documents' steps for real, record each run, and check it: one document, several,
+    /// a directory of them, or a book (its SUMMARY.md chapters, in order).
+    Run(commands::run::RunArgs),
+    /// Reports of several runs (shards of a CI matrix) combined.
+    Report {
+        #[command(subcommand)]
+        action: ReportAction,
     },
     /// Build the book with mdBook, in-process, each step annotated (the main job).
     Build {
@@ -284,7 +285,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let lab = Lab::open(&path)?;
             labrun::list::warnings(&lab.doc, &lab.steps, &mut std::io::stderr().lock()).ok();
             let records = labrun::record::read(&replay)?;
-            check_and_report(&lab, &path, &replay, &records, format, strict)
+            check_and_report(&lab, &path, &replay, &records, format, strict, None)
         }
         Command::Accept {
             path,
@@ -308,15 +309,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Preprocess { supports } => commands::book::preprocess(supports),
         Command::Doctor { path } => commands::kind::doctor(path.as_deref()),
         Command::Cluster { action } => commands::kind::cluster(action),
-        Command::Run {
-            path,
-            backend,
-            netns,
-            kind,
-            format,
-            strict,
-            wait,
-        } => commands::run::run_document(&path, backend, netns, kind, format, strict, wait),
+        Command::Run(args) => commands::suite::run(args),
+        Command::Report {
+            action: ReportAction::Merge { files, format },
+        } => commands::suite::merge(&files, format),
         Command::Normalize { doc, command, file } => {
             let norm = match doc {
                 Some(d) => Lab::open(&d)?.norm,
@@ -392,6 +388,7 @@ fn check_and_report(
     records: &[labrun::record::StepRecord],
     format: ReportFormat,
     strict: bool,
+    doc_report: Option<(&std::path::Path, usize)>,
 ) -> anyhow::Result<ExitCode> {
     let report = labrun::check::check(
         run_file,
@@ -403,6 +400,11 @@ fn check_and_report(
     )?;
     emit(&report, format, path)?;
     commands::snapshot::write_pending(lab, &report);
+    if let Some((file, index)) = doc_report {
+        let d = labrun::suite::DocReport::of(&report, &path.display().to_string(), index, strict);
+        let text = serde_json::to_string(&d).context("writing the document's report")?;
+        labrun::record::write_atomic(file, text.as_bytes())?;
+    }
     Ok(if report.failed(strict) {
         ExitCode::StepsFailed
     } else {

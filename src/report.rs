@@ -9,6 +9,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use crate::check::{Report, Status, Summary, Verdict};
+use crate::suite::{DocReport, Outcome, SuiteReport, SuiteSummary};
 
 /// Whether to colour a stream: a terminal, and `NO_COLOR` unset.
 pub fn colour_for(is_terminal: bool) -> bool {
@@ -60,7 +61,12 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 pub fn human(report: &Report, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
-    for v in &report.verdicts {
+    human_doc(&DocReport::of(report, "", 0, false), colour, out)
+}
+
+/// One document's verdicts, warnings and closing line.
+fn human_doc(d: &DocReport, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    for v in &d.steps {
         let (tag, code) = match v.status {
             Status::Pass => ("PASS", "32"),
             Status::Fail => ("FAIL", "31;1"),
@@ -86,8 +92,8 @@ pub fn human(report: &Report, colour: bool, out: &mut dyn Write) -> std::io::Res
             if let Some(cmd) = &v.executed {
                 writeln!(out, "    ran: {}", printable(cmd))?;
             }
-            if let Some(d) = &v.diff {
-                for l in d.lines() {
+            if let Some(diff) = &v.diff {
+                for l in diff.lines() {
                     let l = &*printable(l);
                     let c = match l.as_bytes().first() {
                         Some(b'-') if !l.starts_with("---") => "31",
@@ -105,17 +111,93 @@ pub fn human(report: &Report, colour: bool, out: &mut dyn Write) -> std::io::Res
             }
         }
     }
-    for (id, msg) in &report.doc_drift {
-        writeln!(out, "{} {id}: {msg}", paint(colour, "33", "warning:"))?;
+    for drift in &d.doc_drift {
+        writeln!(
+            out,
+            "{} {}: {}",
+            paint(colour, "33", "warning:"),
+            drift.id,
+            drift.message
+        )?;
     }
-    for id in &report.stale {
+    for id in &d.stale {
         writeln!(
             out,
             "{} snapshot entry `{id}` matches no step (stale)",
             paint(colour, "33", "warning:")
         )?;
     }
-    writeln!(out, "{}", closing_line(&report.summary()))
+    writeln!(out, "{}", closing_line(&d.summary))
+}
+
+/// Many documents: each one's report under its name, then a line per document and the
+/// totals.
+pub fn human_suite(s: &SuiteReport, colour: bool, out: &mut dyn Write) -> std::io::Result<()> {
+    for d in &s.documents {
+        writeln!(
+            out,
+            "{}",
+            paint(colour, "1", &format!("== {}", printable(&d.document)))
+        )?;
+        match d.outcome {
+            Outcome::Unchanged | Outcome::Error => {
+                writeln!(out, "{}", printable(d.message.as_deref().unwrap_or("")))?
+            }
+            _ => human_doc(d, colour, out)?,
+        }
+        writeln!(out)?;
+    }
+    for d in &s.documents {
+        let (tag, code) = outcome_tag(d.outcome);
+        let detail = match d.outcome {
+            Outcome::Unchanged | Outcome::Error => {
+                printable(d.message.as_deref().unwrap_or("")).into_owned()
+            }
+            _ => closing_line(&d.summary),
+        };
+        writeln!(
+            out,
+            "{:<12} {}: {detail}",
+            paint(colour, code, tag),
+            printable(&d.document)
+        )?;
+    }
+    writeln!(out, "{}", suite_line(&s.summary))
+}
+
+fn outcome_tag(o: Outcome) -> (&'static str, &'static str) {
+    match o {
+        Outcome::Passed => ("PASSED", "32"),
+        Outcome::Failed => ("FAILED", "31;1"),
+        Outcome::Error => ("ERROR", "31;1"),
+        Outcome::Interrupted => ("INTERRUPTED", "33"),
+        Outcome::Unchanged => ("UNCHANGED", "36"),
+    }
+}
+
+/// `N documents: A passed, B failed[, C errors, D interrupted, E unchanged]; steps: …`.
+pub fn suite_line(s: &SuiteSummary) -> String {
+    let mut line = format!(
+        "{} document(s): {} passed, {} failed",
+        s.documents, s.passed, s.failed
+    );
+    for (n, what) in [
+        (s.errors, "with errors"),
+        (s.interrupted, "interrupted"),
+        (s.unchanged, "unchanged"),
+    ] {
+        if n > 0 {
+            line.push_str(&format!(", {n} {what}"));
+        }
+    }
+    line.push_str(&format!("; steps: {}", closing_line(&s.steps)));
+    line
+}
+
+/// Many documents as JSON: `{"documents": [...], "summary": {...}}`.
+pub fn json_suite(s: &SuiteReport, out: &mut dyn Write) -> std::io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, s)?;
+    writeln!(out)
 }
 
 #[derive(Serialize)]
@@ -158,53 +240,95 @@ fn xml(text: &str) -> String {
 
 /// JUnit XML: one testcase per step, classname the section.
 pub fn junit(report: &Report, document: &str, out: &mut dyn Write) -> std::io::Result<()> {
-    let s = report.summary();
+    junit_docs(&[DocReport::of(report, document, 0, false)], out)
+}
+
+/// Many documents as JUnit XML: a `<testsuite>` per document.
+pub fn junit_suite(s: &SuiteReport, out: &mut dyn Write) -> std::io::Result<()> {
+    junit_docs(&s.documents, out)
+}
+
+fn junit_docs(docs: &[DocReport], out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
-    writeln!(
-        out,
-        r#"<testsuites><testsuite name="{}" tests="{}" failures="{}" skipped="{}">"#,
-        xml(document),
-        report.verdicts.len(),
-        s.fail,
-        s.skip + s.not_run + s.unverified
-    )?;
-    for v in &report.verdicts {
-        let class = if v.section.is_empty() {
-            "preamble"
-        } else {
-            &v.section
-        };
-        write!(
+    write!(out, "<testsuites>")?;
+    for d in docs {
+        let s = &d.summary;
+        let errors = usize::from(d.outcome == Outcome::Error);
+        writeln!(
             out,
-            r#"  <testcase classname="{}" name="{}">"#,
-            xml(class),
-            xml(&v.id)
+            r#"<testsuite name="{}" tests="{}" failures="{}" errors="{errors}" skipped="{}">"#,
+            xml(&d.document),
+            d.steps.len() + errors,
+            s.fail,
+            s.skip + s.not_run + s.unverified
         )?;
-        match v.status {
-            Status::Fail => write!(
+        if d.outcome == Outcome::Error {
+            writeln!(
                 out,
-                r#"<failure message="{}">{}</failure>"#,
-                xml(v.reason.as_deref().unwrap_or("failed")),
-                xml(v.diff.as_deref().unwrap_or(""))
-            )?,
-            Status::Skip | Status::NotRun | Status::Unverified => {
-                write!(out, r#"<skipped message="{}"/>"#, xml(v.status.label()))?
-            }
-            Status::Pass => {}
+                r#"  <testcase classname="labrun" name="{}"><error message="{}"/></testcase>"#,
+                xml(&d.document),
+                xml(d.message.as_deref().unwrap_or("error"))
+            )?;
         }
-        writeln!(out, "</testcase>")?;
+        for v in &d.steps {
+            let class = if v.section.is_empty() {
+                "preamble"
+            } else {
+                &v.section
+            };
+            write!(
+                out,
+                r#"  <testcase classname="{}" name="{}">"#,
+                xml(class),
+                xml(&v.id)
+            )?;
+            match v.status {
+                Status::Fail => write!(
+                    out,
+                    r#"<failure message="{}">{}</failure>"#,
+                    xml(v.reason.as_deref().unwrap_or("failed")),
+                    xml(v.diff.as_deref().unwrap_or(""))
+                )?,
+                Status::Skip | Status::NotRun | Status::Unverified => {
+                    write!(out, r#"<skipped message="{}"/>"#, xml(v.status.label()))?
+                }
+                Status::Pass => {}
+            }
+            writeln!(out, "</testcase>")?;
+        }
+        write!(out, "</testsuite>")?;
     }
-    writeln!(out, "</testsuite></testsuites>")
+    writeln!(out, "</testsuites>")
 }
 
 /// GitHub Actions annotations: `::error file=…,line=…::` per failed step.
 pub fn github(report: &Report, document: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    github_doc(&DocReport::of(report, document, 0, false), out)
+}
+
+/// Many documents' annotations.
+pub fn github_suite(s: &SuiteReport, out: &mut dyn Write) -> std::io::Result<()> {
+    for d in &s.documents {
+        github_doc(d, out)?;
+    }
+    Ok(())
+}
+
+fn github_doc(d: &DocReport, out: &mut dyn Write) -> std::io::Result<()> {
     let esc = |s: &str| {
         s.replace('%', "%25")
             .replace('\r', "%0D")
             .replace('\n', "%0A")
     };
-    for v in &report.verdicts {
+    let document = &d.document;
+    if d.outcome == Outcome::Error {
+        writeln!(
+            out,
+            "::error file={document},title=labrun::{}",
+            esc(d.message.as_deref().unwrap_or("error"))
+        )?;
+    }
+    for v in &d.steps {
         if v.status == Status::Fail {
             let msg = format!(
                 "{}: {}\n{}",
@@ -220,11 +344,11 @@ pub fn github(report: &Report, document: &str, out: &mut dyn Write) -> std::io::
             )?;
         }
     }
-    for (id, msg) in &report.doc_drift {
+    for drift in &d.doc_drift {
         writeln!(
             out,
             "::warning file={document},title=labrun::{}",
-            esc(&format!("{id}: {msg}"))
+            esc(&format!("{}: {}", drift.id, drift.message))
         )?;
     }
     Ok(())

@@ -5,3 +5,4 @@ pub(crate) mod book;
 pub(crate) mod kind;
 pub(crate) mod run;
 pub(crate) mod snapshot;
+pub(crate) mod suite;

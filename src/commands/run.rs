@@ -46,8 +46,46 @@ pub(crate) async fn drive<B: labrun::execute::Backend>(
     Ok((interrupted, failed))
 }
 
+/// `labrun run`'s arguments.
+#[derive(clap::Args, Clone)]
+pub(crate) struct RunArgs {
+    /// Documents (.md, .adoc), directories of them, or books (a directory with book.toml).
+    #[arg(required = true)]
+    pub(crate) paths: Vec<std::path::PathBuf>,
+    #[arg(long, value_enum, default_value = "local")]
+    pub(crate) backend: BackendName,
+    /// Run everything in a network namespace of its own (root needed); one per document.
+    #[arg(long)]
+    pub(crate) netns: bool,
+    #[command(flatten)]
+    pub(crate) kind: KindArgs,
+    #[arg(long, value_enum, default_value = "human")]
+    pub(crate) format: ReportFormat,
+    /// Not-run steps and stale prose fail too.
+    #[arg(long)]
+    pub(crate) strict: bool,
+    /// When another labrun is running a document, wait for it instead of refusing.
+    #[arg(long)]
+    pub(crate) wait: bool,
+    /// Documents run at once, each in a session of its own (default 1).
+    #[arg(long, short = 'j', default_value_t = 1)]
+    pub(crate) jobs: usize,
+    /// Run only this shard's documents: count:K/N or hash:K/N (cargo-nextest's meaning).
+    #[arg(long)]
+    pub(crate) partition: Option<String>,
+    /// Skip a document whose inputs are those of its last passing run.
+    #[arg(long)]
+    pub(crate) changed: bool,
+    /// (internal) Write this document's report, for the run of many documents, here.
+    #[arg(long, hide = true)]
+    pub(crate) report_file: Option<std::path::PathBuf>,
+    /// (internal) The document's place in the run of many documents.
+    #[arg(long, hide = true, default_value_t = 0)]
+    pub(crate) index: usize,
+}
+
 /// The kind backend's flags of `labrun run`.
-#[derive(clap::Args)]
+#[derive(clap::Args, Clone)]
 pub(crate) struct KindArgs {
     /// kind backend: the cluster's name (default: the lab's `kind create cluster --name`, else kind).
     #[arg(long)]
@@ -66,16 +104,19 @@ pub(crate) struct KindArgs {
     pub(crate) create_timeout: Option<String>,
 }
 
-pub(crate) fn run_document(
-    path: &std::path::Path,
-    backend: BackendName,
-    netns: bool,
-    kind: KindArgs,
-    format: ReportFormat,
-    strict: bool,
-    wait: bool,
-) -> anyhow::Result<ExitCode> {
+pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let RunArgs {
+        backend,
+        netns,
+        format,
+        strict,
+        wait,
+        ..
+    } = *args;
+    let kind = &args.kind;
     let lab = Lab::open(path)?;
+    // what this run depends on, taken before it starts: a pass is recorded against it
+    let inputs = labrun::suite::inputs_digest(&lab)?;
     labrun::list::warnings(&lab.doc, &lab.steps, &mut std::io::stderr().lock()).ok();
     if netns && backend == BackendName::Kind {
         return Err(Error::input(
@@ -170,7 +211,18 @@ pub(crate) fn run_document(
         return Ok(code);
     }
     eprintln!("labrun: run recorded in {}", file.display());
-    check_and_report(&lab, path, &file, &records, format, strict)
+    let doc_report = args.report_file.as_deref().map(|f| (f, args.index));
+    let code = check_and_report(&lab, path, &file, &records, format, strict, doc_report)?;
+    if code == ExitCode::Success {
+        labrun::suite::record_pass(
+            workspace.dir(),
+            &labrun::suite::Passed {
+                inputs,
+                run: this_run.id.clone(),
+            },
+        )?;
+    }
+    Ok(code)
 }
 
 /// Show each step while it runs: a spinner with the elapsed time on a terminal (cluster
