@@ -51,6 +51,17 @@ pub struct StepRecord {
     /// When the step started (RFC 3339, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
+    /// The run's kind cluster stood for the lab's own under another name: in what ran and
+    /// what it printed, `live` reads as `document` when checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed: Option<Renamed>,
+}
+
+/// A cluster name of the run and the lab's name it stands for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Renamed {
+    pub live: String,
+    pub document: String,
 }
 
 impl StepRecord {
@@ -67,6 +78,22 @@ impl StepRecord {
                 s.push_str(&self.stderr);
                 s
             }
+        }
+    }
+
+    /// The record as the document would have written it: the run's cluster name read as the
+    /// lab's (see [`Renamed`]); itself when nothing was renamed.
+    pub fn as_document(&self) -> std::borrow::Cow<'_, StepRecord> {
+        match &self.renamed {
+            Some(r) if !r.live.is_empty() => {
+                let back = |t: &str| t.replace(&r.live, &r.document);
+                let mut copy = self.clone();
+                copy.command = back(&self.command);
+                copy.stdout = back(&self.stdout);
+                copy.stderr = back(&self.stderr);
+                std::borrow::Cow::Owned(copy)
+            }
+            _ => std::borrow::Cow::Borrowed(self),
         }
     }
 

@@ -84,7 +84,7 @@ pub async fn run<B: Backend>(
             continue;
         }
         index += 1;
-        let command = checker.planned(step);
+        let command = backend.rewrite(&checker.planned(step));
         progress(Event::Started {
             index,
             total,
@@ -121,6 +121,7 @@ pub async fn run<B: Backend>(
             .map_err(at_step)?,
         };
         record.versions = backend.versions();
+        record.renamed = backend.renamed();
         let status = checker.verdict(step, Some(&record)).status;
         progress(Event::Finished {
             step,
@@ -317,6 +318,7 @@ fn record_of(step: &Step, command: &str, o: Outcome, tries: u32) -> StepRecord {
         skipped: None,
         interrupted: None,
         unsettled: None,
+        renamed: None,
         at: Some(rfc3339(std::time::SystemTime::now() - o.duration)),
     }
 }

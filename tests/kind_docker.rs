@@ -1137,3 +1137,104 @@ fn the_doubles_certificate_credentials_reach_an_api_server_through_labrun() {
     assert_eq!(versions["kubernetes"], "v1.32.2", "{}", text(&out));
     assert_eq!(containers_of(&cluster.0), 0, "deleted at the end");
 }
+
+#[test]
+fn two_kind_documents_in_parallel_get_two_clusters_and_reach_only_their_own_nodes() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    // two labs, both written for the cluster `kind`, run together: each gets a cluster named
+    // from its document, and its `docker exec kind-worker` reaches that cluster's node
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("labrun.toml"), "retry = \"3s\"\n").unwrap();
+    let docs = dir.path().join(format!("par{}", std::process::id()));
+    std::fs::create_dir(&docs).unwrap();
+    std::fs::write(
+        docs.join("cluster.yaml"),
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n  - role: control-plane\n  - role: worker\n",
+    )
+    .unwrap();
+    for lab in ["a", "b"] {
+        std::fs::write(
+            docs.join(format!("{lab}.md")),
+            format!(
+                "# Lab {lab}\n\n```console\n$ kind create cluster --name kind --config cluster.yaml\n\
+                 $ docker exec kind-worker hostname\nkind-worker\n\
+                 $ docker exec kind-worker sh -c 'echo {lab} > /tmp/mark; ls /tmp'\nmark\n\
+                 $ kind delete cluster --name kind\n```\n"
+            ),
+        )
+        .unwrap();
+    }
+    let (path, _) = fake_path(dir.path());
+    let dir_name = docs.file_name().unwrap().to_str().unwrap().to_string();
+    let names: Vec<String> = ["a", "b"]
+        .iter()
+        .map(|l| labrun::suite::cluster_name(Path::new(&format!("{dir_name}/{l}"))))
+        .collect();
+    assert_ne!(names[0], names[1]);
+    let out = Command::new(BIN)
+        .args([
+            "run",
+            &dir_name,
+            "--backend",
+            "kind",
+            "--settle",
+            "2s",
+            "--jobs",
+            "2",
+        ])
+        .args(["--format", "json"])
+        .current_dir(dir.path())
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    for n in &names {
+        remove_cluster(n); // whatever happened, nothing is left running
+    }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // the stand-in cluster has no API server to settle against: each create step is
+    // reported unsettled (as in every test of a create here); every other step passes
+    for d in report["documents"].as_array().unwrap() {
+        let steps = d["steps"].as_array().unwrap();
+        assert!(
+            steps[0]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("did not settle"),
+            "{report}"
+        );
+        for s in &steps[1..] {
+            assert_eq!(s["status"], "pass", "{report}");
+        }
+    }
+    for (lab, name) in ["a", "b"].iter().zip(&names) {
+        let records = labrun::record::read(
+            &dir.path()
+                .join(format!("target/labrun/{dir_name}/{lab}/last.jsonl")),
+        )
+        .unwrap();
+        // what ran named this document's cluster, and its node answered as itself
+        assert_eq!(
+            records[0].command,
+            format!("kind create cluster --name {name} --config cluster.yaml")
+        );
+        assert_eq!(
+            records[1].command,
+            format!("docker exec {name}-worker hostname")
+        );
+        assert_eq!(records[1].stdout.trim(), format!("{name}-worker"));
+        assert_eq!(
+            records[3].command,
+            format!("kind delete cluster --name {name}")
+        );
+        assert_eq!(records[1].renamed.as_ref().unwrap().document, "kind");
+        assert_eq!(containers_of(name), 0, "deleted by the lab's own step");
+    }
+    assert_eq!(
+        containers_of("kind"),
+        0,
+        "no cluster `kind` was made or touched"
+    );
+}

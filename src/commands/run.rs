@@ -90,6 +90,10 @@ pub(crate) struct KindArgs {
     /// kind backend: the cluster's name (default: the lab's `kind create cluster --name`, else kind).
     #[arg(long)]
     pub(crate) cluster: Option<String>,
+    /// kind backend: a cluster of this name stands for the lab's own (its cluster name in the
+    /// lab's commands becomes this one; what they print reads back as the lab's name).
+    #[arg(long, conflicts_with = "cluster")]
+    pub(crate) own_cluster: Option<String>,
     /// kind backend: run against a cluster of that name that already exists.
     #[arg(long)]
     pub(crate) reuse: bool,
@@ -169,7 +173,8 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
                     None => labrun::execute::kind::Options::default().create,
                 };
                 let kopts = labrun::execute::kind::Options {
-                    cluster: kind.cluster.clone(),
+                    cluster: kind.own_cluster.clone().or_else(|| kind.cluster.clone()),
+                    rename: kind.own_cluster.is_some(),
                     reuse: kind.reuse,
                     keep: kind.keep_cluster,
                     settle,

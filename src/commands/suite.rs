@@ -39,7 +39,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .transpose()
         .map_err(|m| Error::input("--partition", 0, m))?;
     let all = labrun::suite::documents(&args.paths)?;
-    if args.kind.cluster.is_some() && all.len() > 1 {
+    if (args.kind.cluster.is_some() || args.kind.own_cluster.is_some()) && all.len() > 1 {
         return Err(Error::input(
             "--cluster",
             0,
@@ -238,14 +238,16 @@ async fn one(
         (&args.kind.settle, "--settle"),
         (&args.kind.create_timeout, "--create-timeout"),
         (&args.kind.cluster, "--cluster"),
+        (&args.kind.own_cluster, "--own-cluster"),
     ] {
         if let Some(v) = value {
             cmd.args([flag, v]);
         }
     }
     if args.backend == crate::BackendName::Kind && args.kind.cluster.is_none() && total > 1 {
-        // two chapters never share, or delete, each other's cluster
-        cmd.args(["--cluster", &labrun::suite::cluster_name(&d.key)]);
+        // two chapters never share, or delete, each other's cluster: each lab's own cluster
+        // name stands for one named from its document
+        cmd.args(["--own-cluster", &labrun::suite::cluster_name(&d.key)]);
     }
     // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
     unsafe {

@@ -35,6 +35,17 @@ pub trait Backend {
     /// The session the steps run in.
     fn shell(&self) -> &Shell;
 
+    /// The command to run for a step (bindings applied): the kind backend running a lab under
+    /// another cluster name rewrites the lab's name to it.
+    fn rewrite(&self, command: &str) -> String {
+        command.to_string()
+    }
+
+    /// The name the run's cluster has, standing for the lab's own, recorded with each step.
+    fn renamed(&self) -> Option<crate::record::Renamed> {
+        None
+    }
+
     /// Before a step runs, with the command as it will run: run it, skip it (with the
     /// reason), or refuse it with an error (which stops the run).
     async fn before(&mut self, _command: &str) -> Result<Admit> {

@@ -37,6 +37,10 @@ pub struct Options {
     /// The longest the lab's `kind create cluster` may take (node images are pulled, four
     /// nodes boot): a budget of its own, not the step timeout.
     pub create: Duration,
+    /// `cluster` stands for the lab's own: the lab's cluster name in its commands (`--name`,
+    /// node names, the `kind-<name>` context) is rewritten to it, and read back in what they
+    /// print (a run of many documents gives each one its own cluster this way).
+    pub rename: bool,
 }
 
 impl Default for Options {
@@ -47,6 +51,7 @@ impl Default for Options {
             keep: false,
             settle: Duration::from_secs(180),
             create: Duration::from_secs(600),
+            rename: false,
         }
     }
 }
@@ -73,6 +78,34 @@ pub struct Kind {
     shims: shim::Shims,
     /// The API server labrun's kubeconfig points at, as last verified against Docker.
     verified: Option<String>,
+    /// The run's cluster under the lab's name, with the pattern that finds the lab's name.
+    renamed: Option<(crate::record::Renamed, regex::Regex)>,
+}
+
+/// The pattern of the lab's cluster name `lab` in a command: after `--name`, `--name=` or
+/// `KIND_CLUSTER_NAME=`; as the prefix of a node (`-control-plane`, `-worker`, `-worker2`,
+/// `-external-load-balancer`); inside the `kind-<name>` context.
+fn lab_name_pattern(lab: &str) -> regex::Regex {
+    let l = regex::escape(lab);
+    regex::Regex::new(&format!(
+        r"(?P<flag>--name[= ]|KIND_CLUSTER_NAME=){l}\b|\b{l}(?P<node>-(?:control-plane\d*|worker\d*|external-load-balancer))\b|\bkind-{l}\b"
+    ))
+    .expect("an escaped name makes a valid pattern")
+}
+
+/// `command` with the lab's cluster name as the run's (see [`lab_name_pattern`]).
+fn rename_in(command: &str, pattern: &regex::Regex, run: &str) -> String {
+    pattern
+        .replace_all(command, |c: &regex::Captures| {
+            if let Some(flag) = c.name("flag") {
+                format!("{}{run}", flag.as_str())
+            } else if let Some(node) = c.name("node") {
+                format!("{run}{}", node.as_str())
+            } else {
+                format!("kind-{run}")
+            }
+        })
+        .into_owned()
 }
 
 /// The cluster a lab creates: `--name` of its `kind create cluster` step, else `kind`.
@@ -210,7 +243,18 @@ impl Kind {
             docker,
             shims,
             verified: None,
+            renamed: None,
         };
+        let lab = cluster_name(steps);
+        if k.opts.rename && lab != k.cluster {
+            k.renamed = Some((
+                crate::record::Renamed {
+                    live: k.cluster.clone(),
+                    document: lab.clone(),
+                },
+                lab_name_pattern(&lab),
+            ));
+        }
         if k.existed {
             k.learn_server_version().await;
             k.reverify().await?;
@@ -300,7 +344,7 @@ impl Kind {
             // with --reuse, the lab's create step is skipped
             .filter(|s| !self.existed || !is_create(&s.command))
             .filter_map(|s| {
-                guard::check(&s.command, &self.own(None))
+                guard::check(&self.rewrite(&s.command), &self.own(None))
                     .err()
                     .map(|why| format!("{}:{}: {why}", doc.display(), s.line))
             })
@@ -424,6 +468,17 @@ impl Backend for Kind {
         self.local.shell()
     }
 
+    fn rewrite(&self, command: &str) -> String {
+        match &self.renamed {
+            Some((r, pattern)) => rename_in(command, pattern, &r.live),
+            None => command.to_string(),
+        }
+    }
+
+    fn renamed(&self) -> Option<crate::record::Renamed> {
+        self.renamed.as_ref().map(|(r, _)| r.clone())
+    }
+
     async fn before(&mut self, command: &str) -> Result<Admit> {
         self.refused_meanwhile()?; // by a background step or watch since the last step
         if is_create(command) && self.existed {
@@ -495,5 +550,53 @@ impl Backend for Kind {
 
     async fn finish(&mut self) -> Result<()> {
         self.cleanup()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_labs_cluster_name_becomes_the_runs_where_it_names_the_cluster() {
+        let p = lab_name_pattern("kind");
+        let run = "labrun-lab";
+        for (command, renamed) in [
+            (
+                "kind create cluster --name kind --config x.yaml",
+                "kind create cluster --name labrun-lab --config x.yaml",
+            ),
+            (
+                "kind delete cluster --name=kind",
+                "kind delete cluster --name=labrun-lab",
+            ),
+            (
+                "docker exec -it kind-worker2 ip a",
+                "docker exec -it labrun-lab-worker2 ip a",
+            ),
+            (
+                "docker exec kind-control-plane crictl ps",
+                "docker exec labrun-lab-control-plane crictl ps",
+            ),
+            (
+                "kubectl --context kind-kind get nodes",
+                "kubectl --context kind-labrun-lab get nodes",
+            ),
+            (
+                "KIND_CLUSTER_NAME=kind kind get nodes",
+                "KIND_CLUSTER_NAME=labrun-lab kind get nodes",
+            ),
+            // the program, a kind of object, another cluster's nodes: left alone
+            (
+                "kind get clusters; kubectl explain kind",
+                "kind get clusters; kubectl explain kind",
+            ),
+            (
+                "docker exec mykind-worker ls",
+                "docker exec mykind-worker ls",
+            ),
+        ] {
+            assert_eq!(rename_in(command, &p, run), renamed, "{command}");
+        }
     }
 }
