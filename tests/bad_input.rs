@@ -409,3 +409,36 @@ fn a_url_scheme_ending_a_line_does_not_crash_the_asciidoc_reader() {
         assert_eq!(v["steps"][0]["line"], 7, "{scheme}: lines as in the source");
     }
 }
+
+#[test]
+fn an_unclosed_table_after_a_heading_out_of_sequence_is_refused_at_once() {
+    // found by the fuzzer: asciidork 0.38 loops without end on it, taking gigabytes
+    let dir = scratch("d.adoc", "=== a/1\n|===");
+    let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "d.adoc"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.contains("d.adoc:2: Table never closed, started here"),
+        "{stderr}"
+    );
+    let dir = scratch("d.adoc", "= T\n\n=== a\n\n====\ntext\n");
+    let (code, _, stderr) = labrun_in(dir.path(), &["list", "d.adoc"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("d.adoc:5: This delimiter was never closed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_empty_table_is_read_not_looped_on() {
+    // found by the fuzzer: asciidork 0.38 loops without end on a table with nothing inside
+    for body in ["|===\n|===\n", "|===\n\n// nothing\n|===\n"] {
+        let doc = format!("= T\n\n{body}\n[source,console]\n----\n$ echo hi\nhi\n----\n");
+        let dir = scratch("d.adoc", &doc);
+        let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+        assert_eq!(code, 0, "{stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(v["steps"][0]["command"], "echo hi");
+    }
+}

@@ -60,29 +60,45 @@ fn includes(source: &str) -> Vec<Warning> {
 /// sees it.
 pub const MAX_NESTING: usize = 64;
 
-/// Refuse delimited blocks nested more than [`MAX_NESTING`] deep, in one pass over the lines:
-/// a delimiter line closes the innermost block it matches, or opens one; inside a listing,
-/// literal, passthrough or comment block, delimiters of other kinds are text.
-fn nesting(path: &Path, source: &str) -> Result<()> {
-    let mut open: Vec<&str> = Vec::new();
+/// Refuse delimited blocks nested more than [`MAX_NESTING`] deep, and a block never closed,
+/// in one pass over the lines: a delimiter line closes the innermost block it matches, or
+/// opens one; inside a listing, literal, passthrough or comment block, delimiters of other
+/// kinds are text. asciidork refuses an unclosed block too, with these words, but 0.38 can
+/// first loop without end on one (after a heading out of sequence): this answers before it
+/// starts. Returns the lines (0-based) of the delimiters of empty tables (nothing but blank
+/// lines and comments inside), on which asciidork 0.38 loops too: [`with_ast`] blanks them.
+fn nesting(path: &Path, source: &str) -> Result<Vec<usize>> {
+    // (delimiter, 0-based line, whether anything but blanks and comments came inside)
+    let mut open: Vec<(&str, usize, bool)> = Vec::new();
+    let mut empty_tables = Vec::new();
     for (i, line) in source.lines().enumerate() {
         let t = line.trim_end();
         let repeated = |c: char| t.len() >= 4 && t.chars().all(|x| x == c);
         let delimiter = t == "--" || t == "|===" || "=*_-.+/".chars().any(repeated);
+        let content = !t.trim().is_empty() && !t.starts_with("//");
         if !delimiter {
+            if content && let Some(top) = open.last_mut() {
+                top.2 = true;
+            }
             continue;
         }
-        if open.last() == Some(&t) {
-            open.pop();
+        if open.last().is_some_and(|(d, ..)| *d == t) {
+            let (d, at, full) = open.pop().expect("checked");
+            if d == "|===" && !full {
+                empty_tables.extend([at, i]);
+            }
             continue;
+        }
+        if let Some(top) = open.last_mut() {
+            top.2 = true;
         }
         if open
             .last()
-            .is_some_and(|d| d.starts_with(['-', '.', '+', '/']) && d.len() >= 4)
+            .is_some_and(|(d, ..)| d.starts_with(['-', '.', '+', '/']) && d.len() >= 4)
         {
             continue;
         }
-        open.push(t);
+        open.push((t, i, false));
         if open.len() > MAX_NESTING {
             return Err(Error::input(
                 path,
@@ -91,7 +107,35 @@ fn nesting(path: &Path, source: &str) -> Result<()> {
             ));
         }
     }
-    Ok(())
+    match open.last() {
+        Some(("|===", line, _)) => Err(Error::input(
+            path,
+            line + 1,
+            "Table never closed, started here",
+        )),
+        Some((_, line, _)) => Err(Error::input(
+            path,
+            line + 1,
+            "This delimiter was never closed",
+        )),
+        None => Ok(empty_tables),
+    }
+}
+
+/// `source` with the given lines (0-based) blanked: spaces of the same length, so the AST's
+/// offsets into the source stay true.
+fn blank_lines(source: &str, lines: &[usize]) -> String {
+    let mut out = String::with_capacity(source.len());
+    for (i, line) in source.split_inclusive('\n').enumerate() {
+        if lines.contains(&i) {
+            let body = line.trim_end_matches(['\n', '\r']);
+            out.extend(std::iter::repeat_n(' ', body.len()));
+            out.push_str(&line[body.len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
 }
 
 /// What asciidork treats as an error and Asciidoctor only warns about (and renders): such a
@@ -106,7 +150,14 @@ pub fn with_ast<R>(
     source: &str,
     f: impl FnOnce(&asciidork_ast::Document, Vec<Warning>) -> Result<R>,
 ) -> Result<R> {
-    nesting(path, source)?;
+    let empty_tables = nesting(path, source)?;
+    let blanked;
+    let source = if empty_tables.is_empty() {
+        source
+    } else {
+        blanked = blank_lines(source, &empty_tables);
+        &blanked
+    };
     // asciidork 0.38 panics on a URL scheme that ends a line (`see http://`); such a
     // document is read again with those lines disarmed (same length: the AST's offsets stay
     // true), and any other panic of the parser is bad input, not a crash.

@@ -330,10 +330,23 @@ pub struct Tally {
 }
 
 /// Inputs `from..to` of the run seeded `seed`.
+#[allow(dead_code)] // the short run's; the long one is watched
 pub fn run(seed: u64, from: u64, to: u64, seeds: &[(String, String)]) -> Tally {
+    run_watched(seed, from, to, seeds, &std::sync::atomic::AtomicU64::new(0))
+}
+
+/// [`run`], storing the index of the input being fed in `current` (for a watchdog).
+pub fn run_watched(
+    seed: u64,
+    from: u64,
+    to: u64,
+    seeds: &[(String, String)],
+    current: &std::sync::atomic::AtomicU64,
+) -> Tally {
     let norm = labrun::normalize::Normalizer::default();
     let mut tally = Tally::default();
     for i in from..to {
+        current.store(i, std::sync::atomic::Ordering::Relaxed);
         let input = input(seed, i, seeds);
         let started = Instant::now();
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| feed(&norm, &input)));

@@ -6,7 +6,17 @@
 #[path = "harness.rs"]
 mod harness;
 
-use std::time::Duration;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::{Duration, Instant};
+
+/// This process's resident memory, from `/proc/self/statm`.
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -29,15 +39,43 @@ fn main() {
     std::panic::set_hook(Box::new(|_| {})); // panics are counted, not printed one by one
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
     let started = std::time::Instant::now();
+    let current: Vec<AtomicU64> = (0..threads).map(|_| AtomicU64::new(0)).collect();
+    let finished = AtomicBool::new(false);
     let tallies: Vec<harness::Tally> = std::thread::scope(|s| {
+        // the watchdog: an input that takes a second, or memory past 2 GiB, is named and ends
+        // the run (a runaway input would otherwise take the machine's memory)
+        s.spawn(|| {
+            let mut last: Vec<(u64, Instant)> =
+                current.iter().map(|c| (c.load(Relaxed), Instant::now())).collect();
+            while !finished.load(Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+                let rss = resident_bytes();
+                for (t, c) in current.iter().enumerate() {
+                    let now = c.load(Relaxed);
+                    if now != last[t].0 {
+                        last[t] = (now, Instant::now());
+                    }
+                    let stuck = last[t].1.elapsed() > Duration::from_secs(2);
+                    if stuck || rss > 2 << 30 {
+                        println!(
+                            "fuzz: input #{now} (seed {seed}) {} — reproduce with `show {now} {seed}`",
+                            if stuck { "runs for more than 2 s" } else { "took the memory past 2 GiB" }
+                        );
+                        std::process::exit(1);
+                    }
+                }
+            }
+        });
         let handles: Vec<_> = (0..threads)
             .map(|t| {
-                let seeds = &seeds;
+                let (seeds, current) = (&seeds, &current[t as usize]);
                 let (from, to) = (total * t / threads, total * (t + 1) / threads);
-                s.spawn(move || harness::run(seed, from, to, seeds))
+                s.spawn(move || harness::run_watched(seed, from, to, seeds, current))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let out = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        finished.store(true, Relaxed);
+        out
     });
     let mut inputs = 0;
     let mut per = [0u64; 5];
