@@ -113,5 +113,8 @@ pub fn each_line(path: &Path, mut each: impl FnMut(usize, &str) -> Result<()>) -
             )
         })?;
         each(n, text.trim_end_matches(['\n', '\r']))?;
+        if line.capacity() > 1 << 20 {
+            line = Vec::new(); // one long record does not keep its buffer for the rest
+        }
     }
 }

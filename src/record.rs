@@ -65,18 +65,19 @@ pub struct Renamed {
 }
 
 impl StepRecord {
-    /// What a reader would have seen: standard output, then standard error.
-    pub fn output(&self) -> String {
+    /// What a reader would have seen: standard output, then standard error (borrowed when
+    /// there is only one of them: an output of hundreds of megabytes is not copied).
+    pub fn output(&self) -> std::borrow::Cow<'_, str> {
         match (self.stdout.is_empty(), self.stderr.is_empty()) {
-            (_, true) => self.stdout.clone(),
-            (true, false) => self.stderr.clone(),
+            (_, true) => std::borrow::Cow::Borrowed(&self.stdout),
+            (true, false) => std::borrow::Cow::Borrowed(&self.stderr),
             (false, false) => {
                 let mut s = self.stdout.clone();
                 if !s.ends_with('\n') {
                     s.push('\n');
                 }
                 s.push_str(&self.stderr);
-                s
+                std::borrow::Cow::Owned(s)
             }
         }
     }
