@@ -527,12 +527,11 @@ pub fn render_both(
             live_labels.set(class, l, labels.label(class, e));
         }
     }
-    let ordered: Vec<Line> = match &comparison.matching {
-        Some(order) => order.iter().map(|&i| live[i].clone()).collect(),
-        None => live.to_vec(),
-    };
     // New live values get labels after the expected ones, marked with a prime.
-    let rendered = norm.render(&ordered, &mut live_labels);
+    let rendered = match &comparison.matching {
+        Some(order) => norm.render_each(order.iter().map(|&i| &live[i]), &mut live_labels),
+        None => norm.render(live, &mut live_labels),
+    };
     (exp, rendered)
 }
 

@@ -396,7 +396,10 @@ fn check_and_report(
         records,
         lab.snapshot.as_ref(),
         &lab.norm,
-        labrun::check::Options { strict },
+        labrun::check::Options {
+            strict,
+            skip_pending: !labrun::snapshot::may_write_pending(),
+        },
     )?;
     emit(&report, format, path)?;
     commands::snapshot::write_pending(lab, &report);

@@ -706,8 +706,17 @@ impl Normalizer {
     /// Render lines with numbered placeholders for identity classes (`<IP1>`), numbered by
     /// first appearance; `names` may pre-assign labels (value → label) and collects new ones.
     pub fn render(&self, lines: &[Line], names: &mut Labels) -> String {
+        self.render_each(lines.iter(), names)
+    }
+
+    /// [`Normalizer::render`] of lines given one by one (in another order, without copying).
+    pub fn render_each<'a>(
+        &self,
+        lines: impl Iterator<Item = &'a Line>,
+        names: &mut Labels,
+    ) -> String {
         let mut out = String::new();
-        for (i, line) in lines.iter().enumerate() {
+        for (i, line) in lines.enumerate() {
             if i > 0 {
                 out.push('\n');
             }
