@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::text;
+use common::{processes_with, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_labrun");
 
@@ -19,19 +19,6 @@ fn project(doc: &str) -> tempfile::TempDir {
     std::fs::write(dir.path().join("labrun.toml"), "").unwrap();
     std::fs::write(dir.path().join("doc.md"), doc).unwrap();
     dir
-}
-
-/// Processes whose command line holds `marker`.
-fn processes_with(marker: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| {
-            let p = e.ok()?.path();
-            let c = std::fs::read(p.join("cmdline")).ok()?;
-            let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            c.contains(marker).then(|| format!("{}: {c}", p.display()))
-        })
-        .collect()
 }
 
 /// Wait (at most `limit`) for no process with `marker` to be left; the ones left.

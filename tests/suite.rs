@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::text;
+use common::{processes_with, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_labrun");
 
@@ -249,18 +249,6 @@ fn changed_skips_exactly_the_documents_whose_inputs_are_as_at_their_last_pass() 
         outcomes(&fifth),
         ["unchanged", "unchanged", "failed", "unchanged"]
     );
-}
-
-fn processes_with(marker: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| {
-            let p = e.ok()?.path();
-            let c = std::fs::read(p.join("cmdline")).ok()?;
-            let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            c.contains(marker).then(|| format!("{}: {c}", p.display()))
-        })
-        .collect()
 }
 
 #[test]

@@ -301,3 +301,17 @@ pub fn run_dirs(root: &Path, key: &str) -> Vec<std::path::PathBuf> {
     runs.sort();
     runs
 }
+
+/// Processes whose command line holds `marker` (`/proc/<pid>: <command line>`).
+#[allow(dead_code)]
+pub fn processes_with(marker: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path();
+            let c = std::fs::read(p.join("cmdline")).ok()?;
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            c.contains(marker).then(|| format!("{}: {c}", p.display()))
+        })
+        .collect()
+}
