@@ -323,12 +323,6 @@ fn record_of(step: &Step, command: &str, o: Outcome, tries: u32) -> StepRecord {
     }
 }
 
-/// `YYYYMMDDTHHMMSSZ` for a run file's name (UTC, from the system clock).
-pub fn timestamp(now: std::time::SystemTime) -> String {
-    let (y, mo, d, h, mi, s) = civil(now);
-    format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z")
-}
-
 /// `YYYYMMDDTHHMMSS.mmmZ` (UTC, milliseconds): the name of a run's directory.
 pub fn run_id(now: std::time::SystemTime) -> String {
     let millis = now
@@ -368,12 +362,12 @@ mod tests {
 
     #[test]
     fn timestamps_are_utc_civil_dates() {
-        let at = |s: u64| timestamp(std::time::UNIX_EPOCH + Duration::from_secs(s));
-        assert_eq!(at(0), "19700101T000000Z");
+        let at = |s: u64| run_id(std::time::UNIX_EPOCH + Duration::from_millis(s * 1000 + 7));
+        assert_eq!(at(0), "19700101T000000.007Z");
         // 2026-11-27 14:12:16 UTC
-        assert_eq!(at(1_795_788_736), "20261127T141216Z");
+        assert_eq!(at(1_795_788_736), "20261127T141216.007Z");
         // a leap day
-        assert_eq!(at(951_782_400), "20000229T000000Z");
+        assert_eq!(at(951_782_400), "20000229T000000.007Z");
         assert_eq!(
             rfc3339(std::time::UNIX_EPOCH + Duration::from_secs(1_795_788_736)),
             "2026-11-27T14:12:16Z"
