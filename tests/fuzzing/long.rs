@@ -52,6 +52,9 @@ fn main() {
                 let rss = resident_bytes();
                 for (t, c) in current.iter().enumerate() {
                     let now = c.load(Relaxed);
+                    if now == u64::MAX {
+                        continue;
+                    }
                     if now != last[t].0 {
                         last[t] = (now, Instant::now());
                     }
@@ -70,7 +73,11 @@ fn main() {
             .map(|t| {
                 let (seeds, current) = (&seeds, &current[t as usize]);
                 let (from, to) = (total * t / threads, total * (t + 1) / threads);
-                s.spawn(move || harness::run_watched(seed, from, to, seeds, current))
+                s.spawn(move || {
+                    let tally = harness::run_watched(seed, from, to, seeds, current);
+                    current.store(u64::MAX, Relaxed); // done: nothing for the watchdog to watch
+                    tally
+                })
             })
             .collect();
         let out = handles.into_iter().map(|h| h.join().unwrap()).collect();
