@@ -300,7 +300,11 @@ impl Spawned {
         let mut child = cmd.spawn().map_err(|e| {
             Error::Environment(format!("cannot start bash in {}: {e}", root.display()))
         })?;
-        let guard = GroupGuard(child.id().map(|id| Pid::from_raw(id as i32)), tag);
+        let guard = GroupGuard(
+            child.id().map(|id| Pid::from_raw(id as i32)),
+            tag,
+            std::cell::Cell::new(false),
+        );
         let out = capture(child.stdout.take().expect("piped"), cap);
         let err = capture(child.stderr.take().expect("piped"), cap);
         Ok(Spawned {
@@ -386,10 +390,14 @@ impl Terminal {
 /// Kills a process group when dropped: on timeout, on Ctrl-C (the future is dropped), and
 /// after a normal exit (background leftovers of the step); then whatever left the group but
 /// still carries the bash's tag (see [`super::contain`]).
-struct GroupGuard(Option<Pid>, String);
+/// Once killed, dropping it does nothing more (no second sweep of `/proc` per step).
+struct GroupGuard(Option<Pid>, String, std::cell::Cell<bool>);
 
 impl GroupGuard {
     fn kill(&self) {
+        if self.2.replace(true) {
+            return;
+        }
         if let Some(pgid) = self.0 {
             let _ = killpg(pgid, Signal::SIGKILL);
         }
