@@ -168,7 +168,11 @@ fn determined(
             if b - a == 1 || anchor.is_some() {
                 out.extend(identity().map(|(es, ls)| {
                     (
-                        (es.class.clone(), es.value.clone(), ls.value.clone()),
+                        (
+                            es.class.to_string(),
+                            es.value.to_string(),
+                            ls.value.to_string(),
+                        ),
                         anchor.clone(),
                     )
                 }));
@@ -480,7 +484,11 @@ fn pairs_of(norm: &Normalizer, expected: &[Line], live: &[Line], order: &[usize]
     for (e, &l) in order.iter().enumerate() {
         for (es, ls) in expected[e].slots.iter().zip(&live[l].slots) {
             if norm.kind(&es.class) != Kind::Volatile {
-                out.push((es.class.clone(), es.value.clone(), ls.value.clone()));
+                out.push((
+                    es.class.to_string(),
+                    es.value.to_string(),
+                    ls.value.to_string(),
+                ));
             }
         }
     }

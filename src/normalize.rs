@@ -12,8 +12,10 @@
 //! commands), [`Kind::Placement`] (not numbered, bound: which node a pod landed on) or
 //! [`Kind::Volatile`] (not numbered, not bound: ages, TTLs, CPU time).
 
-use rustc_hash::FxHashMap as HashMap;
-use std::sync::LazyLock;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
+use std::sync::{LazyLock, Mutex};
+
+pub use compact_str::CompactString as Value;
 
 use regex::Regex;
 use regex::bytes::RegexSet;
@@ -56,7 +58,7 @@ pub const CLASSES: &[(&str, Kind)] = &[
 ];
 
 /// One mask. Every named group of `pattern` is masked; the group's name is the class, with an
-/// optional `__form` suffix naming how the value is written (see [`canonical`]).
+/// optional `__form` suffix naming how the value is written (see `Form::canonical`).
 pub struct MaskSpec {
     pub name: &'static str,
     pub pattern: &'static str,
@@ -414,17 +416,37 @@ fn has_hex_letter_and_digit(v: &str) -> bool {
     has_digit(v) && v.chars().any(|c| c.is_ascii_alphabetic())
 }
 
-/// The canonical value of a masked text: IPv4 in its dashed and reverse-DNS forms becomes
-/// dotted, so that all three forms of one address share one placeholder and one binding.
-pub fn canonical(form: &str, value: &str) -> String {
-    match form {
-        "dash" => value.replace('-', "."),
-        "rev" => {
-            let mut parts: Vec<&str> = value.split('.').collect();
-            parts.reverse();
-            parts.join(".")
+/// How a masked value is written, from a group name's `__form` suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Plain,
+    /// IPv4 with dashes (`10-244-1-4`).
+    Dash,
+    /// IPv4 reversed, as in reverse DNS (`4.1.244.10`).
+    Rev,
+}
+
+impl Form {
+    fn of(suffix: &str) -> Form {
+        match suffix {
+            "dash" => Form::Dash,
+            "rev" => Form::Rev,
+            _ => Form::Plain,
         }
-        _ => value.to_string(),
+    }
+
+    /// The canonical value of a masked text: IPv4 in its dashed and reverse-DNS forms becomes
+    /// dotted, so that all three forms of one address share one placeholder and one binding.
+    fn canonical(self, value: &str) -> Value {
+        match self {
+            Form::Plain => Value::from(value),
+            Form::Dash => value.replace('-', ".").into(),
+            Form::Rev => {
+                let mut parts: Vec<&str> = value.split('.').collect();
+                parts.reverse();
+                parts.join(".").into()
+            }
+        }
     }
 }
 
@@ -440,12 +462,85 @@ pub fn forms(class: &str, value: &str) -> Vec<String> {
     out
 }
 
+/// A class's name, interned: copied, compared and hashed at a pointer's cost. Every name is
+/// stored once per process (the built-in ones in [`CLASSES`], the user's the first time they
+/// are seen), so two classes of one name are one pointer.
+#[derive(Clone, Copy)]
+pub struct Class(&'static str);
+
+static INTERNED: LazyLock<Mutex<FxHashSet<&'static str>>> = LazyLock::new(Default::default);
+
+impl Class {
+    pub fn new(name: &str) -> Class {
+        if let Some((c, _)) = CLASSES.iter().find(|(c, _)| *c == name) {
+            return Class(c);
+        }
+        let mut names = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = names.get(name) {
+            return Class(c);
+        }
+        let c: &'static str = Box::leak(name.into());
+        names.insert(c);
+        Class(c)
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Class {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl PartialEq for Class {
+    fn eq(&self, other: &Class) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for Class {}
+
+impl PartialEq<str> for Class {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Class {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl std::hash::Hash for Class {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::ptr::hash(self.0, h)
+    }
+}
+
+impl std::fmt::Debug for Class {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.0, f)
+    }
+}
+
+impl std::fmt::Display for Class {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
 /// A masked value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Slot {
-    pub class: String,
-    /// Canonical value (see [`canonical`]); for a snapshot's placeholder, its label (`IP1`).
-    pub value: String,
+    pub class: Class,
+    /// Canonical value (IPv4 written dotted whatever its form); for a snapshot's placeholder,
+    /// its label (`IP1`). Short values (all but the longest ids) are held inline.
+    pub value: Value,
 }
 
 /// A masked value and where it stands in its line (byte offsets).
@@ -468,18 +563,28 @@ pub struct Line {
 static BUILT_IN: LazyLock<Result<Vec<Compiled>, String>> = LazyLock::new(|| {
     MASKS
         .iter()
-        .map(|spec| compile(spec.pattern, None, spec.when, spec.keep, spec.valid))
+        .map(|spec| compile(spec.pattern, None, spec.when, spec.keep, spec.valid, false))
         .collect()
 });
 
 #[derive(Clone)]
 struct Compiled {
-    regex: Regex,
+    pattern: std::sync::Arc<str>,
+    /// The pattern with Unicode classes, for lines that are not ASCII: compiled the first time
+    /// one is seen (shared by every copy of the table).
+    unicode: std::sync::Arc<std::sync::OnceLock<Regex>>,
+    /// The same pattern with ASCII classes, for ASCII lines (where the two agree): a smaller
+    /// automaton, so finding a match and its groups is cheaper.
+    ascii: Option<regex::bytes::Regex>,
+    /// The capture group that is the whole match, when the pattern is one named group with
+    /// only zero-width assertions around it (or has no named group): then finding a match is
+    /// enough, with no search for its groups.
+    whole: Option<usize>,
     when: Option<Regex>,
     keep: Vec<String>,
     valid: Option<fn(&str) -> bool>,
     /// For each capture group index: (class, form).
-    groups: Vec<Option<(String, String)>>,
+    groups: Vec<Option<(Class, Form)>>,
 }
 
 /// A user-defined mask from configuration.
@@ -499,7 +604,7 @@ pub struct UserMask {
 /// The compiled mask table, built-in masks first, then the user's.
 pub struct Normalizer {
     masks: Vec<Compiled>,
-    kinds: HashMap<String, Kind>,
+    kinds: HashMap<&'static str, Kind>,
     /// Every mask's pattern in one automaton, ASCII semantics: which masks can match a line
     /// is one pass over it; only those then run. On an ASCII line ASCII and Unicode classes
     /// (`\b`, `\d`, `\s`, `\w`) agree, so the answer is exact; other lines run every mask.
@@ -509,7 +614,7 @@ pub struct Normalizer {
 /// The one-pass automaton over `masks`, in their order (none when a pattern has no ASCII
 /// form: then every mask runs on every line).
 fn mask_set(masks: &[Compiled]) -> Option<RegexSet> {
-    RegexSet::new(masks.iter().map(|m| format!("(?-u:{})", m.regex.as_str()))).ok()
+    RegexSet::new(masks.iter().map(|m| format!("(?-u:{})", m.pattern))).ok()
 }
 
 static BUILT_IN_SET: LazyLock<Option<RegexSet>> =
@@ -530,8 +635,8 @@ impl Normalizer {
     /// Built-in masks plus `user` masks. An error names the user mask that does not compile.
     pub fn new(user: &[UserMask]) -> Result<Self, String> {
         let mut masks = BUILT_IN.as_ref().map_err(Clone::clone)?.clone();
-        let mut kinds: HashMap<String, Kind> =
-            CLASSES.iter().map(|(c, k)| (c.to_string(), *k)).collect();
+        let mut kinds: HashMap<&'static str, Kind> =
+            CLASSES.iter().map(|(c, k)| (*c, *k)).collect();
         for m in user {
             let kind = match m.kind.as_deref() {
                 None | Some("identity") => Kind::Identity,
@@ -544,10 +649,10 @@ impl Normalizer {
                     ));
                 }
             };
-            let c = compile(&m.pattern, m.class.as_deref(), None, &[], None)
+            let c = compile(&m.pattern, m.class.as_deref(), None, &[], None, true)
                 .map_err(|e| format!("mask `{}`: {e}", m.name))?;
             for (class, _) in c.groups.iter().flatten() {
-                kinds.entry(class.clone()).or_insert(kind);
+                kinds.entry(class.as_str()).or_insert(kind);
             }
             masks.insert(0, c); // the user's masks take priority
         }
@@ -573,7 +678,7 @@ impl Normalizer {
 
     /// The claims of `line` under the `active` masks: only the masks the one-pass automaton
     /// says can match run.
-    fn claims_of(&self, line: &str, active: &[usize]) -> Vec<(usize, usize, String, String)> {
+    fn claims_of(&self, line: &str, active: &[usize]) -> Vec<(usize, usize, Class, Value)> {
         match &self.set {
             Some(set) if line.is_ascii() => {
                 let hits = set.matches(line.as_bytes());
@@ -592,10 +697,37 @@ impl Normalizer {
         self.kinds.get(class).copied().unwrap_or(Kind::Identity)
     }
 
-    /// Mask every line of `text` printed by `command`.
+    /// The class of that name, if a mask produces it.
+    pub fn class(&self, name: &str) -> Option<Class> {
+        self.kinds.get_key_value(name).map(|(c, _)| Class(c))
+    }
+
+    /// Mask every line of `text` printed by `command`. A long text is cut at line ends into
+    /// one piece per core, masked side by side: each line's mask is its own.
     pub fn lines(&self, text: &str, command: &str) -> Vec<Line> {
         let active = self.active(command);
-        clean_lines(text).map(|l| self.line(&l, &active)).collect()
+        let pieces = pieces(text, threads());
+        if pieces.len() < 2 {
+            return clean_lines(text).map(|l| self.line(&l, &active)).collect();
+        }
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = pieces
+                .iter()
+                .map(|piece| {
+                    let active = &active;
+                    scope.spawn(move || {
+                        clean_lines(piece)
+                            .map(|l| self.line(&l, active))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            let mut all = Vec::new();
+            for w in workers {
+                all.append(&mut w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            }
+            all
+        })
     }
 
     /// The masked values of one clean line (see [`clean_lines`]) printed by `command`: where
@@ -616,38 +748,72 @@ impl Normalizer {
     fn claims<'m>(
         line: &str,
         masks: impl Iterator<Item = &'m Compiled>,
-    ) -> Vec<(usize, usize, String, String)> {
-        let mut claims: Vec<(usize, usize, String, String)> = Vec::new();
+    ) -> Vec<(usize, usize, Class, Value)> {
+        let mut claims: Vec<(usize, usize, Class, Value)> = Vec::new();
+        let ascii = line.is_ascii();
         for m in masks {
-            // one set of capture slots per mask and line, reused from match to match
-            let mut locs = m.regex.capture_locations();
-            let mut from = 0;
-            while from <= line.len() {
-                let Some(whole) = m.regex.captures_read_at(&mut locs, line, from) else {
-                    break;
+            let mut claim = |i: usize, s: usize, e: usize| {
+                let Some((class, form)) = &m.groups[i] else {
+                    return;
                 };
-                for (i, group) in m.groups.iter().enumerate() {
-                    let (Some((class, form)), Some((s, e))) = (group, locs.get(i)) else {
-                        continue;
-                    };
-                    let value = &line[s..e];
-                    if m.keep.iter().any(|k| k == value) || m.valid.is_some_and(|f| !f(value)) {
-                        continue;
-                    }
-                    let at = claims.partition_point(|c| c.0 < s);
-                    let overlaps_prev = at > 0 && claims[at - 1].1 > s;
-                    let overlaps_next = at < claims.len() && claims[at].0 < e;
-                    if !overlaps_prev && !overlaps_next {
-                        claims.insert(at, (s, e, class.clone(), canonical(form, value)));
+                let value = &line[s..e];
+                if m.keep.iter().any(|k| k == value) || m.valid.is_some_and(|f| !f(value)) {
+                    return;
+                }
+                let at = claims.partition_point(|c| c.0 < s);
+                let overlaps_prev = at > 0 && claims[at - 1].1 > s;
+                let overlaps_next = at < claims.len() && claims[at].0 < e;
+                if !overlaps_prev && !overlaps_next {
+                    claims.insert(at, (s, e, *class, form.canonical(value)));
+                }
+            };
+            // the next match starts where this one ended (past an empty one: the next
+            // character); one set of capture slots per mask and line, reused
+            let mut from = 0;
+            match (&m.ascii, m.whole) {
+                (Some(re), Some(g)) if ascii => {
+                    while let Some(whole) = re.find_at(line.as_bytes(), from) {
+                        claim(g, whole.start(), whole.end());
+                        from = whole.end() + usize::from(whole.is_empty());
+                        if from > line.len() {
+                            break;
+                        }
                     }
                 }
-                // the next match starts where this one ended (past an empty one: the next
-                // character)
-                from = if whole.end() > whole.start() {
-                    whole.end()
-                } else {
-                    whole.end() + line[whole.end()..].chars().next().map_or(1, char::len_utf8)
-                };
+                (Some(re), None) if ascii => {
+                    let mut locs = re.capture_locations();
+                    while let Some(whole) = re.captures_read_at(&mut locs, line.as_bytes(), from) {
+                        for i in 0..locs.len() {
+                            if let Some((s, e)) = locs.get(i) {
+                                claim(i, s, e);
+                            }
+                        }
+                        from = whole.end() + usize::from(whole.is_empty());
+                        if from > line.len() {
+                            break;
+                        }
+                    }
+                }
+                _ => {
+                    let re = m.unicode();
+                    let mut locs = re.capture_locations();
+                    while let Some(whole) = re.captures_read_at(&mut locs, line, from) {
+                        for i in 0..locs.len() {
+                            if let Some((s, e)) = locs.get(i) {
+                                claim(i, s, e);
+                            }
+                        }
+                        from = if whole.is_empty() {
+                            whole.end()
+                                + line[whole.end()..].chars().next().map_or(1, char::len_utf8)
+                        } else {
+                            whole.end()
+                        };
+                        if from > line.len() {
+                            break;
+                        }
+                    }
+                }
             }
         }
         claims
@@ -661,7 +827,7 @@ impl Normalizer {
         for (s, e, class, value) in claims {
             fold_into(&mut shape, &line[pos..s]);
             shape.push('<');
-            shape.push_str(&class);
+            shape.push_str(class.as_str());
             shape.push('>');
             slots.push(Slot { class, value });
             pos = e;
@@ -687,12 +853,12 @@ impl Normalizer {
                     fold_into(&mut shape, &l[pos..m.start()]);
                     shape.push_str(&format!("<{class}>"));
                     let label = if caps[2].is_empty() {
-                        format!("{class}?{}", slots.len())
+                        compact_str::format_compact!("{class}?{}", slots.len())
                     } else {
-                        format!("{class}{}", &caps[2])
+                        compact_str::format_compact!("{class}{}", &caps[2])
                     };
                     slots.push(Slot {
-                        class: class.to_string(),
+                        class: Class::new(class),
                         value: label,
                     });
                     pos = m.end();
@@ -727,17 +893,17 @@ impl Normalizer {
                     break;
                 };
                 let class = &rest[open + 1..open + close];
-                let is_slot = self.kinds.contains_key(class) && {
-                    // Only a placeholder if a slot of that class is next.
-                    line.slots.iter().any(|s| s.class == class)
-                };
+                // Only a placeholder if the line has a slot of that class.
+                let known = self.kinds.get_key_value(class);
+                let is_slot = known
+                    .is_some_and(|(c, _)| line.slots.iter().any(|s| std::ptr::eq(s.class.0, *c)));
                 out.push_str(&rest[..open]);
-                if is_slot {
+                if let (true, Some((_, &kind))) = (is_slot, known) {
                     let slot = slots.next();
-                    match (slot, self.kind(class)) {
+                    match (slot, kind) {
                         (Some(slot), Kind::Identity) => {
                             out.push('<');
-                            out.push_str(&names.label(&slot.class, &slot.value));
+                            out.push_str(names.get(slot.class, &slot.value));
                             out.push('>');
                         }
                         _ => out.push_str(&rest[open..=open + close]),
@@ -761,47 +927,79 @@ impl Normalizer {
 /// Placeholder labels per class, by first appearance.
 #[derive(Debug, Default, Clone)]
 pub struct Labels {
-    /// class → value → label
-    by_value: HashMap<String, HashMap<String, String>>,
-    counts: HashMap<String, usize>,
+    /// (class, value) → label
+    by_value: HashMap<(Class, Value), Value>,
+    counts: HashMap<Class, usize>,
 }
 
 impl Labels {
     pub fn label(&mut self, class: &str, value: &str) -> String {
-        if let Some(l) = self.by_value.get(class).and_then(|m| m.get(value)) {
-            return l.clone();
+        self.get(Class::new(class), value).to_string()
+    }
+
+    /// The label of `value`, given one if it has none yet (one hash lookup when it has one).
+    fn get(&mut self, class: Class, value: &str) -> &str {
+        use std::collections::hash_map::Entry;
+        match self.by_value.entry((class, Value::from(value))) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => {
+                // A snapshot's placeholder keeps its own label.
+                let label = if value.starts_with(class.as_str())
+                    && value[class.len()..].chars().all(|c| c.is_ascii_digit())
+                    && value.len() > class.len()
+                {
+                    Value::from(value)
+                } else {
+                    let n = self.counts.entry(class).or_default();
+                    *n += 1;
+                    compact_str::format_compact!("{class}{n}")
+                };
+                e.insert(label)
+            }
         }
-        // A snapshot's placeholder keeps its own label.
-        let label = if value.starts_with(class)
-            && value[class.len()..].chars().all(|c| c.is_ascii_digit())
-            && value.len() > class.len()
-        {
-            value.to_string()
-        } else {
-            let n = match self.counts.get_mut(class) {
-                Some(n) => n,
-                None => self.counts.entry(class.to_string()).or_default(),
-            };
-            *n += 1;
-            format!("{class}{n}")
-        };
-        self.set(class, value, label.clone());
-        label
     }
 
     /// Give `value` the label `label` (for showing live values under the expected labels).
     pub fn set(&mut self, class: &str, value: &str, label: String) {
-        match self.by_value.get_mut(class) {
-            Some(m) => {
-                m.insert(value.to_string(), label);
+        self.by_value
+            .insert((Class::new(class), value.into()), label.into());
+    }
+}
+
+/// Below this many bytes a text is masked on one core (starting threads would cost more).
+const PARALLEL_BYTES: usize = 128 * 1024;
+
+/// How many cores masking may use: `LABRUN_THREADS`, else all the machine has.
+pub fn threads() -> usize {
+    static N: LazyLock<usize> = LazyLock::new(|| {
+        std::env::var("LABRUN_THREADS")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    });
+    *N
+}
+
+/// `text` cut into at most `n` pieces of about equal size, each ending at a line end (or the
+/// text's end); one piece when the text is short.
+fn pieces(text: &str, n: usize) -> Vec<&str> {
+    let n = n.min(text.len() / PARALLEL_BYTES).max(1);
+    let mut out = Vec::with_capacity(n);
+    let mut rest = text;
+    for k in (1..n).rev() {
+        let want = rest.len() / (k + 1);
+        match rest.as_bytes()[want..].iter().position(|&b| b == b'\n') {
+            Some(at) => {
+                let (piece, tail) = rest.split_at(want + at + 1);
+                out.push(piece);
+                rest = tail;
             }
-            None => {
-                let mut m = HashMap::default();
-                m.insert(value.to_string(), label);
-                self.by_value.insert(class.to_string(), m);
-            }
+            None => break,
         }
     }
+    out.push(rest);
+    out
 }
 
 /// Lines with ANSI escapes, `\r` and trailing white space removed.
@@ -819,29 +1017,59 @@ pub fn clean_lines(text: &str) -> impl Iterator<Item = std::borrow::Cow<'_, str>
 
 /// Append `text` to `out`, folding runs of inner white space into one space but keeping the
 /// line's leading indentation.
-fn fold_into(out: &mut String, text: &str) {
-    let mut chars = text.chars().peekable();
+fn fold_into(out: &mut String, mut text: &str) {
+    let blank = |b: u8| b == b' ' || b == b'\t';
     if out.is_empty() {
-        while let Some(&c) = chars.peek() {
-            if c == ' ' || c == '\t' {
-                out.push(c);
-                chars.next();
-            } else {
-                break;
+        let indent = text.bytes().take_while(|&b| blank(b)).count();
+        out.push_str(&text[..indent]);
+        text = &text[indent..];
+    }
+    // runs of spaces and tabs (ASCII, so every cut is at a character boundary) become one space
+    while let Some(at) = text.bytes().position(blank) {
+        out.push_str(&text[..at]);
+        out.push(' ');
+        let run = text[at..].bytes().take_while(|&b| blank(b)).count();
+        text = &text[at + run..];
+    }
+    out.push_str(text);
+}
+
+impl Compiled {
+    fn unicode(&self) -> &Regex {
+        self.unicode
+            .get_or_init(|| Regex::new(&self.pattern).expect("compiled when the table was built"))
+    }
+}
+
+/// The index of the capture group that spans the whole match: the one named group when the
+/// pattern is that group with only zero-width assertions (`\b`, `^`, `$`) around it, group 0
+/// when there is no named group.
+fn whole_group(pattern: &str) -> Option<usize> {
+    use regex_syntax::hir::HirKind;
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let parts = match hir.kind() {
+        HirKind::Concat(parts) => parts.as_slice(),
+        _ => std::slice::from_ref(&hir),
+    };
+    let mut named = None;
+    for part in parts {
+        match part.kind() {
+            HirKind::Look(_) => {}
+            HirKind::Capture(c) if c.name.is_some() && named.is_none() => {
+                named = Some(c.index as usize)
             }
+            _ => return None,
         }
     }
-    let mut in_space = false;
-    for c in chars {
-        if c == ' ' || c == '\t' {
-            if !in_space {
-                out.push(' ');
-            }
-            in_space = true;
-        } else {
-            out.push(c);
-            in_space = false;
-        }
+    // any other named group (nested in the one found) needs a search for groups
+    let names = regex_syntax::parse(pattern)
+        .ok()?
+        .properties()
+        .explicit_captures_len();
+    match (named, names) {
+        (Some(i), 1) => Some(i),
+        (None, 0) => Some(0),
+        _ => None,
     }
 }
 
@@ -851,27 +1079,43 @@ fn compile(
     when: Option<&str>,
     keep: &[&str],
     valid: Option<fn(&str) -> bool>,
+    eager: bool,
 ) -> Result<Compiled, String> {
-    let regex = Regex::new(pattern).map_err(|e| e.to_string())?;
-    let mut groups: Vec<Option<(String, String)>> = regex
-        .capture_names()
+    let ascii = regex::bytes::Regex::new(&format!("(?-u:{pattern})")).ok();
+    // Where the ASCII form does not compile, or when `eager` (a user's pattern, whose error
+    // must show now, naming the mask), the Unicode form is compiled at once.
+    let unicode = std::sync::OnceLock::new();
+    let names: Vec<Option<String>> = match &ascii {
+        Some(re) if !eager => re.capture_names().map(|n| n.map(str::to_string)).collect(),
+        _ => {
+            let re = Regex::new(pattern).map_err(|e| e.to_string())?;
+            let names = re.capture_names().map(|n| n.map(str::to_string)).collect();
+            let _ = unicode.set(re);
+            names
+        }
+    };
+    let mut groups: Vec<Option<(Class, Form)>> = names
+        .iter()
         .map(|name| {
-            name.map(|n| match n.split_once("__") {
-                Some((c, f)) => (c.to_string(), f.to_string()),
-                None => (n.to_string(), String::new()),
+            name.as_deref().map(|n| match n.split_once("__") {
+                Some((c, f)) => (Class::new(c), Form::of(f)),
+                None => (Class::new(n), Form::Plain),
             })
         })
         .collect();
     if groups.iter().all(Option::is_none) {
         let class = class.ok_or("a pattern without named groups needs a `class`")?;
-        groups[0] = Some((class.to_string(), String::new()));
+        groups[0] = Some((Class::new(class), Form::Plain));
     }
     let when = when
         .map(Regex::new)
         .transpose()
         .map_err(|e| e.to_string())?;
     Ok(Compiled {
-        regex,
+        pattern: pattern.into(),
+        unicode: std::sync::Arc::new(unicode),
+        ascii,
+        whole: whole_group(pattern),
         when,
         keep: keep.iter().map(|s| s.to_string()).collect(),
         valid,
