@@ -318,12 +318,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Some(d) => Lab::open(&d)?.norm,
                 None => Normalizer::default(),
             };
-            let (name, input): (PathBuf, Box<dyn Read>) = match file {
+            let (name, input) = match file {
                 Some(f) => {
                     let opened = std::fs::File::open(&f).map_err(|e| Error::io(&f, e))?;
-                    (f, Box::new(opened))
+                    (f, opened)
                 }
-                None => ("<stdin>".into(), Box::new(std::io::stdin().lock())),
+                None => {
+                    use std::os::fd::AsFd as _;
+                    let stdin = std::io::stdin().as_fd().try_clone_to_owned();
+                    let name = PathBuf::from("<stdin>");
+                    let fd = stdin.map_err(|e| Error::io(&name, e))?;
+                    (name, std::fs::File::from(fd))
+                }
             };
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             normalize_stream(&norm, &command, &name, input, &mut out)?;
@@ -340,12 +346,54 @@ fn normalize_stream(
     norm: &Normalizer,
     command: &str,
     name: &std::path::Path,
-    input: Box<dyn Read>,
+    input: std::fs::File,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    // One thread reads and masks chunk after chunk; this one numbers and writes them, so
+    // that writing one chunk and masking the next go on side by side.
+    let (send, receive) =
+        std::sync::mpsc::sync_channel::<anyhow::Result<Vec<labrun::normalize::Line>>>(1);
+    std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let read = read_chunks(name, input, |chunk| {
+                send.send(Ok(norm.lines(chunk, command))).is_ok()
+            });
+            if let Err(e) = read {
+                let _ = send.send(Err(e));
+            }
+        });
+        let mut labels = Labels::default();
+        for lines in receive {
+            writeln!(out, "{}", norm.render(&lines?, &mut labels))?;
+            // a chunk is out as soon as it is masked: whoever reads the pipe sees it now
+            out.flush()?;
+        }
+        Ok(())
+    })
+}
+
+/// Lines `normalize` reads before masking them: enough to share among cores, few enough
+/// that memory stays small and output flows (a chunk is a few megabytes at most).
+const CHUNK_LINES: usize = 16_384;
+
+/// Read `input` in chunks of whole lines, each checked for its length and its UTF-8, and hand
+/// each to `each` until it returns false. A chunk ends at [`CHUNK_LINES`] lines, at the end of
+/// the input, or when everything read so far is a whole line and nothing more is waiting (a
+/// pipe whose writer pauses: what it wrote comes out now, not when the chunk fills).
+fn read_chunks(
+    name: &std::path::Path,
+    input: std::fs::File,
+    mut each: impl FnMut(&str) -> bool,
+) -> anyhow::Result<()> {
     use std::io::BufRead as _;
+    let waiting = |file: &std::fs::File| {
+        use nix::poll::{PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd as _;
+        let mut fds = [PollFd::new(file.as_fd(), PollFlags::POLLIN)];
+        // an error here is not the input's: take it as "more may come" and read on
+        nix::poll::poll(&mut fds, PollTimeout::ZERO).map_or(true, |n| n > 0)
+    };
     let mut reader = std::io::BufReader::with_capacity(1 << 16, input);
-    let mut labels = Labels::default();
     let (mut chunk, mut line) = (String::new(), Vec::new());
     let (mut n, mut in_chunk) = (0usize, 0usize);
     loop {
@@ -369,14 +417,16 @@ fn normalize_stream(
             chunk.push_str(text);
             in_chunk += 1;
         }
-        if (read == 0 && in_chunk > 0) || in_chunk == 4096 {
-            let lines = norm.lines(&chunk, command);
-            writeln!(out, "{}", norm.render(&lines, &mut labels))?;
+        let paused = read > 0 && reader.buffer().is_empty() && !waiting(reader.get_ref());
+        if (read == 0 && in_chunk > 0) || in_chunk == CHUNK_LINES || (paused && in_chunk > 0) {
+            if !each(&chunk) {
+                return Ok(());
+            }
             chunk.clear();
             in_chunk = 0;
         }
         if read == 0 {
-            return Ok(out.flush()?);
+            return Ok(());
         }
     }
 }

@@ -97,6 +97,31 @@ fn normalize_streams_what_it_has_read_before_its_input_ends() {
 }
 
 #[test]
+fn normalize_passes_on_a_few_lines_as_soon_as_the_writer_pauses() {
+    // `tail -f log | labrun normalize`: three lines and a pause are three lines out
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_labrun"))
+        .args(["normalize"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    writeln!(stdin, "a 10.0.0.1\nb 10.0.0.2\nc 10.0.0.1").unwrap();
+    stdin.flush().unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        got.push(line);
+    }
+    assert_eq!(got, ["a <IP1>\n", "b <IP2>\n", "c <IP1>\n"]);
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
+#[test]
 fn a_line_of_normalize_input_that_is_not_utf8_is_named() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_labrun"))
         .args(["normalize"])
