@@ -9,23 +9,34 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::compare::Pair;
-use crate::normalize::forms;
+use crate::normalize::{Class, Value, forms};
+
+/// The step (and the chain behind it) that bound a value: shared by every value it bound.
+type Step = std::sync::Arc<str>;
 
 /// Document value → live value, per class.
 #[derive(Debug, Default, Clone)]
 pub struct Bindings {
-    map: HashMap<(String, String), String>,
+    map: HashMap<(Class, Value), Value>,
     /// Identity values that a step's agreeing output determined (a line with no
     /// interchangeable alternative, or one holding a value already determined), with the step
     /// that bound them: constraints for the rest of the run. class → document value →
     /// (live value, step).
-    held: HashMap<String, HashMap<String, (String, String)>>,
+    held: HashMap<Value, HashMap<Value, (Value, Step)>>,
     /// The same, from the live side: class → live value → (document value, step).
-    taken: HashMap<String, HashMap<String, (String, String)>>,
+    taken: HashMap<Value, HashMap<Value, (Value, Step)>>,
     /// Identity values paired among interchangeable rows: a choice, preferred while nothing
     /// contradicts it, replaced when a later step pairs them otherwise. class → document
     /// value → live value.
-    chosen: HashMap<String, HashMap<String, String>>,
+    chosen: HashMap<Value, HashMap<Value, Value>>,
+}
+
+/// The map of one class, made the first time (the class's name copied once, not per value).
+fn of_class<'m, V: Default>(maps: &'m mut HashMap<Value, V>, class: &str) -> &'m mut V {
+    if !maps.contains_key(class) {
+        maps.insert(class.into(), V::default());
+    }
+    maps.get_mut(class).expect("inserted above")
 }
 
 impl Bindings {
@@ -38,16 +49,20 @@ impl Bindings {
     /// them).
     pub fn choose(&mut self, pairs: &[Pair]) {
         for (class, doc, live) in pairs {
-            self.chosen
-                .entry(class.clone())
-                .or_default()
-                .insert(doc.clone(), live.clone());
+            let of_class = of_class(&mut self.chosen, class);
+            match of_class.get_mut(doc) {
+                Some(l) if l == live => {}
+                Some(l) => l.clone_from(live),
+                None => {
+                    of_class.insert(doc.clone(), live.clone());
+                }
+            }
         }
     }
 
     /// The live value a document value was last chosen to stand for.
     pub fn chosen(&self, class: &str, doc: &str) -> Option<&str> {
-        self.chosen.get(class)?.get(doc).map(String::as_str)
+        self.chosen.get(class)?.get(doc).map(Value::as_str)
     }
 
     /// Hold determined identity pairs (`pairs` already filtered to identity classes) as
@@ -56,35 +71,30 @@ impl Bindings {
     /// A pair anchored by a value an earlier step determined carries that value and its chain
     /// of steps; it is named with the step, so that a conflict shows the chain behind it.
     pub fn hold(&mut self, pairs: &[(Pair, Option<String>)], step: &str) {
+        let mut named: Option<Step> = None;
         for ((class, doc, live), anchor) in pairs {
             if self.held(class, doc).is_some() || self.taken(class, live).is_some() {
                 continue;
             }
-            let step = match anchor {
-                Some(a) => format!("{step} (beside {a})"),
-                None => step.to_string(),
+            let step: Step = match anchor {
+                Some(a) => format!("{step} (beside {a})").into(),
+                None => named.get_or_insert_with(|| step.into()).clone(),
             };
-            self.held
-                .entry(class.clone())
-                .or_default()
-                .insert(doc.clone(), (live.clone(), step.clone()));
-            self.taken
-                .entry(class.clone())
-                .or_default()
-                .insert(live.clone(), (doc.clone(), step));
+            of_class(&mut self.held, class).insert(doc.clone(), (live.clone(), step.clone()));
+            of_class(&mut self.taken, class).insert(live.clone(), (doc.clone(), step));
         }
     }
 
     /// The live value an earlier step bound to a document value, and that step.
     pub fn held(&self, class: &str, doc: &str) -> Option<(&str, &str)> {
         let (l, s) = self.held.get(class)?.get(doc)?;
-        Some((l.as_str(), s.as_str()))
+        Some((l.as_str(), s))
     }
 
     /// The document value an earlier step bound a live value to, and that step.
     pub fn taken(&self, class: &str, live: &str) -> Option<(&str, &str)> {
         let (d, s) = self.taken.get(class)?.get(live)?;
-        Some((d.as_str(), s.as_str()))
+        Some((d.as_str(), s))
     }
 
     /// Learn from one step. Within the step the first pair for a value wins (the first row
@@ -92,13 +102,14 @@ impl Bindings {
     pub fn learn(&mut self, pairs: &[Pair]) {
         let mut seen = rustc_hash::FxHashSet::default();
         for (class, doc, live) in pairs {
-            let key = (class.clone(), doc.clone());
-            if seen.insert(key.clone()) {
-                if doc == live {
-                    self.map.remove(&key);
-                } else {
-                    self.map.insert(key, live.clone());
-                }
+            if !seen.insert((class.as_str(), doc.as_str())) {
+                continue;
+            }
+            let key = (*class, doc.clone());
+            if doc == live {
+                self.map.remove(&key);
+            } else {
+                self.map.insert(key, live.clone());
             }
         }
     }
@@ -115,7 +126,7 @@ impl Bindings {
         same: impl Fn(&str, &str) -> bool,
     ) -> Option<Bindings> {
         for (class, chosen) in &self.chosen {
-            let free: Vec<(&String, &String)> = chosen
+            let free: Vec<(&Value, &Value)> = chosen
                 .iter()
                 .filter(|(d, _)| self.held(class, d).is_none())
                 .collect();
@@ -140,15 +151,12 @@ impl Bindings {
     }
 
     fn rechoose(&mut self, class: &str, doc: &str, live: &str) {
-        self.chosen
-            .entry(class.to_string())
-            .or_default()
-            .insert(doc.to_string(), live.to_string());
-        let key = (class.to_string(), doc.to_string());
+        of_class(&mut self.chosen, class).insert(doc.into(), live.into());
+        let key = (Class::new(class), doc.into());
         if doc == live {
             self.map.remove(&key);
         } else {
-            self.map.insert(key, live.to_string());
+            self.map.insert(key, live.into());
         }
     }
 

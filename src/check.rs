@@ -73,9 +73,9 @@ pub struct Verdict {
 /// chosen among interchangeable rows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Learned {
-    pub class: String,
-    pub document: String,
-    pub live: String,
+    pub class: crate::normalize::Value,
+    pub document: crate::normalize::Value,
+    pub live: crate::normalize::Value,
     pub determined: bool,
 }
 
@@ -411,19 +411,21 @@ fn verdict(
                 .collect();
             bindings.choose(&identity);
             bindings.hold(&c.determined, &step.id);
-            let mut seen = std::collections::HashSet::new();
+            let determined: rustc_hash::FxHashSet<(&str, &str)> = c
+                .determined
+                .iter()
+                .map(|((k, d, _), _)| (k.as_str(), d.as_str()))
+                .collect();
+            let mut seen = rustc_hash::FxHashSet::default();
             v.bindings = c
                 .pairs
                 .iter()
-                .filter(|(class, doc, _)| seen.insert((class.clone(), doc.clone())))
+                .filter(|(class, doc, _)| seen.insert((class.as_str(), doc.as_str())))
                 .map(|(class, doc, live)| Learned {
-                    class: class.clone(),
+                    class: class.as_str().into(),
                     document: doc.clone(),
                     live: live.clone(),
-                    determined: c
-                        .determined
-                        .iter()
-                        .any(|((k, d, _), _)| k == class && d == doc),
+                    determined: determined.contains(&(class.as_str(), doc.as_str())),
                 })
                 .collect();
         }
@@ -436,11 +438,11 @@ fn verdict(
             record.origin.clone().unwrap_or_else(|| "unknown".into())
         },
         exit: record.exit_code,
-        lines: norm
-            .render(live_trimmed, &mut Labels::default())
-            .split('\n')
-            .map(str::to_string)
-            .collect(),
+        // no output is one empty line, as the snapshot writes it
+        lines: match live_trimmed {
+            [] => vec![String::new()],
+            lines => norm.render_lines(lines, &mut Labels::default()),
+        },
     });
 
     let want_exit = step.directives.exit.unwrap_or(0);
@@ -482,25 +484,29 @@ fn verdict(
         v.reason = Some("illustrative output, not yet verified by a live run".into());
         return v;
     }
-    let (expected, comparison): (Vec<Line>, Comparison) = match entry {
-        Some(e) => {
-            let exp = norm.parse_normalized(&e.lines.join("\n"));
-            let c = compare_with(&exp, &none);
-            (exp, c)
+    let from_entry;
+    let (expected, comparison): (&[Line], Comparison) = match (entry, doc_cmp) {
+        (Some(e), _) => {
+            from_entry = norm.parse_normalized(&e.lines.join("\n"));
+            let c = compare_with(&from_entry, &none);
+            (&from_entry, c)
         }
-        None if step.has_expected() => (doc_lines.to_vec(), doc_cmp.clone().unwrap()),
-        None => {
+        (None, Some(c)) => (doc_lines, c),
+        (None, None) => {
             v.reason = Some("no printed output; exit code checked".into());
             return v;
         }
     };
-    let (exp_text, live_text) = compare::render_both(norm, &expected, live_trimmed, &comparison);
-    v.live = Some(live_text.clone());
+    let (mut exp_text, mut live_text) =
+        compare::render_both(norm, expected, live_trimmed, &comparison);
+    // the masked lines are done with: let the diff below have their memory
+    drop(live);
     if !comparison.pass {
         v.status = Status::Fail;
         v.reason = comparison.reason;
-        v.diff = Some(compare::unified_diff(&exp_text, &live_text));
+        v.diff = Some(compare::unified_diff_of(&mut exp_text, &mut live_text));
     }
+    v.live = Some(live_text);
     v
 }
 

@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap as HashMap;
 use similar::{Algorithm, DiffOp, TextDiff};
 
 use crate::bind::Bindings;
-use crate::normalize::{Kind, Labels, Line, Normalizer};
+use crate::normalize::{Class, Kind, Labels, Line, Normalizer, Value};
 
 /// Interchangeable rows are ordered by age only in groups up to this size (beyond it, by
 /// position: the comparison stays linear).
@@ -45,7 +45,8 @@ fn age_seconds(v: &str) -> Option<u64> {
 const GENERATED: &[&str] = &["POD", "RS", "NAME"];
 
 /// A pair learned from comparing: `(class, expected value, live value)`.
-pub type Pair = (String, String, String);
+/// (class, document value, live value): inline values, no allocation for all but long ones.
+pub type Pair = (Class, Value, Value);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Comparison {
@@ -168,11 +169,7 @@ fn determined(
             if b - a == 1 || anchor.is_some() {
                 out.extend(identity().map(|(es, ls)| {
                     (
-                        (
-                            es.class.to_string(),
-                            es.value.to_string(),
-                            ls.value.to_string(),
-                        ),
+                        (es.class, es.value.clone(), ls.value.clone()),
                         anchor.clone(),
                     )
                 }));
@@ -484,11 +481,7 @@ fn pairs_of(norm: &Normalizer, expected: &[Line], live: &[Line], order: &[usize]
     for (e, &l) in order.iter().enumerate() {
         for (es, ls) in expected[e].slots.iter().zip(&live[l].slots) {
             if norm.kind(&es.class) != Kind::Volatile {
-                out.push((
-                    es.class.to_string(),
-                    es.value.to_string(),
-                    ls.value.to_string(),
-                ));
+                out.push((es.class, es.value.clone(), ls.value.clone()));
             }
         }
     }
@@ -498,8 +491,8 @@ fn pairs_of(norm: &Normalizer, expected: &[Line], live: &[Line], order: &[usize]
 /// Pairs from the lines that agree in shape, in order, when the whole does not agree (the
 /// document is stale but later commands still need the values it names).
 fn align_pairs(norm: &Normalizer, expected: &[Line], live: &[Line]) -> Vec<Pair> {
-    let a: Vec<&str> = expected.iter().map(|l| l.shape.as_str()).collect();
-    let b: Vec<&str> = live.iter().map(|l| l.shape.as_str()).collect();
+    let a: Vec<&str> = expected.iter().map(|l| &*l.shape).collect();
+    let b: Vec<&str> = live.iter().map(|l| &*l.shape).collect();
     let mut order_e = Vec::new();
     let mut order_l = Vec::new();
     for op in similar::capture_diff_slices(Algorithm::Patience, &a, &b) {
@@ -532,7 +525,7 @@ pub fn render_both(
     let mut live_labels = Labels::default();
     for (class, e, l) in &comparison.pairs {
         if norm.kind(class) == Kind::Identity {
-            live_labels.set(class, l, labels.label(class, e));
+            live_labels.set(*class, l, labels.label(*class, e));
         }
     }
     // New live values get labels after the expected ones, marked with a prime.
@@ -545,15 +538,26 @@ pub fn render_both(
 
 /// A unified diff of expected against live.
 pub fn unified_diff(expected: &str, live: &str) -> String {
-    let (e, l) = (format!("{expected}\n"), format!("{live}\n"));
-    TextDiff::configure()
+    unified_diff_of(&mut expected.to_string(), &mut live.to_string())
+}
+
+/// [`unified_diff`] of two texts the caller owns, without copying them: each gets a final
+/// newline for the diff (so that a last line compares equal to the same line followed by
+/// more) and loses it again.
+pub fn unified_diff_of(expected: &mut String, live: &mut String) -> String {
+    expected.push('\n');
+    live.push('\n');
+    let diff = TextDiff::configure()
         .algorithm(Algorithm::Patience)
         .timeout(std::time::Duration::from_secs(1))
-        .diff_lines(&e, &l)
+        .diff_lines(expected.as_str(), live.as_str())
         .unified_diff()
         .context_radius(3)
         .header("expected", "live")
-        .to_string()
+        .to_string();
+    expected.pop();
+    live.pop();
+    diff
 }
 
 #[cfg(test)]

@@ -440,7 +440,7 @@ fn check_and_report(
     strict: bool,
     doc_report: Option<(&std::path::Path, usize)>,
 ) -> anyhow::Result<ExitCode> {
-    let report = labrun::check::check(
+    let mut report = labrun::check::check(
         run_file,
         &lab.steps,
         records,
@@ -452,13 +452,15 @@ fn check_and_report(
         },
     )?;
     emit(&report, format, path)?;
-    commands::snapshot::write_pending(lab, &report);
     if let Some((file, index)) = doc_report {
         let d = labrun::suite::DocReport::of(&report, &path.display().to_string(), index, strict);
         let text = serde_json::to_string(&d).context("writing the document's report")?;
         labrun::record::write_atomic(file, text.as_bytes())?;
     }
-    Ok(if report.failed(strict) {
+    let failed = report.failed(strict);
+    // last, as it takes the pending entries out of the report (not a copy of a large output)
+    commands::snapshot::write_pending(lab, &mut report);
+    Ok(if failed {
         ExitCode::StepsFailed
     } else {
         ExitCode::Success

@@ -117,13 +117,14 @@ pub(crate) fn accept(
 }
 
 /// Failing steps' live outputs as pending entries, for `labrun review`; never in CI. A pending
-/// file that cannot be written is a warning: the check's verdict stands.
-pub(crate) fn write_pending(lab: &Lab, report: &labrun::check::Report) {
+/// file that cannot be written is a warning: the check's verdict stands. The entries are taken
+/// out of `report`.
+pub(crate) fn write_pending(lab: &Lab, report: &mut labrun::check::Report) {
     let failed: Vec<_> = report
         .verdicts
-        .iter()
+        .iter_mut()
         .filter(|v| v.status == labrun::check::Status::Fail)
-        .filter_map(|v| v.pending.clone().map(|p| (v.id.clone(), p)))
+        .filter_map(|v| v.pending.take().map(|p| (v.id.clone(), p)))
         .collect();
     if failed.is_empty() || !labrun::snapshot::may_write_pending() {
         return;

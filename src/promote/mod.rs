@@ -299,8 +299,8 @@ fn rewrite(
     };
     let old_lines = norm.lines(&old.join("\n"), &step.command);
     let live_lines = norm.lines(&live.join("\n"), &record.command);
-    let old_shapes: Vec<&str> = old_lines.iter().map(|l| l.shape.as_str()).collect();
-    let live_shapes: Vec<&str> = live_lines.iter().map(|l| l.shape.as_str()).collect();
+    let old_shapes: Vec<&str> = old_lines.iter().map(|l| &*l.shape).collect();
+    let live_shapes: Vec<&str> = live_lines.iter().map(|l| &*l.shape).collect();
 
     let ops = similar::capture_diff_slices(Algorithm::Patience, &old_shapes, &live_shapes);
     // Hunks: runs of unequal lines, with what stands equal between them.

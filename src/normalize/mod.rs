@@ -12,409 +12,20 @@
 //! commands), [`Kind::Placement`] (not numbered, bound: which node a pod landed on) or
 //! [`Kind::Volatile`] (not numbered, not bound: ages, TTLs, CPU time).
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet};
-use std::sync::{LazyLock, Mutex};
+mod masks;
+mod values;
+
+use rustc_hash::FxHashMap as HashMap;
+use std::sync::LazyLock;
 
 pub use compact_str::CompactString as Value;
+use masks::octets;
+pub use masks::{CLASSES, Kind, MASKS, MaskSpec};
+use values::Shapes;
+pub use values::{Class, Labels, Line, Shape, Slot, Span};
 
 use regex::Regex;
 use regex::bytes::RegexSet;
-
-/// How the values of a class relate to each other and to later commands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Identity,
-    Placement,
-    Volatile,
-}
-
-/// Every class a built-in mask produces, with its kind.
-pub const CLASSES: &[(&str, Kind)] = &[
-    ("IP", Kind::Identity),
-    ("MAC", Kind::Identity),
-    ("CONTAINER", Kind::Identity),
-    ("NETNS", Kind::Identity),
-    ("UID", Kind::Identity),
-    ("HASH", Kind::Identity),
-    ("POD", Kind::Identity),
-    ("RS", Kind::Identity),
-    ("NAME", Kind::Identity),
-    ("VETH", Kind::Identity),
-    ("PID", Kind::Identity),
-    ("PORT", Kind::Identity),
-    ("NODE", Kind::Placement),
-    ("AGE", Kind::Volatile),
-    ("TIME", Kind::Volatile),
-    ("IFINDEX", Kind::Volatile),
-    ("DNSID", Kind::Volatile),
-    ("TTL", Kind::Volatile),
-    ("MS", Kind::Volatile),
-    ("CPU", Kind::Volatile),
-    ("MEM", Kind::Volatile),
-    ("VSZ", Kind::Volatile),
-    ("RSS", Kind::Volatile),
-    ("START", Kind::Volatile),
-    ("CPUTIME", Kind::Volatile),
-];
-
-/// One mask. Every named group of `pattern` is masked; the group's name is the class, with an
-/// optional `__form` suffix naming how the value is written (see `Form::canonical`).
-pub struct MaskSpec {
-    pub name: &'static str,
-    pub pattern: &'static str,
-    /// Only after commands matching this pattern.
-    pub when: Option<&'static str>,
-    /// Values that are never masked (constants that happen to look volatile).
-    pub keep: &'static [&'static str],
-    /// An extra test a value must pass (octets ≤ 255, not all digits, …).
-    pub valid: Option<fn(&str) -> bool>,
-    /// (command, input line, its shape): checked by a test for every entry.
-    pub example: (&'static str, &'static str, &'static str),
-}
-
-// Generated names use Kubernetes' "safe" alphabet, `bcdfghjklmnpqrstvwxz2456789`: no vowels,
-// so English words do not look generated. A generated suffix ends the name: one followed by
-// `-` and more name (`labrun-29567-worker`) is part of another name, not a suffix.
-/// The mask table. Order is priority: where two masks claim overlapping text, the earlier wins.
-pub static MASKS: &[MaskSpec] = &[
-    MaskSpec {
-        name: "rfc3339-timestamp",
-        pattern: r"(?P<TIME>\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?)",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "",
-            "trigger-time: 2021-01-30T18:16:09Z",
-            "trigger-time: <TIME>",
-        ),
-    },
-    MaskSpec {
-        name: "docker-relative-time",
-        pattern: r"(?P<AGE>\b(?:About (?:a|an) (?:minute|hour)|Less than a second|\d+ (?:seconds?|minutes?|hours?|days?|weeks?|months?|years?))(?: ago)?)",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "docker ps",
-            "About an hour ago   Up 5 minutes",
-            "<AGE> Up <AGE>",
-        ),
-    },
-    MaskSpec {
-        name: "kubectl-age",
-        pattern: r"(?:^|[\s(])(?P<AGE>(?:\d+[ydhms]){1,4})(?:$|[\s)])",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "kubectl get pods",
-            "dnsutils   1/1   Running   0   3m6s",
-            "dnsutils 1/1 Running 0 <AGE>",
-        ),
-    },
-    MaskSpec {
-        name: "cni-netns",
-        pattern: r"\b(?P<NETNS>cni-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "",
-            "link-netns cni-c18c44cb-6c3e-c48d-b783-e7850d40e01c",
-            "link-netns <NETNS>",
-        ),
-    },
-    MaskSpec {
-        name: "uuid",
-        pattern: r"\b(?P<UID>[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\b",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "",
-            "UID: 3f1e2d4c-5b6a-4789-9abc-def012345678",
-            "UID: <UID>",
-        ),
-    },
-    MaskSpec {
-        name: "container-id",
-        pattern: r"\b(?P<CONTAINER>[0-9a-f]{64}|[0-9a-f]{12})\b",
-        when: None,
-        keep: &[],
-        valid: Some(has_hex_letter_and_digit),
-        example: (
-            "docker ps",
-            "df6df0736958   kindest/node:v1.18.2",
-            "<CONTAINER> kindest/node:v1.18.2",
-        ),
-    },
-    MaskSpec {
-        name: "kube-proxy-chain",
-        pattern: r"\bKUBE-(?:SVC|SEP|FW|XLB|EXT|SVL|FWS)-(?P<HASH>[A-Z0-9]{16})\b",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "",
-            "Chain KUBE-SVC-V7R3EVKW3DT43QQM (1 references)",
-            "Chain KUBE-SVC-<HASH> (1 references)",
-        ),
-    },
-    MaskSpec {
-        name: "mac-address",
-        pattern: r"\b(?P<MAC>[0-9a-f]{2}(?::[0-9a-f]{2}){5})\b",
-        when: None,
-        keep: &["00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"],
-        valid: None,
-        example: (
-            "ip a",
-            "link/ether 76:e6:c5:a4:71:7d brd ff:ff:ff:ff:ff:ff",
-            "link/ether <MAC> brd ff:ff:ff:ff:ff:ff",
-        ),
-    },
-    MaskSpec {
-        name: "ipv6-address",
-        pattern: r"(?:^|[^0-9A-Za-z:])(?P<IP>(?:[0-9a-f]{1,4}:){7}[0-9a-f]{1,4}|(?:[0-9a-f]{1,4}:){1,6}:[0-9a-f]{1,4}(?::[0-9a-f]{1,4}){0,5}|(?:[0-9a-f]{1,4}:){1,7}:|::(?:[0-9a-f]{1,4}:){0,6}[0-9a-f]{1,4})(?:$|[^0-9A-Za-z:])",
-        when: None,
-        keep: &["::1", "::"],
-        valid: None,
-        example: (
-            "ip a",
-            "inet6 fe80::42:acff:fe12:4/64 scope link",
-            "inet6 <IP>/64 scope link",
-        ),
-    },
-    MaskSpec {
-        name: "ipv4-reverse-dns",
-        pattern: r"\b(?P<IP__rev>\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})\.in-addr\.arpa\b",
-        when: None,
-        keep: &[],
-        valid: Some(octets),
-        example: (
-            "host 10.244.1.4",
-            "4.1.244.10.in-addr.arpa domain name pointer",
-            "<IP>.in-addr.arpa domain name pointer",
-        ),
-    },
-    MaskSpec {
-        name: "ipv4-dashed",
-        pattern: r"\b(?P<IP__dash>\d{1,3}-\d{1,3}-\d{1,3}-\d{1,3})\b",
-        when: None,
-        keep: &[],
-        valid: Some(octets),
-        example: (
-            "",
-            "pointer 10-244-1-4.clusterip-service.default.svc.",
-            "pointer <IP>.clusterip-service.default.svc.",
-        ),
-    },
-    MaskSpec {
-        name: "ipv4-address",
-        pattern: r"\b(?P<IP>\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})\b",
-        when: None,
-        keep: &["0.0.0.0", "127.0.0.1", "255.255.255.255"],
-        valid: Some(octets),
-        example: (
-            "",
-            "inet 10.244.1.4/24 brd 10.244.1.255 scope global eth0",
-            "inet <IP>/24 brd <IP> scope global eth0",
-        ),
-    },
-    MaskSpec {
-        name: "ephemeral-host-port",
-        pattern: r":(?P<PORT>\d{5})->\d+/(?:tcp|udp|sctp)",
-        when: None,
-        keep: &[],
-        valid: Some(ephemeral),
-        example: (
-            "docker ps",
-            "127.0.0.1:52321->6443/tcp",
-            "127.0.0.1:<PORT>->6443/tcp",
-        ),
-    },
-    MaskSpec {
-        name: "deployment-pod-name",
-        pattern: r"\b[a-z0-9](?:[-a-z0-9]*[a-z0-9])?-(?P<POD>[bcdfghjklmnpqrstvwxz2456789]{6,10}-[bcdfghjklmnpqrstvwxz2456789]{5})\b",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "kubectl get pods",
-            "app-9cc7d9df8-ffsm6   1/1",
-            "app-<POD> 1/1",
-        ),
-    },
-    MaskSpec {
-        name: "replicaset-name",
-        pattern: r"\b[a-z0-9](?:[-a-z0-9]*[a-z0-9])?-(?P<RS>[bcdfghjklmnpqrstvwxz2456789]{6,10})(?:$|[^-0-9a-z])",
-        when: None,
-        keep: &[],
-        valid: Some(has_digit),
-        example: (
-            "kubectl get rs",
-            "app-9cc7d9df8   4   4   4",
-            "app-<RS> 4 4 4",
-        ),
-    },
-    MaskSpec {
-        name: "generated-name-suffix",
-        pattern: r"\b[a-z0-9](?:[-a-z0-9]*[a-z0-9])?-(?P<NAME>[bcdfghjklmnpqrstvwxz2456789]{5})(?:$|[^-0-9a-z])",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "kubectl get endpointslice",
-            "clusterip-service-l2n9q   IPv4",
-            "clusterip-service-<NAME> IPv4",
-        ),
-    },
-    MaskSpec {
-        name: "kind-worker-node",
-        pattern: r"\b(?P<NODE>[a-z0-9](?:[-a-z0-9]*[a-z0-9])?-worker\d*)\b",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "kubectl get pods -o wide",
-            "10.244.1.3   kind-worker2   <none>",
-            "<IP> <NODE> <none>",
-        ),
-    },
-    MaskSpec {
-        name: "veth-name",
-        pattern: r"\b(?P<VETH>(?:veth|cali|lxc)[0-9a-f]{6,})\b",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: ("ip a", "scope global veth608eddaa", "scope global <VETH>"),
-    },
-    MaskSpec {
-        name: "ip-link-index",
-        pattern: r"^(?P<IFINDEX>\d+): [^\s:]+: <",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "ip a",
-            "11: eth0@if12: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500",
-            "<IFINDEX>: eth0@if<IFINDEX>: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500",
-        ),
-    },
-    MaskSpec {
-        name: "ip-link-peer-index",
-        pattern: r"@if(?P<IFINDEX>\d+)\b",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: ("ip a", "5: eth0@if5:", "5: eth0@if<IFINDEX>:"),
-    },
-    MaskSpec {
-        name: "netns-id",
-        pattern: r"(?:link-netnsid |\(id: )(?P<IFINDEX>\d+)\b",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: ("ip netns list", "red (id: 2)", "red (id: <IFINDEX>)"),
-    },
-    MaskSpec {
-        name: "pid-list",
-        pattern: r"^\s*(?P<PID>\d+)\s*$",
-        when: Some(r"\b(?:ip netns pid|pidof|pgrep)\b|\becho \$!|\$\$"),
-        keep: &[],
-        valid: None,
-        example: ("ip netns pid red", "4687", "<PID>"),
-    },
-    MaskSpec {
-        name: "ps-row",
-        pattern: r"^\S+\s+(?P<PID>\d+)\s+(?P<CPU>\d+\.\d)\s+(?P<MEM>\d+\.\d)\s+(?P<VSZ>\d+)\s+(?P<RSS>\d+)\s+\S+\s+\S+\s+(?P<START>\S+)\s+(?P<CPUTIME>\d+:\d{2}(?::\d{2})?)\s",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "ps aux",
-            "root      4687  0.0  0.0    968     4 ?        Ss   17:00   0:00 /pause",
-            "root <PID> <CPU> <MEM> <VSZ> <RSS> ? Ss <START> <CPUTIME> /pause",
-        ),
-    },
-    MaskSpec {
-        name: "dns-message-id",
-        pattern: r"opcode: \w+, status: \w+, id: (?P<DNSID>\d+)",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "host -v",
-            ";; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 45294",
-            ";; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: <DNSID>",
-        ),
-    },
-    MaskSpec {
-        name: "dns-ttl",
-        pattern: r"^\S+\.\s+(?P<TTL>\d+)\s+IN\s",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "host -v",
-            "github.com.             30      IN      A       140.82.112.3",
-            "github.com. <TTL> IN A <IP>",
-        ),
-    },
-    MaskSpec {
-        name: "dns-query-time",
-        pattern: r"(?:\bin (?P<MS>\d+) ms\b|Query time: (?P<MS__dig>\d+) msec)",
-        when: None,
-        keep: &[],
-        valid: None,
-        example: (
-            "host -v",
-            "Received 54 bytes from 10.96.0.10#53 in 18 ms",
-            "Received 54 bytes from <IP>#53 in <MS> ms",
-        ),
-    },
-    MaskSpec {
-        name: "ping-time",
-        pattern: r"(?:\btime[=<](?P<MS>\d+(?:\.\d+)?) ?ms\b|packet loss, time (?P<MS__total>\d+)ms\b)",
-        when: Some(r"\bping6?\b"),
-        keep: &[],
-        valid: None,
-        example: (
-            "ping -c 2 10.244.1.3",
-            "64 bytes from 10.244.1.3: icmp_seq=1 ttl=64 time=0.304 ms",
-            "64 bytes from <IP>: icmp_seq=1 ttl=64 time=<MS> ms",
-        ),
-    },
-    MaskSpec {
-        name: "ping-rtt-summary",
-        pattern: r"(?:rtt|round-trip) min/avg/max(?:/mdev|/stddev)? = (?P<MS__min>[\d.]+)/(?P<MS__avg>[\d.]+)/(?P<MS__max>[\d.]+)(?:/(?P<MS__mdev>[\d.]+))?",
-        when: Some(r"\bping6?\b"),
-        keep: &[],
-        valid: None,
-        example: (
-            "ping -c 2 10.244.1.3",
-            "rtt min/avg/max/mdev = 0.069/0.186/0.304/0.117 ms",
-            "rtt min/avg/max/mdev = <MS>/<MS>/<MS>/<MS> ms",
-        ),
-    },
-];
-
-fn octets(v: &str) -> bool {
-    v.split(['.', '-'])
-        .all(|o| o.parse::<u16>().is_ok_and(|n| n <= 255))
-}
-
-fn ephemeral(v: &str) -> bool {
-    v.parse::<u32>().is_ok_and(|n| (32768..=65535).contains(&n))
-}
-
-fn has_digit(v: &str) -> bool {
-    v.chars().any(|c| c.is_ascii_digit())
-}
-
-fn has_hex_letter_and_digit(v: &str) -> bool {
-    has_digit(v) && v.chars().any(|c| c.is_ascii_alphabetic())
-}
 
 /// How a masked value is written, from a group name's `__form` suffix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -460,103 +71,6 @@ pub fn forms(class: &str, value: &str) -> Vec<String> {
         out.push(format!("{}.in-addr.arpa", parts.join(".")));
     }
     out
-}
-
-/// A class's name, interned: copied, compared and hashed at a pointer's cost. Every name is
-/// stored once per process (the built-in ones in [`CLASSES`], the user's the first time they
-/// are seen), so two classes of one name are one pointer.
-#[derive(Clone, Copy)]
-pub struct Class(&'static str);
-
-static INTERNED: LazyLock<Mutex<FxHashSet<&'static str>>> = LazyLock::new(Default::default);
-
-impl Class {
-    pub fn new(name: &str) -> Class {
-        if let Some((c, _)) = CLASSES.iter().find(|(c, _)| *c == name) {
-            return Class(c);
-        }
-        let mut names = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = names.get(name) {
-            return Class(c);
-        }
-        let c: &'static str = Box::leak(name.into());
-        names.insert(c);
-        Class(c)
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        self.0
-    }
-}
-
-impl std::ops::Deref for Class {
-    type Target = str;
-    fn deref(&self) -> &str {
-        self.0
-    }
-}
-
-impl PartialEq for Class {
-    fn eq(&self, other: &Class) -> bool {
-        std::ptr::eq(self.0, other.0)
-    }
-}
-
-impl Eq for Class {}
-
-impl PartialEq<str> for Class {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-impl PartialEq<&str> for Class {
-    fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
-    }
-}
-
-impl std::hash::Hash for Class {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        std::ptr::hash(self.0, h)
-    }
-}
-
-impl std::fmt::Debug for Class {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.0, f)
-    }
-}
-
-impl std::fmt::Display for Class {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-/// A masked value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slot {
-    pub class: Class,
-    /// Canonical value (IPv4 written dotted whatever its form); for a snapshot's placeholder,
-    /// its label (`IP1`). Short values (all but the longest ids) are held inline.
-    pub value: Value,
-}
-
-/// A masked value and where it stands in its line (byte offsets).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Span {
-    pub start: usize,
-    pub end: usize,
-    pub slot: Slot,
-}
-
-/// A line after masking.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    /// The line with masked values as `<CLASS>` and inner white space folded.
-    pub shape: String,
-    pub slots: Vec<Slot>,
 }
 
 /// The built-in table, compiled once per process (regexes are shared, cloning is cheap).
@@ -697,6 +211,15 @@ impl Normalizer {
         self.kinds.get(class).copied().unwrap_or(Kind::Identity)
     }
 
+    /// The same table with search caches of its own (compiled automata are shared).
+    fn copy(&self) -> Normalizer {
+        Normalizer {
+            masks: self.masks.clone(),
+            kinds: self.kinds.clone(),
+            set: self.set.clone(),
+        }
+    }
+
     /// The class of that name, if a mask produces it.
     pub fn class(&self, name: &str) -> Option<Class> {
         self.kinds.get_key_value(name).map(|(c, _)| Class(c))
@@ -708,16 +231,26 @@ impl Normalizer {
         let active = self.active(command);
         let pieces = pieces(text, threads());
         if pieces.len() < 2 {
-            return clean_lines(text).map(|l| self.line(&l, &active)).collect();
+            let mut shapes = Shapes::default();
+            return clean_lines(text)
+                .map(|l| self.line(&l, &active, &mut shapes))
+                .collect();
         }
         std::thread::scope(|scope| {
             let workers: Vec<_> = pieces
                 .iter()
-                .map(|piece| {
+                .enumerate()
+                .map(|(i, piece)| {
                     let active = &active;
+                    // each worker but the first masks with its own copy of the automata: a
+                    // copy has its own search caches, where a shared one would hand its
+                    // caches out under a lock
+                    let own = (i > 0).then(|| self.copy());
                     scope.spawn(move || {
+                        let norm = own.as_ref().unwrap_or(self);
+                        let mut shapes = Shapes::default();
                         clean_lines(piece)
-                            .map(|l| self.line(&l, active))
+                            .map(|l| norm.line(&l, active, &mut shapes))
                             .collect::<Vec<_>>()
                     })
                 })
@@ -819,7 +352,7 @@ impl Normalizer {
         claims
     }
 
-    fn line(&self, line: &str, active: &[usize]) -> Line {
+    fn line(&self, line: &str, active: &[usize], shapes: &mut Shapes) -> Line {
         let claims = self.claims_of(line, active);
         let mut shape = String::with_capacity(line.len());
         let mut slots = Vec::with_capacity(claims.len());
@@ -833,12 +366,16 @@ impl Normalizer {
             pos = e;
         }
         fold_into(&mut shape, &line[pos..]);
-        Line { shape, slots }
+        Line {
+            shape: shapes.intern(&shape),
+            slots: slots.into(),
+        }
     }
 
     /// Read text that is already normalized (a snapshot): placeholders become slots whose
     /// value is their label, so `<IP1>` in two places still demands one value.
     pub fn parse_normalized(&self, text: &str) -> Vec<Line> {
+        let mut shapes = Shapes::default();
         clean_lines(text)
             .map(|l| {
                 let mut shape = String::new();
@@ -864,7 +401,10 @@ impl Normalizer {
                     pos = m.end();
                 }
                 fold_into(&mut shape, &l[pos..]);
-                Line { shape, slots }
+                Line {
+                    shape: shapes.intern(&shape),
+                    slots: slots.into(),
+                }
             })
             .collect()
     }
@@ -886,83 +426,59 @@ impl Normalizer {
             if i > 0 {
                 out.push('\n');
             }
-            let mut slots = line.slots.iter();
-            let mut rest = line.shape.as_str();
-            while let Some(open) = rest.find('<') {
-                let Some(close) = rest[open..].find('>') else {
-                    break;
-                };
-                let class = &rest[open + 1..open + close];
-                // Only a placeholder if the line has a slot of that class.
-                let known = self.kinds.get_key_value(class);
-                let is_slot = known
-                    .is_some_and(|(c, _)| line.slots.iter().any(|s| std::ptr::eq(s.class.0, *c)));
-                out.push_str(&rest[..open]);
-                if let (true, Some((_, &kind))) = (is_slot, known) {
-                    let slot = slots.next();
-                    match (slot, kind) {
-                        (Some(slot), Kind::Identity) => {
-                            out.push('<');
-                            out.push_str(names.get(slot.class, &slot.value));
-                            out.push('>');
-                        }
-                        _ => out.push_str(&rest[open..=open + close]),
-                    }
-                } else {
-                    out.push_str(&rest[open..=open + close]);
-                }
-                rest = &rest[open + close + 1..];
-            }
-            out.push_str(rest);
+            self.render_line(line, names, &mut out);
         }
         out
+    }
+
+    /// [`Normalizer::render`], one string per line (no text of them all held besides).
+    pub fn render_lines(&self, lines: &[Line], names: &mut Labels) -> Vec<String> {
+        lines
+            .iter()
+            .map(|line| {
+                // room for a label's number after each placeholder, so that a line is
+                // allocated once and not grown to twice its length
+                let mut out = String::with_capacity(line.shape.len() + 8 * line.slots.len());
+                self.render_line(line, names, &mut out);
+                out
+            })
+            .collect()
+    }
+
+    fn render_line(&self, line: &Line, names: &mut Labels, out: &mut String) {
+        let mut slots = line.slots.iter();
+        let mut rest: &str = &line.shape;
+        while let Some(open) = rest.find('<') {
+            let Some(close) = rest[open..].find('>') else {
+                break;
+            };
+            let class = &rest[open + 1..open + close];
+            // Only a placeholder if the line has a slot of that class.
+            let known = self.kinds.get_key_value(class);
+            let is_slot =
+                known.is_some_and(|(c, _)| line.slots.iter().any(|s| std::ptr::eq(s.class.0, *c)));
+            out.push_str(&rest[..open]);
+            if let (true, Some((_, &kind))) = (is_slot, known) {
+                let slot = slots.next();
+                match (slot, kind) {
+                    (Some(slot), Kind::Identity) => {
+                        out.push('<');
+                        out.push_str(names.get(slot.class, &slot.value));
+                        out.push('>');
+                    }
+                    _ => out.push_str(&rest[open..=open + close]),
+                }
+            } else {
+                out.push_str(&rest[open..=open + close]);
+            }
+            rest = &rest[open + close + 1..];
+        }
+        out.push_str(rest);
     }
 
     /// The text as labrun sees it after masking, placeholders numbered.
     pub fn normalize(&self, text: &str, command: &str) -> String {
         self.render(&self.lines(text, command), &mut Labels::default())
-    }
-}
-
-/// Placeholder labels per class, by first appearance.
-#[derive(Debug, Default, Clone)]
-pub struct Labels {
-    /// (class, value) → label
-    by_value: HashMap<(Class, Value), Value>,
-    counts: HashMap<Class, usize>,
-}
-
-impl Labels {
-    pub fn label(&mut self, class: &str, value: &str) -> String {
-        self.get(Class::new(class), value).to_string()
-    }
-
-    /// The label of `value`, given one if it has none yet (one hash lookup when it has one).
-    fn get(&mut self, class: Class, value: &str) -> &str {
-        use std::collections::hash_map::Entry;
-        match self.by_value.entry((class, Value::from(value))) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
-                // A snapshot's placeholder keeps its own label.
-                let label = if value.starts_with(class.as_str())
-                    && value[class.len()..].chars().all(|c| c.is_ascii_digit())
-                    && value.len() > class.len()
-                {
-                    Value::from(value)
-                } else {
-                    let n = self.counts.entry(class).or_default();
-                    *n += 1;
-                    compact_str::format_compact!("{class}{n}")
-                };
-                e.insert(label)
-            }
-        }
-    }
-
-    /// Give `value` the label `label` (for showing live values under the expected labels).
-    pub fn set(&mut self, class: &str, value: &str, label: String) {
-        self.by_value
-            .insert((Class::new(class), value.into()), label.into());
     }
 }
 
@@ -1143,7 +659,7 @@ mod tests {
         for spec in MASKS {
             let (command, input, shape) = spec.example;
             let lines = n.lines(input, command);
-            assert_eq!(lines[0].shape, shape, "mask {}", spec.name);
+            assert_eq!(&*lines[0].shape, shape, "mask {}", spec.name);
         }
     }
 
@@ -1165,7 +681,7 @@ mod tests {
     #[test]
     fn a_generated_suffix_ends_its_name() {
         let n = Normalizer::default();
-        let shape = |t: &str| n.lines(t, "docker ps")[0].shape.clone();
+        let shape = |t: &str| n.lines(t, "docker ps")[0].shape.to_string();
         // digits of the safe alphabet inside a longer name: the name is a node's
         assert_eq!(shape("labrun-bind-29567-worker"), "<NODE>");
         // a real suffix still is one, whatever follows that is not more name
@@ -1252,7 +768,7 @@ mod tests {
     fn placeholders_read_back_from_snapshots() {
         let n = Normalizer::default();
         let lines = n.parse_normalized("inet <IP1>/32 brd <IP1> <none> <AGE>");
-        assert_eq!(lines[0].shape, "inet <IP>/32 brd <IP> <none> <AGE>");
+        assert_eq!(&*lines[0].shape, "inet <IP>/32 brd <IP> <none> <AGE>");
         assert_eq!(lines[0].slots.len(), 3);
         assert_eq!(lines[0].slots[0].value, lines[0].slots[1].value);
         assert_eq!(
