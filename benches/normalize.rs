@@ -1,5 +1,7 @@
 //! Normalization plus comparison on a large output: a synthetic `kubectl get pods -A -o wide`
-//! of 100 000 rows against a second one in which every volatile value differs.
+//! of 100 000 rows against a second one in which every volatile value differs; and the cost
+//! curve of checking one such step (both tables masked, compared, bound) from 1 000 to
+//! 100 000 rows, in bytes per second: a flat throughput is a linear cost.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use labrun::compare::compare;
@@ -58,5 +60,30 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// What `labrun check` does with one step's two outputs, from text to verdict and bindings.
+fn check_step(norm: &Normalizer, doc: &str, live: &str) -> usize {
+    let command = "kubectl get pods -A -o wide";
+    let (d, l) = (norm.lines(doc, command), norm.lines(live, command));
+    let c = compare(norm, &d, &l, false);
+    assert!(c.pass, "{:?}", c.reason);
+    let mut bindings = labrun::bind::Bindings::default();
+    bindings.learn(&c.pairs);
+    c.pairs.len()
+}
+
+fn curve(c: &mut Criterion) {
+    let norm = Normalizer::default();
+    let mut g = c.benchmark_group("check-step-rows");
+    g.sample_size(10);
+    for rows in [1_000, 10_000, 100_000] {
+        let (a, b) = (pods(rows, 1), pods(rows, 2));
+        g.throughput(Throughput::Bytes((a.len() + b.len()) as u64));
+        g.bench_function(criterion::BenchmarkId::from_parameter(rows), |bch| {
+            bch.iter(|| check_step(&norm, &a, &b))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, curve);
 criterion_main!(benches);
