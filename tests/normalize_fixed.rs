@@ -67,15 +67,20 @@ fn a_100000_row_listing_normalizes_as_before() {
     );
 }
 
-#[test]
-fn normalize_streams_what_it_has_read_before_its_input_ends() {
-    use std::io::Read;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_labrun"))
+/// `labrun normalize` reading a pipe this test writes and writing one it reads.
+fn streaming_normalize() -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_labrun"))
         .args(["normalize"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn normalize_streams_what_it_has_read_before_its_input_ends() {
+    use std::io::Read;
+    let mut child = streaming_normalize();
     let mut stdin = child.stdin.take().unwrap();
     // one chunk's worth of lines, the input left open
     for i in 0..4096 {
@@ -100,12 +105,7 @@ fn normalize_streams_what_it_has_read_before_its_input_ends() {
 fn normalize_passes_on_a_few_lines_as_soon_as_the_writer_pauses() {
     // `tail -f log | labrun normalize`: three lines and a pause are three lines out
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_labrun"))
-        .args(["normalize"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = streaming_normalize();
     let mut stdin = child.stdin.take().unwrap();
     writeln!(stdin, "a 10.0.0.1\nb 10.0.0.2\nc 10.0.0.1").unwrap();
     stdin.flush().unwrap();
