@@ -211,15 +211,6 @@ impl Normalizer {
         self.kinds.get(class).copied().unwrap_or(Kind::Identity)
     }
 
-    /// The same table with search caches of its own (compiled automata are shared).
-    fn copy(&self) -> Normalizer {
-        Normalizer {
-            masks: self.masks.clone(),
-            kinds: self.kinds.clone(),
-            set: self.set.clone(),
-        }
-    }
-
     /// The class of that name, if a mask produces it.
     pub fn class(&self, name: &str) -> Option<Class> {
         self.kinds.get_key_value(name).map(|(c, _)| Class(c))
@@ -239,18 +230,12 @@ impl Normalizer {
         std::thread::scope(|scope| {
             let workers: Vec<_> = pieces
                 .iter()
-                .enumerate()
-                .map(|(i, piece)| {
+                .map(|piece| {
                     let active = &active;
-                    // each worker but the first masks with its own copy of the automata: a
-                    // copy has its own search caches, where a shared one would hand its
-                    // caches out under a lock
-                    let own = (i > 0).then(|| self.copy());
                     scope.spawn(move || {
-                        let norm = own.as_ref().unwrap_or(self);
                         let mut shapes = Shapes::default();
                         clean_lines(piece)
-                            .map(|l| norm.line(&l, active, &mut shapes))
+                            .map(|l| self.line(&l, active, &mut shapes))
                             .collect::<Vec<_>>()
                     })
                 })
