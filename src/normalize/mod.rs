@@ -211,11 +211,6 @@ impl Normalizer {
         self.kinds.get(class).copied().unwrap_or(Kind::Identity)
     }
 
-    /// The class of that name, if a mask produces it.
-    pub fn class(&self, name: &str) -> Option<Class> {
-        self.kinds.get_key_value(name).map(|(c, _)| Class(c))
-    }
-
     /// Mask every line of `text` printed by `command`. A long text is cut at line ends into
     /// one piece per core, masked side by side: each line's mask is its own.
     pub fn lines(&self, text: &str, command: &str) -> Vec<Line> {
