@@ -281,10 +281,21 @@ pub fn fake_kind_dir() -> std::path::PathBuf {
     );
     let dir = profile.join("fake-kind-bin");
     std::fs::create_dir_all(&dir).unwrap();
-    match std::os::unix::fs::symlink(&built, dir.join("kind")) {
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => panic!("{e}"),
-        _ => dir,
+    let link = dir.join("kind");
+    if std::fs::read_link(&link).is_ok_and(|to| to == built) {
+        return dir;
     }
+    // a link left by a target directory that has since moved points nowhere: replace it,
+    // through a new name so that tests making it side by side never see it missing
+    let fresh = dir.join(format!(
+        "kind.{}.{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_file(&fresh);
+    std::os::unix::fs::symlink(&built, &fresh).unwrap();
+    std::fs::rename(&fresh, &link).unwrap();
+    dir
 }
 
 /// The run directories labrun made for the document named `key` under `root`
