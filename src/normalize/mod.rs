@@ -13,6 +13,7 @@
 //! [`Kind::Volatile`] (not numbered, not bound: ages, TTLs, CPU time).
 
 mod masks;
+mod split;
 mod values;
 
 use rustc_hash::FxHashMap as HashMap;
@@ -94,6 +95,9 @@ struct Compiled {
     /// only zero-width assertions around it (or has no named group): then finding a match is
     /// enough, with no search for its groups.
     whole: Option<usize>,
+    /// Otherwise, for a pattern that is context around one named group: where the group
+    /// lies, from the match's bytes, when they leave one possibility.
+    split: Option<split::Split>,
     when: Option<Regex>,
     keep: Vec<String>,
     valid: Option<fn(&str) -> bool>,
@@ -287,6 +291,30 @@ impl Normalizer {
                 (Some(re), Some(g)) if ascii => {
                     while let Some(whole) = re.find_at(line.as_bytes(), from) {
                         claim(g, whole.start(), whole.end());
+                        from = whole.end() + usize::from(whole.is_empty());
+                        if from > line.len() {
+                            break;
+                        }
+                    }
+                }
+                (Some(re), None) if ascii && m.split.is_some() => {
+                    let split = m.split.as_ref().expect("checked");
+                    let bytes = line.as_bytes();
+                    let mut locs = None;
+                    while let Some(whole) = re.find_at(bytes, from) {
+                        match split.cut(bytes, whole.start(), whole.end()) {
+                            Some((s, e)) => claim(split.group, s, e),
+                            None => {
+                                // the same match, its groups searched for
+                                let locs = locs.get_or_insert_with(|| re.capture_locations());
+                                re.captures_read_at(locs, bytes, whole.start());
+                                for i in 0..locs.len() {
+                                    if let Some((s, e)) = locs.get(i) {
+                                        claim(i, s, e);
+                                    }
+                                }
+                            }
+                        }
                         from = whole.end() + usize::from(whole.is_empty());
                         if from > line.len() {
                             break;
@@ -612,6 +640,7 @@ fn compile(
         unicode: std::sync::Arc::new(unicode),
         ascii,
         whole: whole_group(pattern),
+        split: split::Split::of(pattern),
         when,
         keep: keep.iter().map(|s| s.to_string()).collect(),
         valid,
