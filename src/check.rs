@@ -57,9 +57,6 @@ pub struct Verdict {
     pub executed: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tries: Option<u32>,
-    /// The live output normalized, placeholders numbered as in the expectation.
-    #[serde(skip)]
-    pub live: Option<String>,
     /// The live output normalized on its own, for a pending snapshot entry.
     #[serde(skip)]
     pub pending: Option<Entry>,
@@ -318,7 +315,6 @@ fn verdict(
         line: step.line,
         executed: None,
         tries: record.and_then(|r| r.tries),
-        live: None,
         pending: None,
         bindings: Vec::new(),
     };
@@ -497,16 +493,16 @@ fn verdict(
             return v;
         }
     };
-    let (mut exp_text, mut live_text) =
-        compare::render_both(norm, expected, live_trimmed, &comparison);
-    // the masked lines are done with: let the diff below have their memory
-    drop(live);
     if !comparison.pass {
+        // both sides rendered, placeholders numbered alike, only for the diff of a failure
+        let (mut exp_text, mut live_text) =
+            compare::render_both(norm, expected, live_trimmed, &comparison);
+        // the masked lines are done with: let the diff have their memory
+        drop(live);
         v.status = Status::Fail;
         v.reason = comparison.reason;
         v.diff = Some(compare::unified_diff_of(&mut exp_text, &mut live_text));
     }
-    v.live = Some(live_text);
     v
 }
 
