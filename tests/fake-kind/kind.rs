@@ -200,6 +200,34 @@ fn docker(args: &[&str]) -> Res<String> {
     Ok(String::from_utf8_lossy(&out.stdout).to_string())
 }
 
+/// The Docker network `kind`, made once: creations are serialized by a lock, since two
+/// clusters created at once would otherwise make two networks of that name (Docker does not
+/// refuse the second), and extra ones are removed, as kind does.
+fn ensure_network() -> Res<()> {
+    let path = std::env::temp_dir().join("labrun-fake-kind-network.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("opening {}: {e}", path.display()))?;
+    let _held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| format!("locking {}: {e}", path.display()))?;
+    let ids = docker(&["network", "ls", "-q", "--filter", "name=^kind$"])?;
+    let ids: Vec<&str> = ids.split_whitespace().collect();
+    match ids.split_first() {
+        None => {
+            docker(&["network", "create", "kind"])?;
+        }
+        Some((_, extra)) => {
+            for id in extra {
+                docker(&["network", "rm", id])?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Node containers of a cluster: (name, role), sorted by name.
 fn nodes(cluster: &str) -> Res<Vec<(String, String)>> {
     let filter = format!("label={CLUSTER_LABEL}={cluster}");
@@ -371,9 +399,7 @@ fn create(a: &Args) -> Res<()> {
         " ✓ Preparing nodes {}",
         "📦 ".repeat(names.len()).trim_end()
     );
-    if docker(&["network", "inspect", "kind"]).is_err() {
-        docker(&["network", "create", "kind"])?;
-    }
+    ensure_network()?;
     for (n, role, ports) in &names {
         let mut args: Vec<String> = vec![
             "run".into(),
