@@ -30,7 +30,14 @@ fn size(bytes: u64) -> String {
 /// The whole of `path`, at most `cap` bytes, as UTF-8.
 pub fn read_text(path: &Path, cap: u64, what: &str) -> Result<String> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut bytes = Vec::new();
+    // a regular file's size sizes the buffer (read once, not grown and copied); a pipe's is
+    // unknown, and the cap bounds it either way
+    let known = file
+        .metadata()
+        .ok()
+        .filter(std::fs::Metadata::is_file)
+        .map_or(0, |m| m.len().min(cap) as usize);
+    let mut bytes = Vec::with_capacity(known + 1);
     file.take(cap + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io(path, e))?;

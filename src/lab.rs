@@ -26,10 +26,25 @@ pub struct Lab {
 
 impl Lab {
     pub fn open(path: &Path) -> Result<Lab> {
-        let doc = document::load(path)?;
-        let steps = steps::split_checked(&doc)?;
-        let config = Config::for_document(path)?;
-        let norm = Normalizer::new(&config.masks)
+        // The mask table compiles on another core while the document is parsed and split
+        // (each takes milliseconds on a large document); the document's errors still come
+        // first.
+        let config = Config::for_document(path);
+        let (doc, steps, norm) = std::thread::scope(|scope| {
+            let norm = config
+                .as_ref()
+                .ok()
+                .map(|c| scope.spawn(|| Normalizer::new(&c.masks)));
+            let read = document::load(path).and_then(|doc| {
+                let steps = steps::split_checked(&doc)?;
+                Ok((doc, steps))
+            });
+            let norm = norm.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            read.map(|(doc, steps)| (doc, steps, norm))
+        })?;
+        let config = config?;
+        let norm = norm
+            .expect("compiled when the configuration was read")
             .map_err(|m| Error::input(config.root.join("labrun.toml"), 0, m))?;
         let snapshot_path = config.snapshot_path(path);
         let legacy_snapshot = config.legacy_snapshot(path);

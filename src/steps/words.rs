@@ -367,7 +367,7 @@ impl Vocabulary {
     /// The command after a prompt, if `line` is a prompted command line. A bare `# ` prompt
     /// counts only when `root_prompt` is set (the block opens with `# <program>`).
     pub fn strip_prompt<'a>(&self, line: &'a str, root_prompt: bool) -> Option<&'a str> {
-        if !line.contains(['$', '#', '%']) {
+        if !line.bytes().any(|b| matches!(b, b'$' | b'#' | b'%')) {
             return None;
         }
         let t = line.trim_start();
