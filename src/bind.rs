@@ -47,14 +47,21 @@ impl Bindings {
 
     /// Remember identity pairs chosen among interchangeable rows (a later step may replace
     /// them).
-    pub fn choose(&mut self, pairs: &[Pair]) {
+    pub fn choose<'p>(&mut self, pairs: impl IntoIterator<Item = &'p Pair>) {
+        use std::collections::hash_map::Entry;
         for (class, doc, live) in pairs {
-            let of_class = of_class(&mut self.chosen, class);
-            match of_class.get_mut(doc) {
-                Some(l) if l == live => {}
-                Some(l) => l.clone_from(live),
-                None => {
-                    of_class.insert(doc.clone(), live.clone());
+            let of_class = match self.chosen.get_mut(class.as_str()) {
+                Some(m) => m,
+                None => of_class(&mut self.chosen, class),
+            };
+            match of_class.entry(doc.clone()) {
+                Entry::Occupied(mut o) => {
+                    if o.get() != live {
+                        o.get_mut().clone_from(live);
+                    }
+                }
+                Entry::Vacant(v) => {
+                    v.insert(live.clone());
                 }
             }
         }
@@ -100,7 +107,9 @@ impl Bindings {
     /// Learn from one step. Within the step the first pair for a value wins (the first row
     /// that names it); a later step's pair replaces an earlier step's.
     pub fn learn(&mut self, pairs: &[Pair]) {
-        let mut seen = rustc_hash::FxHashSet::default();
+        let mut seen =
+            rustc_hash::FxHashSet::with_capacity_and_hasher(pairs.len(), Default::default());
+        self.map.reserve(pairs.len());
         for (class, doc, live) in pairs {
             if !seen.insert((class.as_str(), doc.as_str())) {
                 continue;

@@ -399,20 +399,17 @@ fn verdict(
         // chosen among interchangeable rows are preferred until a later step pairs them
         // otherwise
         if c.pass {
-            let identity: Vec<compare::Pair> = c
-                .pairs
-                .iter()
-                .filter(|(class, _, _)| norm.kind(class) == crate::normalize::Kind::Identity)
-                .cloned()
-                .collect();
-            bindings.choose(&identity);
+            bindings.choose(c.pairs.iter().filter(|(class, _, _)| {
+                norm.class_kind(*class) == crate::normalize::Kind::Identity
+            }));
             bindings.hold(&c.determined, &step.id);
             let determined: rustc_hash::FxHashSet<(&str, &str)> = c
                 .determined
                 .iter()
                 .map(|((k, d, _), _)| (k.as_str(), d.as_str()))
                 .collect();
-            let mut seen = rustc_hash::FxHashSet::default();
+            let mut seen =
+                rustc_hash::FxHashSet::with_capacity_and_hasher(c.pairs.len(), Default::default());
             v.bindings = c
                 .pairs
                 .iter()

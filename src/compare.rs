@@ -152,7 +152,7 @@ fn determined(
                     .slots
                     .iter()
                     .zip(&live[l].slots)
-                    .filter(|(es, _)| norm.kind(&es.class) == Kind::Identity)
+                    .filter(|(es, _)| norm.class_kind(es.class) == Kind::Identity)
             };
             // the value an earlier step determined that fixes this row, and that step's chain
             let anchor = if held.constrains() {
@@ -257,8 +257,11 @@ struct Matcher<'a> {
     held: &'a Bindings,
     /// Earlier steps held or chose values (else there is nothing to look up).
     constrained: bool,
-    fwd: HashMap<(&'a str, &'a str), &'a str>,
-    bwd: HashMap<(&'a str, &'a str), &'a str>,
+    /// Document value → live value and back, per class: inverse of each other.
+    fwd: HashMap<(Class, &'a str), &'a str>,
+    bwd: HashMap<(Class, &'a str), &'a str>,
+    /// The pairs bound, in order, so that a line's can be undone (see [`Matcher::unbind`]).
+    trail: Vec<(Class, &'a str, &'a str)>,
     used: Vec<bool>,
     conflict: Option<String>,
 }
@@ -270,71 +273,76 @@ impl<'a> Matcher<'a> {
         live: &'a [Line],
         held: &'a Bindings,
     ) -> Self {
+        // room for every value at once, rather than growing the maps step by step
+        let values: usize = expected.iter().map(|l| l.slots.len()).sum();
         Matcher {
             norm,
             expected,
             live,
             held,
             constrained: held.constrains(),
-            fwd: HashMap::default(),
-            bwd: HashMap::default(),
+            fwd: HashMap::with_capacity_and_hasher(values, Default::default()),
+            bwd: HashMap::with_capacity_and_hasher(values, Default::default()),
+            trail: Vec::new(),
             used: vec![false; live.len()],
             conflict: None,
         }
     }
 
     /// Try to bind expected line `e` to live line `l`; on success returns the keys added.
-    fn bind(&mut self, e: usize, l: usize) -> Option<Vec<(&'a str, &'a str, &'a str)>> {
+    fn bind(&mut self, e: usize, l: usize) -> Option<usize> {
+        use std::collections::hash_map::Entry;
         let (el, ll) = (&self.expected[e], &self.live[l]);
         if el.shape != ll.shape {
             return None;
         }
-        let mut added = Vec::new();
+        let mark = self.trail.len();
         for (es, ls) in el.slots.iter().zip(&ll.slots) {
-            if self.norm.kind(&es.class) != Kind::Identity {
+            if self.norm.class_kind(es.class) != Kind::Identity {
                 continue;
             }
-            let class = es.class.as_str();
+            let class = es.class;
             // what earlier steps bound holds for this one
             let earlier = if self.constrained {
-                self.earlier(e, class, &es.value, &ls.value)
+                self.earlier(e, &class, &es.value, &ls.value)
             } else {
                 None
             };
             if let Some(why) = earlier {
                 self.conflict.get_or_insert(why);
-                self.unbind(&added);
+                self.unbind(mark);
                 return None;
             }
-            let ok_f = self
-                .fwd
-                .get(&(class, es.value.as_str()))
-                .is_none_or(|v| *v == ls.value);
-            let ok_b = self
-                .bwd
-                .get(&(class, ls.value.as_str()))
-                .is_none_or(|v| *v == es.value);
-            if !(ok_f && ok_b) {
+            // the two maps are inverse: a document value already bound agrees if its live
+            // value is this one; an unbound one, if the live value is not taken
+            let agrees = match self.fwd.entry((class, es.value.as_str())) {
+                Entry::Occupied(o) => *o.get() == ls.value,
+                Entry::Vacant(v) => match self.bwd.entry((class, ls.value.as_str())) {
+                    Entry::Occupied(_) => false,
+                    Entry::Vacant(b) => {
+                        v.insert(&ls.value);
+                        b.insert(&es.value);
+                        self.trail.push((class, &es.value, &ls.value));
+                        true
+                    }
+                },
+            };
+            if !agrees {
                 if self.conflict.is_none() {
                     self.conflict = Some(format!(
                         "line {}: {} `{}` does not correspond one to one with the live `{}`",
                         e + 1,
-                        class,
+                        class.as_str(),
                         es.value,
                         ls.value
                     ));
                 }
-                self.unbind(&added);
+                self.unbind(mark);
                 return None;
-            }
-            if !self.fwd.contains_key(&(class, es.value.as_str())) {
-                self.fwd.insert((class, &es.value), &ls.value);
-                self.bwd.insert((class, &ls.value), &es.value);
-                added.push((class, es.value.as_str(), ls.value.as_str()));
             }
         }
         self.used[l] = true;
-        Some(added)
+        Some(mark)
     }
 
     /// Why pairing `doc` with `live` (class `class`, expected line `e`) contradicts what an
@@ -361,8 +369,9 @@ impl<'a> Matcher<'a> {
         None
     }
 
-    fn unbind(&mut self, added: &[(&'a str, &'a str, &'a str)]) {
-        for &(c, e, l) in added {
+    /// Undo the pairs bound since `mark` (a length of the trail).
+    fn unbind(&mut self, mark: usize) {
+        for (c, e, l) in self.trail.drain(mark..) {
             self.fwd.remove(&(c, e));
             self.bwd.remove(&(c, l));
         }
@@ -375,7 +384,7 @@ impl<'a> Matcher<'a> {
             .slots
             .iter()
             .enumerate()
-            .filter(|(_, s)| self.norm.kind(&s.class) == Kind::Identity)
+            .filter(|(_, s)| self.norm.class_kind(s.class) == Kind::Identity)
             .filter_map(|(i, s)| Some((i, self.held.chosen(&s.class, &s.value)?)))
             .collect();
         if wanted.is_empty() {
@@ -437,7 +446,11 @@ impl<'a> Matcher<'a> {
                     .chain(a..b)
                     .find(|&l| !self.used[l] && self.bind(e, l).is_some());
                 match found {
-                    Some(l) => order.push(l),
+                    Some(l) => {
+                        order.push(l);
+                        // a greedy choice is never undone
+                        self.trail.clear();
+                    }
                     None => return false,
                 }
             }
@@ -462,14 +475,14 @@ impl<'a> Matcher<'a> {
                 continue;
             }
             *budget -= 1;
-            if let Some(added) = self.bind(e, l) {
+            if let Some(mark) = self.bind(e, l) {
                 order.push(l);
                 if self.search(groups, e + 1, order, budget) {
                     return true;
                 }
                 order.pop();
                 self.used[l] = false;
-                self.unbind(&added);
+                self.unbind(mark);
             }
         }
         false
@@ -480,7 +493,7 @@ fn pairs_of(norm: &Normalizer, expected: &[Line], live: &[Line], order: &[usize]
     let mut out = Vec::new();
     for (e, &l) in order.iter().enumerate() {
         for (es, ls) in expected[e].slots.iter().zip(&live[l].slots) {
-            if norm.kind(&es.class) != Kind::Volatile {
+            if norm.class_kind(es.class) != Kind::Volatile {
                 out.push((es.class, es.value.clone(), ls.value.clone()));
             }
         }
@@ -524,7 +537,7 @@ pub fn render_both(
     let exp = norm.render(expected, &mut labels);
     let mut live_labels = Labels::default();
     for (class, e, l) in &comparison.pairs {
-        if norm.kind(class) == Kind::Identity {
+        if norm.class_kind(*class) == Kind::Identity {
             live_labels.set(*class, l, labels.label(*class, e));
         }
     }

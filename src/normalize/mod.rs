@@ -123,6 +123,8 @@ pub struct UserMask {
 pub struct Normalizer {
     masks: Vec<Compiled>,
     kinds: HashMap<&'static str, Kind>,
+    /// The same, by interned class: a pointer hashed, not a name.
+    class_kinds: HashMap<Class, Kind>,
     /// Every mask's pattern in one automaton, ASCII semantics: which masks can match a line
     /// is one pass over it; only those then run. On an ASCII line ASCII and Unicode classes
     /// (`\b`, `\d`, `\s`, `\w`) agree, so the answer is exact; other lines run every mask.
@@ -174,12 +176,18 @@ impl Normalizer {
             }
             masks.insert(0, c); // the user's masks take priority
         }
+        let class_kinds = kinds.iter().map(|(c, k)| (Class::new(c), *k)).collect();
         let set = if user.is_empty() {
             BUILT_IN_SET.clone()
         } else {
             mask_set(&masks)
         };
-        Ok(Normalizer { masks, kinds, set })
+        Ok(Normalizer {
+            masks,
+            kinds,
+            class_kinds,
+            set,
+        })
     }
 
     /// The masks that apply to what `command` printed (a mask's `when`), by index.
@@ -213,6 +221,14 @@ impl Normalizer {
     /// The kind of a class (unknown classes count as identity).
     pub fn kind(&self, class: &str) -> Kind {
         self.kinds.get(class).copied().unwrap_or(Kind::Identity)
+    }
+
+    /// [`Normalizer::kind`] of an interned class, looked up by its pointer.
+    pub fn class_kind(&self, class: Class) -> Kind {
+        self.class_kinds
+            .get(&class)
+            .copied()
+            .unwrap_or(Kind::Identity)
     }
 
     /// Mask every line of `text` printed by `command`. A long text is cut at line ends into
