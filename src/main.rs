@@ -282,10 +282,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             strict,
         } => {
-            let lab = Lab::open(&path)?;
+            // the run file is read while the document opens; the document's errors come first
+            let (lab, records) = std::thread::scope(|scope| {
+                let records = scope.spawn(|| labrun::record::read(&replay));
+                let lab = Lab::open(&path);
+                let records = records
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (lab, records)
+            });
+            let lab = lab?;
             labrun::list::warnings(&lab.doc, &lab.steps, &mut std::io::stderr().lock()).ok();
-            let records = labrun::record::read(&replay)?;
-            check_and_report(&lab, &path, &replay, &records, format, strict, None)
+            let records = records?;
+            let code = check_and_report(&lab, &path, &replay, &records, format, strict, None);
+            // the process ends here: freeing a large document's and run's lines one by one
+            // would only cost time
+            std::mem::forget((lab, records));
+            code
         }
         Command::Accept {
             path,
