@@ -313,13 +313,16 @@ impl Normalizer {
                         }
                     }
                 }
-                (Some(re), None) if ascii && m.split.is_some() => {
-                    let split = m.split.as_ref().expect("checked");
+                (Some(re), None) if ascii => {
                     let bytes = line.as_bytes();
                     let mut locs = None;
                     while let Some(whole) = re.find_at(bytes, from) {
-                        match split.cut(bytes, whole.start(), whole.end()) {
-                            Some((s, e)) => claim(split.group, s, e),
+                        let cut = m.split.as_ref().and_then(|split| {
+                            let (s, e) = split.cut(bytes, whole.start(), whole.end())?;
+                            Some((split.group, s, e))
+                        });
+                        match cut {
+                            Some((g, s, e)) => claim(g, s, e),
                             None => {
                                 // the same match, its groups searched for
                                 let locs = locs.get_or_insert_with(|| re.capture_locations());
@@ -329,20 +332,6 @@ impl Normalizer {
                                         claim(i, s, e);
                                     }
                                 }
-                            }
-                        }
-                        from = whole.end() + usize::from(whole.is_empty());
-                        if from > line.len() {
-                            break;
-                        }
-                    }
-                }
-                (Some(re), None) if ascii => {
-                    let mut locs = re.capture_locations();
-                    while let Some(whole) = re.captures_read_at(&mut locs, line.as_bytes(), from) {
-                        for i in 0..locs.len() {
-                            if let Some((s, e)) = locs.get(i) {
-                                claim(i, s, e);
                             }
                         }
                         from = whole.end() + usize::from(whole.is_empty());
