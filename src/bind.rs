@@ -33,10 +33,8 @@ pub struct Bindings {
 
 /// The map of one class, made the first time (the class's name copied once, not per value).
 fn of_class<'m, V: Default>(maps: &'m mut HashMap<Value, V>, class: &str) -> &'m mut V {
-    if !maps.contains_key(class) {
-        maps.insert(class.into(), V::default());
-    }
-    maps.get_mut(class).expect("inserted above")
+    // a class name fits inline in a `Value`: the key costs no allocation, the lookup one hash
+    maps.entry(class.into()).or_default()
 }
 
 impl Bindings {
@@ -50,11 +48,7 @@ impl Bindings {
     pub fn choose<'p>(&mut self, pairs: impl IntoIterator<Item = &'p Pair>) {
         use std::collections::hash_map::Entry;
         for (class, doc, live) in pairs {
-            let of_class = match self.chosen.get_mut(class.as_str()) {
-                Some(m) => m,
-                None => of_class(&mut self.chosen, class),
-            };
-            match of_class.entry(doc.clone()) {
+            match of_class(&mut self.chosen, class).entry(doc.clone()) {
                 Entry::Occupied(mut o) => {
                     if o.get() != live {
                         o.get_mut().clone_from(live);

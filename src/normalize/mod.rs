@@ -591,10 +591,7 @@ fn whole_group(pattern: &str) -> Option<usize> {
         }
     }
     // any other named group (nested in the one found) needs a search for groups
-    let names = regex_syntax::parse(pattern)
-        .ok()?
-        .properties()
-        .explicit_captures_len();
+    let names = hir.properties().explicit_captures_len();
     match (named, names) {
         (Some(i), 1) => Some(i),
         (None, 0) => Some(0),
