@@ -12,12 +12,14 @@
 //! commands), [`Kind::Placement`] (not numbered, bound: which node a pod landed on) or
 //! [`Kind::Volatile`] (not numbered, not bound: ages, TTLs, CPU time).
 
+mod claims;
 mod masks;
 mod split;
 mod values;
 
+use claims::{BUILT_IN, BUILT_IN_STARTS, Compiled, Scratch, Starts, compile};
 use rustc_hash::FxHashMap as HashMap;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 pub use compact_str::CompactString as Value;
 use masks::octets;
@@ -26,41 +28,6 @@ use values::Shapes;
 pub use values::{Class, Labels, Line, Shape, Slot, Span};
 
 use regex::Regex;
-use regex::bytes::RegexSet;
-
-/// How a masked value is written, from a group name's `__form` suffix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Form {
-    Plain,
-    /// IPv4 with dashes (`10-244-1-4`).
-    Dash,
-    /// IPv4 reversed, as in reverse DNS (`4.1.244.10`).
-    Rev,
-}
-
-impl Form {
-    fn of(suffix: &str) -> Form {
-        match suffix {
-            "dash" => Form::Dash,
-            "rev" => Form::Rev,
-            _ => Form::Plain,
-        }
-    }
-
-    /// The canonical value of a masked text: IPv4 in its dashed and reverse-DNS forms becomes
-    /// dotted, so that all three forms of one address share one placeholder and one binding.
-    fn canonical(self, value: &str) -> Value {
-        match self {
-            Form::Plain => Value::from(value),
-            Form::Dash => value.replace('-', ".").into(),
-            Form::Rev => {
-                let mut parts: Vec<&str> = value.split('.').collect();
-                parts.reverse();
-                parts.join(".").into()
-            }
-        }
-    }
-}
 
 /// All the ways a canonical value of `class` may be written in a command.
 pub fn forms(class: &str, value: &str) -> Vec<String> {
@@ -72,37 +39,6 @@ pub fn forms(class: &str, value: &str) -> Vec<String> {
         out.push(format!("{}.in-addr.arpa", parts.join(".")));
     }
     out
-}
-
-/// The built-in table, compiled once per process (regexes are shared, cloning is cheap).
-static BUILT_IN: LazyLock<Result<Vec<Compiled>, String>> = LazyLock::new(|| {
-    MASKS
-        .iter()
-        .map(|spec| compile(spec.pattern, None, spec.when, spec.keep, spec.valid, false))
-        .collect()
-});
-
-#[derive(Clone)]
-struct Compiled {
-    pattern: std::sync::Arc<str>,
-    /// The pattern with Unicode classes, for lines that are not ASCII: compiled the first time
-    /// one is seen (shared by every copy of the table).
-    unicode: std::sync::Arc<std::sync::OnceLock<Regex>>,
-    /// The same pattern with ASCII classes, for ASCII lines (where the two agree): a smaller
-    /// automaton, so finding a match and its groups is cheaper.
-    ascii: Option<regex::bytes::Regex>,
-    /// The capture group that is the whole match, when the pattern is one named group with
-    /// only zero-width assertions around it (or has no named group): then finding a match is
-    /// enough, with no search for its groups.
-    whole: Option<usize>,
-    /// Otherwise, for a pattern that is context around one named group: where the group
-    /// lies, from the match's bytes, when they leave one possibility.
-    split: Option<split::Split>,
-    when: Option<Regex>,
-    keep: Vec<String>,
-    valid: Option<fn(&str) -> bool>,
-    /// For each capture group index: (class, form).
-    groups: Vec<Option<(Class, Form)>>,
 }
 
 /// A user-defined mask from configuration.
@@ -125,20 +61,14 @@ pub struct Normalizer {
     kinds: HashMap<&'static str, Kind>,
     /// The same, by interned class: a pointer hashed, not a name.
     class_kinds: HashMap<Class, Kind>,
-    /// Every mask's pattern in one automaton, ASCII semantics: which masks can match a line
-    /// is one pass over it; only those then run. On an ASCII line ASCII and Unicode classes
-    /// (`\b`, `\d`, `\s`, `\w`) agree, so the answer is exact; other lines run every mask.
-    set: Option<RegexSet>,
+    /// Every mask's pattern in one automaton, ASCII semantics, read backwards: where each
+    /// mask can start a match on a line is one pass over it. On an ASCII line ASCII and
+    /// Unicode classes (`\b`, `\d`, `\s`, `\w`) agree, so the answer is exact; other lines
+    /// run every mask.
+    starts: Option<Starts>,
+    /// Scratch left by earlier calls, its automata's caches warm, for the next to take.
+    scratch: Mutex<Vec<Scratch>>,
 }
-
-/// The one-pass automaton over `masks`, in their order (none when a pattern has no ASCII
-/// form: then every mask runs on every line).
-fn mask_set(masks: &[Compiled]) -> Option<RegexSet> {
-    RegexSet::new(masks.iter().map(|m| format!("(?-u:{})", m.pattern))).ok()
-}
-
-static BUILT_IN_SET: LazyLock<Option<RegexSet>> =
-    LazyLock::new(|| BUILT_IN.as_ref().ok().and_then(|m| mask_set(m)));
 
 static ANSI: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07").unwrap());
@@ -177,16 +107,17 @@ impl Normalizer {
             masks.insert(0, c); // the user's masks take priority
         }
         let class_kinds = kinds.iter().map(|(c, k)| (Class::new(c), *k)).collect();
-        let set = if user.is_empty() {
-            BUILT_IN_SET.clone()
+        let starts = if user.is_empty() {
+            BUILT_IN_STARTS.clone()
         } else {
-            mask_set(&masks)
+            Starts::new(&masks)
         };
         Ok(Normalizer {
             masks,
             kinds,
             class_kinds,
-            set,
+            starts,
+            scratch: Mutex::new(Vec::new()),
         })
     }
 
@@ -202,19 +133,15 @@ impl Normalizer {
             .collect()
     }
 
-    /// The claims of `line` under the `active` masks: only the masks the one-pass automaton
-    /// says can match run.
-    fn claims_of(&self, line: &str, active: &[usize]) -> Vec<(usize, usize, Class, Value)> {
-        match &self.set {
-            Some(set) if line.is_ascii() => {
-                let hits = set.matches(line.as_bytes());
-                if !hits.matched_any() {
-                    return Vec::new();
-                }
-                let masks = active.iter().filter(|&&i| hits.matched(i));
-                Self::claims(line, masks.map(|&i| &self.masks[i]))
-            }
-            _ => Self::claims(line, active.iter().map(|&i| &self.masks[i])),
+    /// Scratch to mask with: one an earlier call left, its caches warm, or a new one.
+    fn take_scratch(&self) -> Scratch {
+        let left = self.scratch.lock().ok().and_then(|mut pool| pool.pop());
+        left.unwrap_or_else(|| Scratch::new(&self.masks, self.starts.as_ref()))
+    }
+
+    fn give_back(&self, scratch: Scratch) {
+        if let Ok(mut pool) = self.scratch.lock() {
+            pool.push(scratch);
         }
     }
 
@@ -236,24 +163,25 @@ impl Normalizer {
     pub fn lines(&self, text: &str, command: &str) -> Vec<Line> {
         let active = self.active(command);
         let pieces = pieces(text, threads());
-        if pieces.len() < 2 {
-            let mut shapes = Shapes::default();
-            return clean_lines(text)
-                .map(|l| self.line(&l, &active, &mut shapes))
+        let mask = |piece: &str| {
+            let mut worker = Worker {
+                scratch: self.take_scratch(),
+                shapes: Shapes::default(),
+                shape: String::new(),
+            };
+            let lines: Vec<Line> = clean_lines(piece)
+                .map(|l| self.line(&l, &active, &mut worker))
                 .collect();
+            self.give_back(worker.scratch);
+            lines
+        };
+        if pieces.len() < 2 {
+            return mask(text);
         }
         std::thread::scope(|scope| {
             let workers: Vec<_> = pieces
                 .iter()
-                .map(|piece| {
-                    let active = &active;
-                    scope.spawn(move || {
-                        let mut shapes = Shapes::default();
-                        clean_lines(piece)
-                            .map(|l| self.line(&l, active, &mut shapes))
-                            .collect::<Vec<_>>()
-                    })
-                })
+                .map(|piece| scope.spawn(|| mask(piece)))
                 .collect();
             let mut all = Vec::new();
             for w in workers {
@@ -266,121 +194,55 @@ impl Normalizer {
     /// The masked values of one clean line (see [`clean_lines`]) printed by `command`: where
     /// each stands, its class and canonical value, in order. What `promote` rewrites.
     pub fn spans(&self, line: &str, command: &str) -> Vec<Span> {
-        self.claims_of(line, &self.active(command))
-            .into_iter()
-            .map(|(start, end, class, value)| Span {
-                start,
-                end,
-                slot: Slot { class, value },
-            })
-            .collect()
+        let mut scratch = self.take_scratch();
+        let active = self.active(command);
+        let spans = claims::claims(
+            line,
+            &self.masks,
+            &active,
+            self.starts.as_ref(),
+            &mut scratch,
+        )
+        .iter()
+        .map(|(start, end, class, value)| Span {
+            start: *start,
+            end: *end,
+            slot: Slot {
+                class: *class,
+                value: value.clone(),
+            },
+        })
+        .collect();
+        self.give_back(scratch);
+        spans
     }
 
-    /// Claimed ranges: (start, end, class, canonical value), sorted by start, never
-    /// overlapping (the first mask to claim a range keeps it).
-    fn claims<'m>(
-        line: &str,
-        masks: impl Iterator<Item = &'m Compiled>,
-    ) -> Vec<(usize, usize, Class, Value)> {
-        let mut claims: Vec<(usize, usize, Class, Value)> = Vec::new();
-        let ascii = line.is_ascii();
-        for m in masks {
-            let mut claim = |i: usize, s: usize, e: usize| {
-                let Some((class, form)) = &m.groups[i] else {
-                    return;
-                };
-                let value = &line[s..e];
-                if m.keep.iter().any(|k| k == value) || m.valid.is_some_and(|f| !f(value)) {
-                    return;
-                }
-                let at = claims.partition_point(|c| c.0 < s);
-                let overlaps_prev = at > 0 && claims[at - 1].1 > s;
-                let overlaps_next = at < claims.len() && claims[at].0 < e;
-                if !overlaps_prev && !overlaps_next {
-                    claims.insert(at, (s, e, *class, form.canonical(value)));
-                }
-            };
-            // the next match starts where this one ended (past an empty one: the next
-            // character); one set of capture slots per mask and line, reused
-            let mut from = 0;
-            match (&m.ascii, m.whole) {
-                (Some(re), Some(g)) if ascii => {
-                    while let Some(whole) = re.find_at(line.as_bytes(), from) {
-                        claim(g, whole.start(), whole.end());
-                        from = whole.end() + usize::from(whole.is_empty());
-                        if from > line.len() {
-                            break;
-                        }
-                    }
-                }
-                (Some(re), None) if ascii => {
-                    let bytes = line.as_bytes();
-                    let mut locs = None;
-                    while let Some(whole) = re.find_at(bytes, from) {
-                        let cut = m.split.as_ref().and_then(|split| {
-                            let (s, e) = split.cut(bytes, whole.start(), whole.end())?;
-                            Some((split.group, s, e))
-                        });
-                        match cut {
-                            Some((g, s, e)) => claim(g, s, e),
-                            None => {
-                                // the same match, its groups searched for
-                                let locs = locs.get_or_insert_with(|| re.capture_locations());
-                                re.captures_read_at(locs, bytes, whole.start());
-                                for i in 0..locs.len() {
-                                    if let Some((s, e)) = locs.get(i) {
-                                        claim(i, s, e);
-                                    }
-                                }
-                            }
-                        }
-                        from = whole.end() + usize::from(whole.is_empty());
-                        if from > line.len() {
-                            break;
-                        }
-                    }
-                }
-                _ => {
-                    let re = m.unicode();
-                    let mut locs = re.capture_locations();
-                    while let Some(whole) = re.captures_read_at(&mut locs, line, from) {
-                        for i in 0..locs.len() {
-                            if let Some((s, e)) = locs.get(i) {
-                                claim(i, s, e);
-                            }
-                        }
-                        from = if whole.is_empty() {
-                            whole.end()
-                                + line[whole.end()..].chars().next().map_or(1, char::len_utf8)
-                        } else {
-                            whole.end()
-                        };
-                        if from > line.len() {
-                            break;
-                        }
-                    }
-                }
-            }
-        }
-        claims
-    }
-
-    fn line(&self, line: &str, active: &[usize], shapes: &mut Shapes) -> Line {
-        let claims = self.claims_of(line, active);
-        let mut shape = String::with_capacity(line.len());
+    fn line(&self, line: &str, active: &[usize], worker: &mut Worker) -> Line {
+        let claims = claims::claims(
+            line,
+            &self.masks,
+            active,
+            self.starts.as_ref(),
+            &mut worker.scratch,
+        );
+        let shape = &mut worker.shape;
+        shape.clear();
         let mut slots = Vec::with_capacity(claims.len());
         let mut pos = 0;
         for (s, e, class, value) in claims {
-            fold_into(&mut shape, &line[pos..s]);
+            fold_into(shape, &line[pos..*s]);
             shape.push('<');
             shape.push_str(class.as_str());
             shape.push('>');
-            slots.push(Slot { class, value });
-            pos = e;
+            slots.push(Slot {
+                class: *class,
+                value: value.clone(),
+            });
+            pos = *e;
         }
-        fold_into(&mut shape, &line[pos..]);
+        fold_into(shape, &line[pos..]);
         Line {
-            shape: shapes.intern(&shape),
+            shape: worker.shapes.intern(shape),
             slots: slots.into(),
         }
     }
@@ -495,6 +357,14 @@ impl Normalizer {
     }
 }
 
+/// What one thread masking lines reuses from line to line.
+struct Worker {
+    scratch: Scratch,
+    shapes: Shapes,
+    /// The shape being built.
+    shape: String,
+}
+
 /// Below this many bytes a text is masked on one core (starting threads would cost more).
 const PARALLEL_BYTES: usize = 128 * 1024;
 
@@ -563,93 +433,6 @@ fn fold_into(out: &mut String, mut text: &str) {
     out.push_str(text);
 }
 
-impl Compiled {
-    fn unicode(&self) -> &Regex {
-        self.unicode
-            .get_or_init(|| Regex::new(&self.pattern).expect("compiled when the table was built"))
-    }
-}
-
-/// The index of the capture group that spans the whole match: the one named group when the
-/// pattern is that group with only zero-width assertions (`\b`, `^`, `$`) around it, group 0
-/// when there is no named group.
-fn whole_group(pattern: &str) -> Option<usize> {
-    use regex_syntax::hir::HirKind;
-    let hir = regex_syntax::parse(pattern).ok()?;
-    let parts = match hir.kind() {
-        HirKind::Concat(parts) => parts.as_slice(),
-        _ => std::slice::from_ref(&hir),
-    };
-    let mut named = None;
-    for part in parts {
-        match part.kind() {
-            HirKind::Look(_) => {}
-            HirKind::Capture(c) if c.name.is_some() && named.is_none() => {
-                named = Some(c.index as usize)
-            }
-            _ => return None,
-        }
-    }
-    // any other named group (nested in the one found) needs a search for groups
-    let names = hir.properties().explicit_captures_len();
-    match (named, names) {
-        (Some(i), 1) => Some(i),
-        (None, 0) => Some(0),
-        _ => None,
-    }
-}
-
-fn compile(
-    pattern: &str,
-    class: Option<&str>,
-    when: Option<&str>,
-    keep: &[&str],
-    valid: Option<fn(&str) -> bool>,
-    eager: bool,
-) -> Result<Compiled, String> {
-    let ascii = regex::bytes::Regex::new(&format!("(?-u:{pattern})")).ok();
-    // Where the ASCII form does not compile, or when `eager` (a user's pattern, whose error
-    // must show now, naming the mask), the Unicode form is compiled at once.
-    let unicode = std::sync::OnceLock::new();
-    let names: Vec<Option<String>> = match &ascii {
-        Some(re) if !eager => re.capture_names().map(|n| n.map(str::to_string)).collect(),
-        _ => {
-            let re = Regex::new(pattern).map_err(|e| e.to_string())?;
-            let names = re.capture_names().map(|n| n.map(str::to_string)).collect();
-            let _ = unicode.set(re);
-            names
-        }
-    };
-    let mut groups: Vec<Option<(Class, Form)>> = names
-        .iter()
-        .map(|name| {
-            name.as_deref().map(|n| match n.split_once("__") {
-                Some((c, f)) => (Class::new(c), Form::of(f)),
-                None => (Class::new(n), Form::Plain),
-            })
-        })
-        .collect();
-    if groups.iter().all(Option::is_none) {
-        let class = class.ok_or("a pattern without named groups needs a `class`")?;
-        groups[0] = Some((Class::new(class), Form::Plain));
-    }
-    let when = when
-        .map(Regex::new)
-        .transpose()
-        .map_err(|e| e.to_string())?;
-    Ok(Compiled {
-        pattern: pattern.into(),
-        unicode: std::sync::Arc::new(unicode),
-        ascii,
-        whole: whole_group(pattern),
-        split: split::Split::of(pattern),
-        when,
-        keep: keep.iter().map(|s| s.to_string()).collect(),
-        valid,
-        groups,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -657,11 +440,11 @@ mod tests {
     #[test]
     fn the_built_in_masks_form_one_automaton() {
         assert!(
-            BUILT_IN_SET.is_some(),
+            BUILT_IN_STARTS.is_some(),
             "every built-in pattern has an ASCII form"
         );
         let n = Normalizer::new(&[]).unwrap();
-        assert_eq!(n.set.as_ref().map(RegexSet::len), Some(MASKS.len()));
+        assert_eq!(n.starts.as_ref().map(Starts::len), Some(MASKS.len()));
     }
 
     #[test]

@@ -210,7 +210,7 @@ impl Split {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::normalize::MASKS;
 
@@ -281,8 +281,9 @@ mod tests {
     }
 
     /// A small deterministic generator of lines made of the table's own examples, cut and
-    /// recombined, for comparing every cut with the search for groups.
-    fn lines() -> Vec<String> {
+    /// recombined, for comparing every cut with the search for groups (and every way of
+    /// finding claims with the others).
+    pub(in crate::normalize) fn lines() -> Vec<String> {
         let mut pool: Vec<&str> = Vec::new();
         for spec in MASKS {
             pool.extend(spec.example.1.split(' '));

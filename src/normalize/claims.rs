@@ -1,0 +1,542 @@
+//! Stage 4a, normalize (claims): where the masks claim one line.
+//!
+//! In: a clean line and the masks that apply to it, in priority order. Out: its claims, the
+//! ranges whose text a mask masks (start, end, class, canonical value), sorted by start and
+//! never overlapping: each mask's matches are taken left to right, each one's group claimed
+//! unless a mask before it claimed some of that text.
+//!
+//! On an ASCII line (where ASCII and Unicode classes agree) the masks are not searched one by
+//! one. One backward pass of [`Starts`], an automaton of every mask at once, lists where each
+//! mask can begin a match; each match is then one anchored search from such a start, as long
+//! as the match itself. A mask's matches, taken left to right, start where its own search
+//! would have found them: the leftmost start not before the end of the previous match. So the
+//! claims are those of running each mask over the whole line, at a fraction of the scans.
+//! Lines that are not ASCII run every mask's Unicode form.
+
+use super::split;
+use super::values::Class;
+use super::{MASKS, Value};
+use regex::Regex;
+use regex_automata::hybrid::dfa::{Cache as LazyCache, DFA};
+use regex_automata::meta;
+use regex_automata::nfa::thompson;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input, MatchKind};
+use std::sync::{Arc, LazyLock, OnceLock};
+
+/// A claim: start, end, class and canonical value.
+pub(super) type Claim = (usize, usize, Class, Value);
+
+/// How a masked value is written, from a group name's `__form` suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Form {
+    Plain,
+    /// IPv4 with dashes (`10-244-1-4`).
+    Dash,
+    /// IPv4 reversed, as in reverse DNS (`4.1.244.10`).
+    Rev,
+}
+
+impl Form {
+    fn of(suffix: &str) -> Form {
+        match suffix {
+            "dash" => Form::Dash,
+            "rev" => Form::Rev,
+            _ => Form::Plain,
+        }
+    }
+
+    /// The canonical value of a masked text: IPv4 in its dashed and reverse-DNS forms becomes
+    /// dotted, so that all three forms of one address share one placeholder and one binding.
+    fn canonical(self, value: &str) -> Value {
+        match self {
+            Form::Plain => Value::from(value),
+            Form::Dash => value.replace('-', ".").into(),
+            Form::Rev => {
+                let mut parts: Vec<&str> = value.split('.').collect();
+                parts.reverse();
+                parts.join(".").into()
+            }
+        }
+    }
+}
+
+/// The built-in table, compiled once per process (regexes are shared, cloning is cheap).
+pub(super) static BUILT_IN: LazyLock<Result<Vec<Compiled>, String>> = LazyLock::new(|| {
+    MASKS
+        .iter()
+        .map(|spec| compile(spec.pattern, None, spec.when, spec.keep, spec.valid, false))
+        .collect()
+});
+
+/// [`Starts`] of the built-in table.
+pub(super) static BUILT_IN_STARTS: LazyLock<Option<Starts>> =
+    LazyLock::new(|| BUILT_IN.as_ref().ok().and_then(|m| Starts::new(m)));
+
+/// One mask, compiled.
+#[derive(Clone)]
+pub(super) struct Compiled {
+    pattern: Arc<str>,
+    /// The pattern with Unicode classes, for lines that are not ASCII: compiled the first time
+    /// one is seen (shared by every copy of the table).
+    unicode: Arc<OnceLock<Regex>>,
+    /// The same pattern with ASCII classes, for ASCII lines (where the two agree): a smaller
+    /// automaton, so finding a match and its groups is cheaper.
+    ascii: Option<meta::Regex>,
+    /// The capture group that is the whole match, when the pattern is one named group with
+    /// only zero-width assertions around it (or has no named group): then finding a match is
+    /// enough, with no search for its groups.
+    whole: Option<usize>,
+    /// Otherwise, for a pattern that is context around one named group: where the group
+    /// lies, from the match's bytes, when they leave one possibility.
+    split: Option<split::Split>,
+    pub(super) when: Option<Regex>,
+    keep: Vec<String>,
+    valid: Option<fn(&str) -> bool>,
+    /// For each capture group index: (class, form).
+    pub(super) groups: Vec<Option<(Class, Form)>>,
+}
+
+impl Compiled {
+    fn unicode(&self) -> &Regex {
+        self.unicode
+            .get_or_init(|| Regex::new(&self.pattern).expect("compiled when the table was built"))
+    }
+}
+
+/// The ASCII form of a pattern: bytes, not characters, with ASCII classes.
+fn ascii_form(pattern: &str) -> String {
+    format!("(?-u:{pattern})")
+}
+
+fn ascii_syntax() -> syntax::Config {
+    syntax::Config::new().utf8(false)
+}
+
+pub(super) fn compile(
+    pattern: &str,
+    class: Option<&str>,
+    when: Option<&str>,
+    keep: &[&str],
+    valid: Option<fn(&str) -> bool>,
+    eager: bool,
+) -> Result<Compiled, String> {
+    let ascii = meta::Regex::builder()
+        .syntax(ascii_syntax())
+        .configure(meta::Config::new().utf8_empty(false))
+        .build(&ascii_form(pattern))
+        .ok();
+    // Where the ASCII form does not compile, or when `eager` (a user's pattern, whose error
+    // must show now, naming the mask), the Unicode form is compiled at once.
+    let unicode = OnceLock::new();
+    let names: Vec<Option<String>> = match &ascii {
+        Some(re) if !eager => re
+            .group_info()
+            .pattern_names(regex_automata::PatternID::ZERO)
+            .map(|n| n.map(str::to_string))
+            .collect(),
+        _ => {
+            let re = Regex::new(pattern).map_err(|e| e.to_string())?;
+            let names = re.capture_names().map(|n| n.map(str::to_string)).collect();
+            let _ = unicode.set(re);
+            names
+        }
+    };
+    let mut groups: Vec<Option<(Class, Form)>> = names
+        .iter()
+        .map(|name| {
+            name.as_deref().map(|n| match n.split_once("__") {
+                Some((c, f)) => (Class::new(c), Form::of(f)),
+                None => (Class::new(n), Form::Plain),
+            })
+        })
+        .collect();
+    if groups.iter().all(Option::is_none) {
+        let class = class.ok_or("a pattern without named groups needs a `class`")?;
+        groups[0] = Some((Class::new(class), Form::Plain));
+    }
+    let when = when
+        .map(Regex::new)
+        .transpose()
+        .map_err(|e| e.to_string())?;
+    Ok(Compiled {
+        pattern: pattern.into(),
+        unicode: Arc::new(unicode),
+        ascii,
+        whole: whole_group(pattern),
+        split: split::Split::of(pattern),
+        when,
+        keep: keep.iter().map(|s| s.to_string()).collect(),
+        valid,
+        groups,
+    })
+}
+
+/// The index of the capture group that spans the whole match: the one named group when the
+/// pattern is that group with only zero-width assertions (`\b`, `^`, `$`) around it, group 0
+/// when there is no named group.
+fn whole_group(pattern: &str) -> Option<usize> {
+    use regex_syntax::hir::HirKind;
+    let hir = regex_syntax::parse(pattern).ok()?;
+    let parts = match hir.kind() {
+        HirKind::Concat(parts) => parts.as_slice(),
+        _ => std::slice::from_ref(&hir),
+    };
+    let mut named = None;
+    for part in parts {
+        match part.kind() {
+            HirKind::Look(_) => {}
+            HirKind::Capture(c) if c.name.is_some() && named.is_none() => {
+                named = Some(c.index as usize)
+            }
+            _ => return None,
+        }
+    }
+    // any other named group (nested in the one found) needs a search for groups
+    let names = hir.properties().explicit_captures_len();
+    match (named, names) {
+        (Some(i), 1) => Some(i),
+        (None, 0) => Some(0),
+        _ => None,
+    }
+}
+
+/// Every mask's ASCII form in one automaton, read backwards from a line's end: each position
+/// where some mask's match can start, and which masks. Lazy (its states are built as lines
+/// need them), in the masks' order.
+#[derive(Clone)]
+pub(super) struct Starts(DFA);
+
+impl Starts {
+    /// None when a pattern has no ASCII form (then every mask runs on every line).
+    pub(super) fn new(masks: &[Compiled]) -> Option<Starts> {
+        if masks.iter().any(|m| m.ascii.is_none()) {
+            return None;
+        }
+        let patterns: Vec<String> = masks.iter().map(|m| ascii_form(&m.pattern)).collect();
+        DFA::builder()
+            .configure(DFA::config().match_kind(MatchKind::All))
+            .syntax(ascii_syntax())
+            .thompson(
+                thompson::Config::new()
+                    .utf8(false)
+                    .reverse(true)
+                    .which_captures(thompson::WhichCaptures::None),
+            )
+            .build_many(&patterns)
+            .ok()
+            .map(Starts)
+    }
+
+    /// How many masks the automaton holds.
+    #[cfg(test)]
+    pub(super) fn len(&self) -> usize {
+        self.0.pattern_len()
+    }
+
+    /// Report `(mask, start)` for every start of a match in `line`, from the line's end
+    /// backwards; an error when the automaton cannot finish (then the caller searches).
+    ///
+    /// A match found after reading the byte at `at` backwards starts at `at + 1` (matches are
+    /// seen one byte late, so that look-behind such as `\b` can be decided); one found at the
+    /// line's start, after its end-of-input step, starts at 0.
+    fn each(
+        &self,
+        cache: &mut LazyCache,
+        line: &[u8],
+        mut found: impl FnMut(usize, usize),
+    ) -> Result<(), ()> {
+        let dfa = &self.0;
+        let mut sid = dfa
+            .start_state_reverse(cache, &Input::new(line))
+            .map_err(drop)?;
+        let mut report = |cache: &mut LazyCache, sid, at| {
+            for k in 0..dfa.match_len(cache, sid) {
+                found(dfa.match_pattern(cache, sid, k).as_usize(), at);
+            }
+        };
+        for at in (0..line.len()).rev() {
+            sid = dfa.next_state(cache, sid, line[at]).map_err(drop)?;
+            if sid.is_tagged() {
+                if sid.is_match() {
+                    report(cache, sid, at + 1);
+                } else if sid.is_dead() {
+                    return Ok(());
+                } else if sid.is_quit() {
+                    return Err(());
+                }
+            }
+        }
+        sid = dfa.next_eoi_state(cache, sid).map_err(drop)?;
+        if sid.is_match() {
+            report(cache, sid, 0);
+        }
+        Ok(())
+    }
+}
+
+/// What masking one line after another reuses: the automata's caches, and where each mask
+/// can start on the current line. One per thread at a time.
+pub(super) struct Scratch {
+    starts: Option<LazyCache>,
+    /// Per mask, the ASCII regex's cache.
+    caches: Vec<Option<meta::Cache>>,
+    /// Per mask, the starts on the current line, last first.
+    at: Vec<Vec<u32>>,
+    /// The masks with starts on the current line.
+    touched: Vec<usize>,
+    claims: Vec<Claim>,
+}
+
+impl Scratch {
+    pub(super) fn new(masks: &[Compiled], starts: Option<&Starts>) -> Scratch {
+        Scratch {
+            starts: starts.map(|s| s.0.create_cache()),
+            caches: masks
+                .iter()
+                .map(|m| m.ascii.as_ref().map(meta::Regex::create_cache))
+                .collect(),
+            at: vec![Vec::new(); masks.len()],
+            touched: Vec::new(),
+            claims: Vec::new(),
+        }
+    }
+
+    /// The starts of every mask on `line`, from one backward pass; false when the pass could
+    /// not finish.
+    fn find_starts(&mut self, starts: &Starts, line: &[u8]) -> bool {
+        for &i in &self.touched {
+            self.at[i].clear();
+        }
+        self.touched.clear();
+        let Some(cache) = self.starts.as_mut() else {
+            return false;
+        };
+        let (at, touched) = (&mut self.at, &mut self.touched);
+        starts
+            .each(cache, line, |mask, start| {
+                let list = &mut at[mask];
+                if list.is_empty() {
+                    touched.push(mask);
+                }
+                list.push(start as u32);
+            })
+            .is_ok()
+    }
+}
+
+/// Claimed ranges of `line` under `masks[active]` (active in priority order), sorted by
+/// start, never overlapping (the first mask to claim a range keeps it). The result lives in
+/// `scratch` until the next line.
+pub(super) fn claims<'s>(
+    line: &str,
+    masks: &[Compiled],
+    active: &[usize],
+    starts: Option<&Starts>,
+    scratch: &'s mut Scratch,
+) -> &'s [Claim] {
+    scratch.claims.clear();
+    let ascii = line.is_ascii();
+    let bytes = line.as_bytes();
+    let from_starts = match starts {
+        Some(starts) if ascii && line.len() <= u32::MAX as usize => {
+            scratch.find_starts(starts, bytes)
+        }
+        _ => false,
+    };
+    let Scratch {
+        caches, at, claims, ..
+    } = scratch;
+    for &i in active {
+        let m = &masks[i];
+        let mut claim = Claimer { m, line, claims };
+        match (&m.ascii, &mut caches[i]) {
+            (Some(re), Some(cache)) if from_starts => {
+                let starts = &at[i];
+                let mut next = starts.len();
+                let mut from = 0;
+                loop {
+                    // the leftmost start not before `from` (the list is last first)
+                    while next > 0 && (starts[next - 1] as usize) < from {
+                        next -= 1;
+                    }
+                    if next == 0 {
+                        break;
+                    }
+                    let s = starts[next - 1] as usize;
+                    let input = Input::new(bytes).range(s..).anchored(Anchored::Yes);
+                    let Some(end) = re.search_half_with(cache, &input) else {
+                        // cannot be: the automaton saw a match start here; go on past it
+                        next -= 1;
+                        continue;
+                    };
+                    let e = end.offset();
+                    claim.found(re, cache, s, e);
+                    from = e + usize::from(e == s);
+                    if from > line.len() {
+                        break;
+                    }
+                }
+            }
+            (Some(re), Some(cache)) if ascii => {
+                let mut from = 0;
+                while let Some(whole) = re.search_with(cache, &Input::new(bytes).range(from..)) {
+                    claim.found(re, cache, whole.start(), whole.end());
+                    from = whole.end() + usize::from(whole.is_empty());
+                    if from > line.len() {
+                        break;
+                    }
+                }
+            }
+            _ => {
+                let re = m.unicode();
+                let mut locs = re.capture_locations();
+                let mut from = 0;
+                while let Some(whole) = re.captures_read_at(&mut locs, line, from) {
+                    for g in 0..locs.len() {
+                        if let Some((s, e)) = locs.get(g) {
+                            claim.claim(g, s, e);
+                        }
+                    }
+                    from = if whole.is_empty() {
+                        whole.end() + line[whole.end()..].chars().next().map_or(1, char::len_utf8)
+                    } else {
+                        whole.end()
+                    };
+                    if from > line.len() {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    &scratch.claims
+}
+
+/// One mask's claims on one line.
+struct Claimer<'a> {
+    m: &'a Compiled,
+    line: &'a str,
+    claims: &'a mut Vec<Claim>,
+}
+
+impl Claimer<'_> {
+    /// The group `g` of the mask at `s..e`, claimed unless the mask keeps or rejects that
+    /// value or an earlier claim holds some of its text.
+    fn claim(&mut self, g: usize, s: usize, e: usize) {
+        let Some((class, form)) = &self.m.groups[g] else {
+            return;
+        };
+        let value = &self.line[s..e];
+        if self.m.keep.iter().any(|k| k == value) || self.m.valid.is_some_and(|f| !f(value)) {
+            return;
+        }
+        let claims = &mut *self.claims;
+        let at = claims.partition_point(|c| c.0 < s);
+        let overlaps_prev = at > 0 && claims[at - 1].1 > s;
+        let overlaps_next = at < claims.len() && claims[at].0 < e;
+        if !overlaps_prev && !overlaps_next {
+            claims.insert(at, (s, e, *class, form.canonical(value)));
+        }
+    }
+
+    /// A match of the ASCII form at `s..e`: its group claimed, where it lies found from the
+    /// match's bytes when they tell, else by searching the match for its groups.
+    fn found(&mut self, re: &meta::Regex, cache: &mut meta::Cache, s: usize, e: usize) {
+        if let Some(g) = self.m.whole {
+            return self.claim(g, s, e);
+        }
+        let bytes = self.line.as_bytes();
+        if let Some((g, gs, ge)) = self
+            .m
+            .split
+            .as_ref()
+            .and_then(|split| split.cut(bytes, s, e).map(|(gs, ge)| (split.group, gs, ge)))
+        {
+            return self.claim(g, gs, ge);
+        }
+        // the same match, its groups searched for
+        let mut caps = re.create_captures();
+        let input = Input::new(bytes).range(s..).anchored(Anchored::Yes);
+        re.search_captures_with(cache, &input, &mut caps);
+        for g in 0..caps.group_len() {
+            if let Some(span) = caps.get_group(g) {
+                self.claim(g, span.start, span.end);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table() -> (&'static [Compiled], &'static Starts) {
+        let masks = BUILT_IN.as_ref().unwrap();
+        (masks, BUILT_IN_STARTS.as_ref().unwrap())
+    }
+
+    /// Every position of `line` where a match of mask `i` starts, by an anchored search at
+    /// each position in turn.
+    fn starts_by_trying_each_position(m: &Compiled, line: &[u8]) -> Vec<usize> {
+        let re = m.ascii.as_ref().unwrap();
+        (0..=line.len())
+            .filter(|&p| re.is_match(Input::new(line).range(p..).anchored(Anchored::Yes)))
+            .collect()
+    }
+
+    fn starts_of(line: &[u8]) -> Vec<Vec<usize>> {
+        let (masks, starts) = table();
+        let mut scratch = Scratch::new(masks, Some(starts));
+        assert!(scratch.find_starts(starts, line));
+        let mut out = vec![Vec::new(); masks.len()];
+        for &i in &scratch.touched {
+            out[i] = scratch.at[i].iter().rev().map(|&s| s as usize).collect();
+        }
+        out
+    }
+
+    #[test]
+    fn masks_starting_at_one_place_are_all_reported_there() {
+        // A pod's name: the deployment pod and generated-suffix masks both start a match at
+        // the name's first byte and again after its first `-` (the automaton is in one state
+        // there that ends a match of both); the suffix mask once more after the second.
+        let line = b"ns-0   app-0-22sqhlt5d-42sqh   1/1";
+        let found = starts_of(line);
+        let named = |name: &str| MASKS.iter().position(|s| s.name == name).unwrap();
+        assert_eq!(found[named("deployment-pod-name")], vec![7, 11]);
+        assert_eq!(found[named("generated-name-suffix")], vec![7, 11, 13]);
+    }
+
+    #[test]
+    fn the_backward_pass_finds_every_start_of_every_mask() {
+        let (masks, _) = table();
+        let lines = super::super::split::tests::lines();
+        let mut seen = 0;
+        for line in lines.iter().filter(|l| l.is_ascii()).take(4000) {
+            let found = starts_of(line.as_bytes());
+            for (i, m) in masks.iter().enumerate() {
+                let want = starts_by_trying_each_position(m, line.as_bytes());
+                seen += want.len();
+                assert_eq!(found[i], want, "{} on {line:?}", MASKS[i].name);
+            }
+        }
+        assert!(seen > 1000, "the lines exercise the masks: {seen} starts");
+    }
+
+    #[test]
+    fn claims_from_starts_are_the_claims_of_searching_every_mask() {
+        let (masks, starts) = table();
+        let active: Vec<usize> = (0..masks.len()).collect();
+        let mut fast = Scratch::new(masks, Some(starts));
+        let mut slow = Scratch::new(masks, None);
+        let mut claimed = 0;
+        for line in super::super::split::tests::lines() {
+            let a = claims(&line, masks, &active, Some(starts), &mut fast).to_vec();
+            let b = claims(&line, masks, &active, None, &mut slow);
+            assert_eq!(a, b, "{line:?}");
+            claimed += a.len();
+        }
+        assert!(claimed > 4000, "{claimed} claims");
+    }
+}
