@@ -73,15 +73,29 @@ pub(super) static BUILT_IN: LazyLock<Result<Vec<Compiled>, String>> = LazyLock::
 pub(super) static BUILT_IN_STARTS: LazyLock<Option<Starts>> =
     LazyLock::new(|| BUILT_IN.as_ref().ok().and_then(|m| Starts::new(m)));
 
-/// One mask, compiled.
+/// One mask, compiled as far as it has been used: its regexes are built the first time a
+/// line needs them (most lines of most outputs need few of the table's masks), once for
+/// every copy of the table.
 #[derive(Clone)]
-pub(super) struct Compiled {
-    pattern: Arc<str>,
-    /// The pattern with Unicode classes, for lines that are not ASCII: compiled the first time
-    /// one is seen (shared by every copy of the table).
-    unicode: Arc<OnceLock<Regex>>,
-    /// The same pattern with ASCII classes, for ASCII lines (where the two agree): a smaller
-    /// automaton, so finding a match and its groups is cheaper.
+pub(super) struct Compiled(Arc<Mask>);
+
+struct Mask {
+    pattern: Box<str>,
+    /// The class of a pattern without named groups (a user's mask).
+    class: Option<Class>,
+    when: Option<Regex>,
+    keep: Vec<String>,
+    valid: Option<fn(&str) -> bool>,
+    /// The pattern with Unicode classes, for lines that are not ASCII.
+    unicode: OnceLock<Regex>,
+    built: OnceLock<Built>,
+}
+
+/// What the first use of a mask builds.
+struct Built {
+    /// The pattern with ASCII classes, for ASCII lines (where the two agree): a smaller
+    /// automaton, so finding a match and its groups is cheaper. None when it does not compile
+    /// (then the Unicode form runs on every line).
     ascii: Option<meta::Regex>,
     /// The capture group that is the whole match, when the pattern is one named group with
     /// only zero-width assertions around it (or has no named group): then finding a match is
@@ -90,17 +104,61 @@ pub(super) struct Compiled {
     /// Otherwise, for a pattern that is context around one named group: where the group
     /// lies, from the match's bytes, when they leave one possibility.
     split: Option<split::Split>,
-    pub(super) when: Option<Regex>,
-    keep: Vec<String>,
-    valid: Option<fn(&str) -> bool>,
     /// For each capture group index: (class, form).
-    pub(super) groups: Vec<Option<(Class, Form)>>,
+    groups: Vec<Option<(Class, Form)>>,
 }
 
 impl Compiled {
     fn unicode(&self) -> &Regex {
-        self.unicode
-            .get_or_init(|| Regex::new(&self.pattern).expect("compiled when the table was built"))
+        self.0.unicode.get_or_init(|| {
+            Regex::new(&self.0.pattern).expect("checked when the mask was compiled")
+        })
+    }
+
+    fn built(&self) -> &Built {
+        self.0.built.get_or_init(|| {
+            let m = &self.0;
+            let ascii = meta::Regex::builder()
+                .syntax(ascii_syntax())
+                .configure(meta::Config::new().utf8_empty(false))
+                .build(&ascii_form(&m.pattern))
+                .ok();
+            let names: Vec<Option<&str>> = match &ascii {
+                Some(re) => re
+                    .group_info()
+                    .pattern_names(regex_automata::PatternID::ZERO)
+                    .collect(),
+                None => self.unicode().capture_names().collect(),
+            };
+            let mut groups: Vec<Option<(Class, Form)>> = names
+                .iter()
+                .map(|name| {
+                    name.map(|n| match n.split_once("__") {
+                        Some((c, f)) => (Class::new(c), Form::of(f)),
+                        None => (Class::new(n), Form::Plain),
+                    })
+                })
+                .collect();
+            if groups.iter().all(Option::is_none) {
+                groups[0] = m.class.map(|c| (c, Form::Plain));
+            }
+            Built {
+                ascii,
+                whole: whole_group(&m.pattern),
+                split: split::Split::of(&m.pattern),
+                groups,
+            }
+        })
+    }
+
+    /// The classes the mask's groups mask (building it, if it was not yet).
+    pub(super) fn classes(&self) -> impl Iterator<Item = Class> + '_ {
+        self.built().groups.iter().flatten().map(|(c, _)| *c)
+    }
+
+    /// Which commands' output the mask applies to (none: every command's).
+    pub(super) fn when(&self) -> Option<&Regex> {
+        self.0.when.as_ref()
     }
 }
 
@@ -113,6 +171,9 @@ fn ascii_syntax() -> syntax::Config {
     syntax::Config::new().utf8(false)
 }
 
+/// A mask of `pattern`. With `eager` (a user's mask, whose errors must show now, naming it)
+/// it is built at once and its errors returned; the built-in table's are built as lines
+/// need them (its tests build every one).
 pub(super) fn compile(
     pattern: &str,
     class: Option<&str>,
@@ -121,55 +182,27 @@ pub(super) fn compile(
     valid: Option<fn(&str) -> bool>,
     eager: bool,
 ) -> Result<Compiled, String> {
-    let ascii = meta::Regex::builder()
-        .syntax(ascii_syntax())
-        .configure(meta::Config::new().utf8_empty(false))
-        .build(&ascii_form(pattern))
-        .ok();
-    // Where the ASCII form does not compile, or when `eager` (a user's pattern, whose error
-    // must show now, naming the mask), the Unicode form is compiled at once.
-    let unicode = OnceLock::new();
-    let names: Vec<Option<String>> = match &ascii {
-        Some(re) if !eager => re
-            .group_info()
-            .pattern_names(regex_automata::PatternID::ZERO)
-            .map(|n| n.map(str::to_string))
-            .collect(),
-        _ => {
-            let re = Regex::new(pattern).map_err(|e| e.to_string())?;
-            let names = re.capture_names().map(|n| n.map(str::to_string)).collect();
-            let _ = unicode.set(re);
-            names
-        }
-    };
-    let mut groups: Vec<Option<(Class, Form)>> = names
-        .iter()
-        .map(|name| {
-            name.as_deref().map(|n| match n.split_once("__") {
-                Some((c, f)) => (Class::new(c), Form::of(f)),
-                None => (Class::new(n), Form::Plain),
-            })
-        })
-        .collect();
-    if groups.iter().all(Option::is_none) {
-        let class = class.ok_or("a pattern without named groups needs a `class`")?;
-        groups[0] = Some((Class::new(class), Form::Plain));
-    }
     let when = when
         .map(Regex::new)
         .transpose()
         .map_err(|e| e.to_string())?;
-    Ok(Compiled {
+    let mask = Compiled(Arc::new(Mask {
         pattern: pattern.into(),
-        unicode: Arc::new(unicode),
-        ascii,
-        whole: whole_group(pattern),
-        split: split::Split::of(pattern),
+        class: class.map(Class::new),
         when,
         keep: keep.iter().map(|s| s.to_string()).collect(),
         valid,
-        groups,
-    })
+        unicode: OnceLock::new(),
+        built: OnceLock::new(),
+    }));
+    if eager {
+        let unicode = Regex::new(pattern).map_err(|e| e.to_string())?;
+        let _ = mask.0.unicode.set(unicode);
+        if mask.built().groups.iter().all(Option::is_none) {
+            return Err("a pattern without named groups needs a `class`".into());
+        }
+    }
+    Ok(mask)
 }
 
 /// The index of the capture group that spans the whole match: the one named group when the
@@ -210,10 +243,7 @@ pub(super) struct Starts(DFA);
 impl Starts {
     /// None when a pattern has no ASCII form (then every mask runs on every line).
     pub(super) fn new(masks: &[Compiled]) -> Option<Starts> {
-        if masks.iter().any(|m| m.ascii.is_none()) {
-            return None;
-        }
-        let patterns: Vec<String> = masks.iter().map(|m| ascii_form(&m.pattern)).collect();
+        let patterns: Vec<String> = masks.iter().map(|m| ascii_form(&m.0.pattern)).collect();
         DFA::builder()
             .configure(DFA::config().match_kind(MatchKind::All))
             .syntax(ascii_syntax())
@@ -279,7 +309,7 @@ impl Starts {
 /// can start on the current line. One per thread at a time.
 pub(super) struct Scratch {
     starts: Option<LazyCache>,
-    /// Per mask, the ASCII regex's cache.
+    /// Per mask, the ASCII regex's cache, made when the mask is first used.
     caches: Vec<Option<meta::Cache>>,
     /// Per mask, the starts on the current line, last first.
     at: Vec<Vec<u32>>,
@@ -292,10 +322,7 @@ impl Scratch {
     pub(super) fn new(masks: &[Compiled], starts: Option<&Starts>) -> Scratch {
         Scratch {
             starts: starts.map(|s| s.0.create_cache()),
-            caches: masks
-                .iter()
-                .map(|m| m.ascii.as_ref().map(meta::Regex::create_cache))
-                .collect(),
+            caches: (0..masks.len()).map(|_| None).collect(),
             at: vec![Vec::new(); masks.len()],
             touched: Vec::new(),
             claims: Vec::new(),
@@ -349,10 +376,21 @@ pub(super) fn claims<'s>(
     } = scratch;
     for &i in active {
         let m = &masks[i];
-        let mut claim = Claimer { m, line, claims };
-        match (&m.ascii, &mut caches[i]) {
-            (Some(re), Some(cache)) if from_starts => {
-                let starts = &at[i];
+        let starts = &at[i];
+        if from_starts && starts.is_empty() {
+            continue;
+        }
+        let built = m.built();
+        let mut claim = Claimer {
+            m: built,
+            keep: &m.0.keep,
+            valid: m.0.valid,
+            line,
+            claims,
+        };
+        let ascii = ascii.then_some(built.ascii.as_ref()).flatten();
+        match ascii.map(|re| (re, caches[i].get_or_insert_with(|| re.create_cache()))) {
+            Some((re, cache)) if from_starts => {
                 let mut next = starts.len();
                 let mut from = 0;
                 loop {
@@ -378,7 +416,7 @@ pub(super) fn claims<'s>(
                     }
                 }
             }
-            (Some(re), Some(cache)) if ascii => {
+            Some((re, cache)) => {
                 let mut from = 0;
                 while let Some(whole) = re.search_with(cache, &Input::new(bytes).range(from..)) {
                     claim.found(re, cache, whole.start(), whole.end());
@@ -415,7 +453,9 @@ pub(super) fn claims<'s>(
 
 /// One mask's claims on one line.
 struct Claimer<'a> {
-    m: &'a Compiled,
+    m: &'a Built,
+    keep: &'a [String],
+    valid: Option<fn(&str) -> bool>,
     line: &'a str,
     claims: &'a mut Vec<Claim>,
 }
@@ -428,7 +468,7 @@ impl Claimer<'_> {
             return;
         };
         let value = &self.line[s..e];
-        if self.m.keep.iter().any(|k| k == value) || self.m.valid.is_some_and(|f| !f(value)) {
+        if self.keep.iter().any(|k| k == value) || self.valid.is_some_and(|f| !f(value)) {
             return;
         }
         let claims = &mut *self.claims;
@@ -479,7 +519,7 @@ mod tests {
     /// Every position of `line` where a match of mask `i` starts, by an anchored search at
     /// each position in turn.
     fn starts_by_trying_each_position(m: &Compiled, line: &[u8]) -> Vec<usize> {
-        let re = m.ascii.as_ref().unwrap();
+        let re = m.built().ascii.as_ref().unwrap();
         (0..=line.len())
             .filter(|&p| re.is_match(Input::new(line).range(p..).anchored(Anchored::Yes)))
             .collect()
@@ -494,6 +534,17 @@ mod tests {
             out[i] = scratch.at[i].iter().rev().map(|&s| s as usize).collect();
         }
         out
+    }
+
+    #[test]
+    fn every_built_in_mask_builds_an_ascii_form_with_named_groups() {
+        // built lazily, so a pattern whose ASCII form broke would only run slower (on its
+        // Unicode form) without this
+        for (m, spec) in table().0.iter().zip(MASKS) {
+            let built = m.built();
+            assert!(built.ascii.is_some(), "{}", spec.name);
+            assert!(m.classes().count() > 0, "{}", spec.name);
+        }
     }
 
     #[test]

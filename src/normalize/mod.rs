@@ -101,7 +101,7 @@ impl Normalizer {
             };
             let c = compile(&m.pattern, m.class.as_deref(), None, &[], None, true)
                 .map_err(|e| format!("mask `{}`: {e}", m.name))?;
-            for (class, _) in c.groups.iter().flatten() {
+            for class in c.classes() {
                 kinds.entry(class.as_str()).or_insert(kind);
             }
             masks.insert(0, c); // the user's masks take priority
@@ -124,12 +124,7 @@ impl Normalizer {
     /// The masks that apply to what `command` printed (a mask's `when`), by index.
     fn active(&self, command: &str) -> Vec<usize> {
         (0..self.masks.len())
-            .filter(|&i| {
-                self.masks[i]
-                    .when
-                    .as_ref()
-                    .is_none_or(|w| w.is_match(command))
-            })
+            .filter(|&i| self.masks[i].when().is_none_or(|w| w.is_match(command)))
             .collect()
     }
 
