@@ -5,6 +5,7 @@
 //! The stages, in the order data flows through them, are the modules below; see
 //! ARCHITECTURE.md.
 
+pub mod alloc;
 pub mod bind;
 pub mod check;
 pub mod compare;

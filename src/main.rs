@@ -13,6 +13,9 @@ use labrun::normalize::{Labels, Normalizer};
 
 mod commands;
 
+#[global_allocator]
+static ALLOCATOR: labrun::alloc::Allocator = labrun::alloc::Allocator;
+
 #[derive(Parser)]
 #[command(
     name = "labrun",
