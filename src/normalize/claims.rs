@@ -17,6 +17,7 @@ use super::split;
 use super::values::Class;
 use super::{MASKS, Value};
 use regex::Regex;
+use regex_automata::dfa::{Automaton, StartKind, dense};
 use regex_automata::hybrid::dfa::{Cache as LazyCache, DFA};
 use regex_automata::meta;
 use regex_automata::nfa::thompson;
@@ -93,10 +94,14 @@ struct Mask {
 
 /// What the first use of a mask builds.
 struct Built {
-    /// The pattern with ASCII classes, for ASCII lines (where the two agree): a smaller
-    /// automaton, so finding a match and its groups is cheaper. None when it does not compile
-    /// (then the Unicode form runs on every line).
-    ascii: Option<meta::Regex>,
+    /// The pattern with ASCII classes (for ASCII lines, where the two agree) as a dense
+    /// automaton anchored at a match's start: where a match found to start somewhere ends,
+    /// by one walk as long as the match. None when it would be too large.
+    ends: Option<dense::DFA<Vec<u32>>>,
+    /// The ASCII form as a whole regex, for searching a match for its groups or a line for
+    /// matches: built the first time one is needed. None when it does not compile (then the
+    /// Unicode form runs).
+    ascii: OnceLock<Option<meta::Regex>>,
     /// The capture group that is the whole match, when the pattern is one named group with
     /// only zero-width assertions around it (or has no named group): then finding a match is
     /// enough, with no search for its groups.
@@ -108,6 +113,9 @@ struct Built {
     groups: Vec<Option<(Class, Form)>>,
 }
 
+/// A dense automaton is built for a mask only up to this size.
+const DENSE_LIMIT: usize = 1 << 20;
+
 impl Compiled {
     fn unicode(&self) -> &Regex {
         self.0.unicode.get_or_init(|| {
@@ -118,22 +126,35 @@ impl Compiled {
     fn built(&self) -> &Built {
         self.0.built.get_or_init(|| {
             let m = &self.0;
-            let ascii = meta::Regex::builder()
+            let ascii = ascii_form(&m.pattern);
+            let ends = dense::Builder::new()
+                .configure(
+                    dense::Config::new()
+                        .start_kind(StartKind::Anchored)
+                        .match_kind(MatchKind::LeftmostFirst)
+                        .dfa_size_limit(Some(DENSE_LIMIT))
+                        .determinize_size_limit(Some(4 * DENSE_LIMIT)),
+                )
                 .syntax(ascii_syntax())
-                .configure(meta::Config::new().utf8_empty(false))
-                .build(&ascii_form(&m.pattern))
+                .thompson(
+                    thompson::Config::new()
+                        .utf8(false)
+                        .which_captures(thompson::WhichCaptures::None),
+                )
+                .build(&ascii)
                 .ok();
-            let names: Vec<Option<&str>> = match &ascii {
-                Some(re) => re
-                    .group_info()
-                    .pattern_names(regex_automata::PatternID::ZERO)
+            let names = match capture_names(&ascii) {
+                Some(names) => names,
+                None => self
+                    .unicode()
+                    .capture_names()
+                    .map(|n| n.map(str::to_string))
                     .collect(),
-                None => self.unicode().capture_names().collect(),
             };
             let mut groups: Vec<Option<(Class, Form)>> = names
                 .iter()
                 .map(|name| {
-                    name.map(|n| match n.split_once("__") {
+                    name.as_deref().map(|n| match n.split_once("__") {
                         Some((c, f)) => (Class::new(c), Form::of(f)),
                         None => (Class::new(n), Form::Plain),
                     })
@@ -143,12 +164,27 @@ impl Compiled {
                 groups[0] = m.class.map(|c| (c, Form::Plain));
             }
             Built {
-                ascii,
+                ends,
+                ascii: OnceLock::new(),
                 whole: whole_group(&m.pattern),
                 split: split::Split::of(&m.pattern),
                 groups,
             }
         })
+    }
+
+    /// The ASCII form as a whole regex (built the first time).
+    fn meta(&self) -> Option<&meta::Regex> {
+        self.built()
+            .ascii
+            .get_or_init(|| {
+                meta::Regex::builder()
+                    .syntax(ascii_syntax())
+                    .configure(meta::Config::new().utf8_empty(false))
+                    .build(&ascii_form(&self.0.pattern))
+                    .ok()
+            })
+            .as_ref()
     }
 
     /// The classes the mask's groups mask (building it, if it was not yet).
@@ -203,6 +239,37 @@ pub(super) fn compile(
         }
     }
     Ok(mask)
+}
+
+/// The name of each capture group of `pattern` (read as bytes), by index; group 0 (the whole
+/// match) has none. None when the pattern does not parse so.
+fn capture_names(pattern: &str) -> Option<Vec<Option<String>>> {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn walk(hir: &Hir, names: &mut Vec<Option<String>>) {
+        match hir.kind() {
+            HirKind::Capture(c) => {
+                let i = c.index as usize;
+                if names.len() <= i {
+                    names.resize(i + 1, None);
+                }
+                names[i] = c.name.as_deref().map(str::to_string);
+                walk(&c.sub, names);
+            }
+            HirKind::Concat(parts) | HirKind::Alternation(parts) => {
+                parts.iter().for_each(|p| walk(p, names))
+            }
+            HirKind::Repetition(r) => walk(&r.sub, names),
+            _ => {}
+        }
+    }
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let mut names = vec![None];
+    walk(&hir, &mut names);
+    Some(names)
 }
 
 /// The index of the capture group that spans the whole match: the one named group when the
@@ -382,68 +449,67 @@ pub(super) fn claims<'s>(
         }
         let built = m.built();
         let mut claim = Claimer {
+            mask: m,
             m: built,
-            keep: &m.0.keep,
-            valid: m.0.valid,
             line,
             claims,
+            cache: &mut caches[i],
         };
-        let ascii = ascii.then_some(built.ascii.as_ref()).flatten();
-        match ascii.map(|re| (re, caches[i].get_or_insert_with(|| re.create_cache()))) {
-            Some((re, cache)) if from_starts => {
-                let mut next = starts.len();
-                let mut from = 0;
-                loop {
-                    // the leftmost start not before `from` (the list is last first)
-                    while next > 0 && (starts[next - 1] as usize) < from {
-                        next -= 1;
-                    }
-                    if next == 0 {
-                        break;
-                    }
-                    let s = starts[next - 1] as usize;
-                    let input = Input::new(bytes).range(s..).anchored(Anchored::Yes);
-                    let Some(end) = re.search_half_with(cache, &input) else {
-                        // cannot be: the automaton saw a match start here; go on past it
-                        next -= 1;
-                        continue;
-                    };
-                    let e = end.offset();
-                    claim.found(re, cache, s, e);
-                    from = e + usize::from(e == s);
-                    if from > line.len() {
-                        break;
-                    }
+        // from the starts, where an anchored search can end them; else a search of the line
+        let anchored = from_starts && (built.ends.is_some() || m.meta().is_some());
+        if anchored {
+            let mut next = starts.len();
+            let mut from = 0;
+            loop {
+                // the leftmost start not before `from` (the list is last first)
+                while next > 0 && (starts[next - 1] as usize) < from {
+                    next -= 1;
+                }
+                if next == 0 {
+                    break;
+                }
+                let s = starts[next - 1] as usize;
+                let Some(e) = claim.end_from(s) else {
+                    // cannot be: the automaton saw a match start here; go on past it
+                    next -= 1;
+                    continue;
+                };
+                claim.found(s, e);
+                from = e + usize::from(e == s);
+                if from > line.len() {
+                    break;
                 }
             }
-            Some((re, cache)) => {
-                let mut from = 0;
-                while let Some(whole) = re.search_with(cache, &Input::new(bytes).range(from..)) {
-                    claim.found(re, cache, whole.start(), whole.end());
-                    from = whole.end() + usize::from(whole.is_empty());
-                    if from > line.len() {
-                        break;
-                    }
+        } else if let Some(re) = ascii.then(|| m.meta()).flatten() {
+            let mut from = 0;
+            loop {
+                let input = Input::new(bytes).range(from..);
+                let Some(whole) = re.search_with(claim.cache(re), &input) else {
+                    break;
+                };
+                claim.found(whole.start(), whole.end());
+                from = whole.end() + usize::from(whole.is_empty());
+                if from > line.len() {
+                    break;
                 }
             }
-            _ => {
-                let re = m.unicode();
-                let mut locs = re.capture_locations();
-                let mut from = 0;
-                while let Some(whole) = re.captures_read_at(&mut locs, line, from) {
-                    for g in 0..locs.len() {
-                        if let Some((s, e)) = locs.get(g) {
-                            claim.claim(g, s, e);
-                        }
+        } else {
+            let re = m.unicode();
+            let mut locs = re.capture_locations();
+            let mut from = 0;
+            while let Some(whole) = re.captures_read_at(&mut locs, line, from) {
+                for g in 0..locs.len() {
+                    if let Some((s, e)) = locs.get(g) {
+                        claim.claim(g, s, e);
                     }
-                    from = if whole.is_empty() {
-                        whole.end() + line[whole.end()..].chars().next().map_or(1, char::len_utf8)
-                    } else {
-                        whole.end()
-                    };
-                    if from > line.len() {
-                        break;
-                    }
+                }
+                from = if whole.is_empty() {
+                    whole.end() + line[whole.end()..].chars().next().map_or(1, char::len_utf8)
+                } else {
+                    whole.end()
+                };
+                if from > line.len() {
+                    break;
                 }
             }
         }
@@ -453,11 +519,12 @@ pub(super) fn claims<'s>(
 
 /// One mask's claims on one line.
 struct Claimer<'a> {
+    mask: &'a Compiled,
     m: &'a Built,
-    keep: &'a [String],
-    valid: Option<fn(&str) -> bool>,
     line: &'a str,
     claims: &'a mut Vec<Claim>,
+    /// The cache of the mask's ASCII regex, made when first needed.
+    cache: &'a mut Option<meta::Cache>,
 }
 
 impl Claimer<'_> {
@@ -468,7 +535,8 @@ impl Claimer<'_> {
             return;
         };
         let value = &self.line[s..e];
-        if self.keep.iter().any(|k| k == value) || self.valid.is_some_and(|f| !f(value)) {
+        let mask = &self.mask.0;
+        if mask.keep.iter().any(|k| k == value) || mask.valid.is_some_and(|f| !f(value)) {
             return;
         }
         let claims = &mut *self.claims;
@@ -480,9 +548,32 @@ impl Claimer<'_> {
         }
     }
 
+    fn cache(&mut self, re: &meta::Regex) -> &mut meta::Cache {
+        self.cache.get_or_insert_with(|| re.create_cache())
+    }
+
+    /// Where the mask's match that starts at `s` ends.
+    fn end_from(&mut self, s: usize) -> Option<usize> {
+        let input = Input::new(self.line.as_bytes())
+            .range(s..)
+            .anchored(Anchored::Yes);
+        match &self.m.ends {
+            Some(dfa) => dfa
+                .try_search_fwd(&input)
+                .ok()
+                .flatten()
+                .map(|h| h.offset()),
+            None => {
+                let re = self.mask.meta()?;
+                re.search_half_with(self.cache(re), &input)
+                    .map(|h| h.offset())
+            }
+        }
+    }
+
     /// A match of the ASCII form at `s..e`: its group claimed, where it lies found from the
     /// match's bytes when they tell, else by searching the match for its groups.
-    fn found(&mut self, re: &meta::Regex, cache: &mut meta::Cache, s: usize, e: usize) {
+    fn found(&mut self, s: usize, e: usize) {
         if let Some(g) = self.m.whole {
             return self.claim(g, s, e);
         }
@@ -496,9 +587,22 @@ impl Claimer<'_> {
             return self.claim(g, gs, ge);
         }
         // the same match, its groups searched for
+        let Some(re) = self.mask.meta() else {
+            // (only the Unicode form compiles: on an ASCII line it finds the same match)
+            let re = self.mask.unicode();
+            let mut locs = re.capture_locations();
+            if re.captures_read_at(&mut locs, self.line, s).is_some() {
+                for g in 0..locs.len() {
+                    if let Some((gs, ge)) = locs.get(g) {
+                        self.claim(g, gs, ge);
+                    }
+                }
+            }
+            return;
+        };
         let mut caps = re.create_captures();
         let input = Input::new(bytes).range(s..).anchored(Anchored::Yes);
-        re.search_captures_with(cache, &input, &mut caps);
+        re.search_captures_with(self.cache(re), &input, &mut caps);
         for g in 0..caps.group_len() {
             if let Some(span) = caps.get_group(g) {
                 self.claim(g, span.start, span.end);
@@ -519,7 +623,7 @@ mod tests {
     /// Every position of `line` where a match of mask `i` starts, by an anchored search at
     /// each position in turn.
     fn starts_by_trying_each_position(m: &Compiled, line: &[u8]) -> Vec<usize> {
-        let re = m.built().ascii.as_ref().unwrap();
+        let re = m.meta().unwrap();
         (0..=line.len())
             .filter(|&p| re.is_match(Input::new(line).range(p..).anchored(Anchored::Yes)))
             .collect()
@@ -541,9 +645,26 @@ mod tests {
         // built lazily, so a pattern whose ASCII form broke would only run slower (on its
         // Unicode form) without this
         for (m, spec) in table().0.iter().zip(MASKS) {
-            let built = m.built();
-            assert!(built.ascii.is_some(), "{}", spec.name);
+            assert!(m.built().ends.is_some(), "{}", spec.name);
+            assert!(m.meta().is_some(), "{}", spec.name);
             assert!(m.classes().count() > 0, "{}", spec.name);
+        }
+    }
+
+    #[test]
+    fn group_names_are_read_as_the_regex_crate_reads_them() {
+        let patterns = MASKS.iter().map(|s| s.pattern).chain([
+            r"(?P<A>x(?P<B>y)|(z))+(?:w(?P<C>v))?",
+            r"plain",
+            r"(a)(?P<N__dash>b)",
+        ]);
+        for p in patterns {
+            let want: Vec<Option<String>> = Regex::new(p)
+                .unwrap()
+                .capture_names()
+                .map(|n| n.map(str::to_string))
+                .collect();
+            assert_eq!(capture_names(&ascii_form(p)), Some(want), "{p}");
         }
     }
 
