@@ -15,10 +15,12 @@
 mod claims;
 mod masks;
 mod split;
+mod starts;
 mod values;
 
-use claims::{BUILT_IN, BUILT_IN_STARTS, Compiled, Scratch, Starts, compile};
+use claims::{BUILT_IN, BUILT_IN_STARTS, Compiled, Scratch, compile};
 use rustc_hash::FxHashMap as HashMap;
+use starts::Starts;
 use std::sync::{LazyLock, Mutex};
 
 pub use compact_str::CompactString as Value;
