@@ -433,11 +433,7 @@ pub(super) fn claims<'s>(
             let mut locs = re.capture_locations();
             let mut from = 0;
             while let Some(whole) = re.captures_read_at(&mut locs, line, from) {
-                for g in 0..locs.len() {
-                    if let Some((s, e)) = locs.get(g) {
-                        claim.claim(g, s, e);
-                    }
-                }
+                claim.claim_all(&locs);
                 from = if whole.is_empty() {
                     whole.end() + line[whole.end()..].chars().next().map_or(1, char::len_utf8)
                 } else {
@@ -480,6 +476,15 @@ impl Claimer<'_> {
         let overlaps_next = at < claims.len() && claims[at].0 < e;
         if !overlaps_prev && !overlaps_next {
             claims.insert(at, (s, e, *class, form.canonical(value)));
+        }
+    }
+
+    /// Every group of a match of the Unicode form, claimed.
+    fn claim_all(&mut self, locs: &regex::CaptureLocations) {
+        for g in 0..locs.len() {
+            if let Some((s, e)) = locs.get(g) {
+                self.claim(g, s, e);
+            }
         }
     }
 
@@ -527,11 +532,7 @@ impl Claimer<'_> {
             let re = self.mask.unicode();
             let mut locs = re.capture_locations();
             if re.captures_read_at(&mut locs, self.line, s).is_some() {
-                for g in 0..locs.len() {
-                    if let Some((gs, ge)) = locs.get(g) {
-                        self.claim(g, gs, ge);
-                    }
-                }
+                self.claim_all(&locs);
             }
             return;
         };
