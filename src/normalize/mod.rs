@@ -328,7 +328,7 @@ impl Normalizer {
             // Only a placeholder if the line has a slot of that class.
             let known = self.kinds.get_key_value(class);
             let is_slot =
-                known.is_some_and(|(c, _)| line.slots.iter().any(|s| std::ptr::eq(s.class.0, *c)));
+                known.is_some_and(|(c, _)| line.slots.iter().any(|s| std::ptr::eq(*s.class.0, *c)));
             out.push_str(&rest[..open]);
             if let (true, Some((_, &kind))) = (is_slot, known) {
                 let slot = slots.next();

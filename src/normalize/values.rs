@@ -9,13 +9,15 @@ use std::sync::{LazyLock, Mutex};
 
 use super::{CLASSES, Value};
 
-/// A class's name, interned: copied, compared and hashed at a pointer's cost. Every name is
-/// stored once per process (the built-in ones in [`CLASSES`], the user's the first time they
-/// are seen), so two classes of one name are one pointer.
+/// A class's name, interned: copied, compared and hashed at a pointer's cost, and one word
+/// wide (a pointer to the name's slot: in [`CLASSES`] for the built-in ones, made once for
+/// each of the user's the first time it is seen), so that every masked value of a large
+/// output carries one word for its class, not two. Two classes of one name are one pointer.
 #[derive(Clone, Copy)]
-pub struct Class(pub(super) &'static str);
+pub struct Class(pub(super) &'static &'static str);
 
-static INTERNED: LazyLock<Mutex<FxHashSet<&'static str>>> = LazyLock::new(Default::default);
+static INTERNED: LazyLock<Mutex<HashMap<&'static str, &'static &'static str>>> =
+    LazyLock::new(Default::default);
 
 impl Class {
     pub fn new(name: &str) -> Class {
@@ -26,13 +28,14 @@ impl Class {
         if let Some(c) = names.get(name) {
             return Class(c);
         }
-        let c: &'static str = Box::leak(name.into());
-        names.insert(c);
+        let s: &'static str = Box::leak(name.into());
+        let c: &'static &'static str = Box::leak(Box::new(s));
+        names.insert(s, c);
         Class(c)
     }
 
     pub fn as_str(&self) -> &'static str {
-        self.0
+        *self.0
     }
 }
 
@@ -45,7 +48,7 @@ impl From<&str> for Class {
 impl std::ops::Deref for Class {
     type Target = str;
     fn deref(&self) -> &str {
-        self.0
+        *self.0
     }
 }
 
@@ -59,13 +62,13 @@ impl Eq for Class {}
 
 impl PartialEq<str> for Class {
     fn eq(&self, other: &str) -> bool {
-        self.0 == other
+        *self.0 == other
     }
 }
 
 impl PartialEq<&str> for Class {
     fn eq(&self, other: &&str) -> bool {
-        self.0 == *other
+        *self.0 == *other
     }
 }
 
@@ -77,13 +80,19 @@ impl std::hash::Hash for Class {
 
 impl std::fmt::Debug for Class {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.0, f)
+        std::fmt::Debug::fmt(*self.0, f)
+    }
+}
+
+impl serde::Serialize for Class {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
     }
 }
 
 impl std::fmt::Display for Class {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0)
+        f.write_str(*self.0)
     }
 }
 
