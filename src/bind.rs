@@ -45,10 +45,10 @@ impl Bindings {
 
     /// Remember identity pairs chosen among interchangeable rows (a later step may replace
     /// them).
-    pub fn choose<'p>(&mut self, pairs: impl IntoIterator<Item = &'p Pair>) {
+    pub fn choose<'p>(&mut self, pairs: impl IntoIterator<Item = (Class, &'p Value, &'p Value)>) {
         use std::collections::hash_map::Entry;
         for (class, doc, live) in pairs {
-            match of_class(&mut self.chosen, class).entry(doc.clone()) {
+            match of_class(&mut self.chosen, &class).entry(doc.clone()) {
                 Entry::Occupied(mut o) => {
                     if o.get() != live {
                         o.get_mut().clone_from(live);
@@ -101,14 +101,28 @@ impl Bindings {
     /// Learn from one step. Within the step the first pair for a value wins (the first row
     /// that names it); a later step's pair replaces an earlier step's.
     pub fn learn(&mut self, pairs: &[Pair]) {
-        let mut seen =
-            rustc_hash::FxHashSet::with_capacity_and_hasher(pairs.len(), Default::default());
-        self.map.reserve(pairs.len());
+        self.learn_each(pairs, &crate::compare::first_of_each(pairs));
+    }
+
+    /// [`Bindings::learn`] from the pairs `first` picks, the first for each value (as
+    /// [`crate::compare::first_of_each`] finds them).
+    pub fn learn_each(&mut self, pairs: &[Pair], first: &[u32]) {
+        let each = first.iter().map(|&n| {
+            let (class, doc, live) = &pairs[n as usize];
+            (*class, doc, live)
+        });
+        self.learn_unique(each, first.len());
+    }
+
+    /// Learn `n` pairs, each of a different value: the map grows once, to their number.
+    pub fn learn_unique<'p>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (Class, &'p Value, &'p Value)>,
+        n: usize,
+    ) {
+        self.map.reserve(n);
         for (class, doc, live) in pairs {
-            if !seen.insert((class.as_str(), doc.as_str())) {
-                continue;
-            }
-            let key = (*class, doc.clone());
+            let key = (class, doc.clone());
             if doc == live {
                 self.map.remove(&key);
             } else {
@@ -363,8 +377,12 @@ mod tests {
         );
         assert_eq!(b.held("POD", "5586fc9d77-6dcg2"), None);
         // a choice among interchangeable rows is replaced by the next one
-        b.choose(&[pair("IP", "10.244.1.4", "10.244.7.4")]);
-        b.choose(&[pair("IP", "10.244.1.4", "10.244.7.9")]);
+        for (class, doc, live) in [
+            pair("IP", "10.244.1.4", "10.244.7.4"),
+            pair("IP", "10.244.1.4", "10.244.7.9"),
+        ] {
+            b.choose([(class, &doc, &live)]);
+        }
         assert_eq!(b.chosen("IP", "10.244.1.4"), Some("10.244.7.9"));
         assert_eq!(b.held("IP", "10.244.1.4"), None);
     }

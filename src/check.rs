@@ -14,7 +14,7 @@ use serde::Serialize;
 use crate::bind::{Bindings, prepare, strip_tty};
 use crate::compare::{self, Comparison};
 use crate::error::{Error, Result};
-use crate::normalize::{Labels, Line, Normalizer};
+use crate::normalize::{Class, Labels, Line, Normalizer};
 use crate::record::StepRecord;
 use crate::snapshot::{Entry, Snapshot};
 use crate::steps::Step;
@@ -70,7 +70,7 @@ pub struct Verdict {
 /// chosen among interchangeable rows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Learned {
-    pub class: crate::normalize::Value,
+    pub class: Class,
     pub document: crate::normalize::Value,
     pub live: crate::normalize::Value,
     pub determined: bool,
@@ -382,7 +382,7 @@ fn verdict(
             )
         }
     };
-    let doc_cmp = step
+    let mut doc_cmp = step
         .has_expected()
         .then(|| compare_with(doc_lines, bindings));
     if squash(&record.command) != squash(&planned) {
@@ -393,34 +393,46 @@ fn verdict(
         ));
         return v;
     }
-    if let Some(c) = &doc_cmp {
-        bindings.learn(&c.pairs);
-        // identity values an agreeing output determined hold for the rest of the run; those
-        // chosen among interchangeable rows are preferred until a later step pairs them
-        // otherwise
-        if c.pass {
-            bindings.choose(c.pairs.iter().filter(|(class, _, _)| {
+    if let Some(c) = &mut doc_cmp {
+        let first = compare::first_of_each(&c.pairs);
+        if !c.pass {
+            bindings.learn_each(&c.pairs, &first);
+        } else {
+            // each value once, as its first pair has it; then the pairs are done with, before
+            // the bindings grow by what they learn from the list
+            let mut learned: Vec<Learned> = first
+                .into_iter()
+                .map(|n| {
+                    let (class, doc, live) = &c.pairs[n as usize];
+                    Learned {
+                        class: *class,
+                        document: doc.clone(),
+                        live: live.clone(),
+                        determined: false,
+                    }
+                })
+                .collect();
+            c.pairs = Vec::new();
+            if !c.determined.is_empty() {
+                let determined: rustc_hash::FxHashSet<(Class, &str)> = c
+                    .determined
+                    .iter()
+                    .map(|((k, d, _), _)| (*k, d.as_str()))
+                    .collect();
+                for l in &mut learned {
+                    l.determined = determined.contains(&(l.class, l.document.as_str()));
+                }
+            }
+            let each = || learned.iter().map(|l| (l.class, &l.document, &l.live));
+            bindings.learn_unique(each(), learned.len());
+            // identity values an agreeing output determined hold for the rest of the run;
+            // those chosen among interchangeable rows are preferred until a later step pairs
+            // them otherwise
+            bindings.choose(each().filter(|(class, _, _)| {
                 norm.class_kind(*class) == crate::normalize::Kind::Identity
             }));
             bindings.hold(&c.determined, &step.id);
-            let determined: rustc_hash::FxHashSet<(&str, &str)> = c
-                .determined
-                .iter()
-                .map(|((k, d, _), _)| (k.as_str(), d.as_str()))
-                .collect();
-            let mut seen =
-                rustc_hash::FxHashSet::with_capacity_and_hasher(c.pairs.len(), Default::default());
-            v.bindings = c
-                .pairs
-                .iter()
-                .filter(|(class, doc, _)| seen.insert((class.as_str(), doc.as_str())))
-                .map(|(class, doc, live)| Learned {
-                    class: class.as_str().into(),
-                    document: doc.clone(),
-                    live: live.clone(),
-                    determined: determined.contains(&(class.as_str(), doc.as_str())),
-                })
-                .collect();
+            v.bindings = learned;
         }
     }
     v.pending = (!opts.skip_pending).then(|| Entry {

@@ -490,7 +490,14 @@ impl<'a> Matcher<'a> {
 }
 
 fn pairs_of(norm: &Normalizer, expected: &[Line], live: &[Line], order: &[usize]) -> Vec<Pair> {
-    let mut out = Vec::new();
+    let kept = |l: &Line| {
+        l.slots
+            .iter()
+            .filter(|s| norm.class_kind(s.class) != Kind::Volatile)
+            .count()
+    };
+    // counted first: a list grown by doubling holds up to twice its pairs at its peak
+    let mut out = Vec::with_capacity(expected[..order.len()].iter().map(kept).sum());
     for (e, &l) in order.iter().enumerate() {
         for (es, ls) in expected[e].slots.iter().zip(&live[l].slots) {
             if norm.class_kind(es.class) != Kind::Volatile {
@@ -499,6 +506,33 @@ fn pairs_of(norm: &Normalizer, expected: &[Line], live: &[Line], order: &[usize]
         }
     }
     out
+}
+
+/// The index of each pair whose class and document value no earlier pair has, in order. The
+/// set of those seen holds indexes (four bytes a value), not the values: on a step of many
+/// rows it would otherwise be as large as the pairs themselves.
+pub fn first_of_each(pairs: &[Pair]) -> Vec<u32> {
+    use std::hash::BuildHasher;
+    let hasher = rustc_hash::FxBuildHasher;
+    let hash_of = |n: u32| {
+        let (class, doc, _) = &pairs[n as usize];
+        hasher.hash_one((class, doc.as_str()))
+    };
+    let mut seen = hashbrown::HashTable::<u32>::with_capacity(pairs.len());
+    let mut first = Vec::with_capacity(pairs.len());
+    for n in 0..pairs.len() as u32 {
+        let (class, doc, _) = &pairs[n as usize];
+        let hash = hash_of(n);
+        let same = |&m: &u32| {
+            let (c, d, _) = &pairs[m as usize];
+            c == class && d == doc
+        };
+        if seen.find(hash, same).is_none() {
+            seen.insert_unique(hash, n, |&m| hash_of(m));
+            first.push(n);
+        }
+    }
+    first
 }
 
 /// Pairs from the lines that agree in shape, in order, when the whole does not agree (the
