@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap as HashMap;
 use similar::{Algorithm, DiffOp, TextDiff};
 
 use crate::bind::Bindings;
-use crate::normalize::{Class, Kind, Labels, Line, Normalizer, Value};
+use crate::normalize::{Class, Kind, Labels, Line, Normalizer, Slot, Value};
 
 /// Interchangeable rows are ordered by age only in groups up to this size (beyond it, by
 /// position: the comparison stays linear).
@@ -250,6 +250,26 @@ fn groups(expected: &[Line], unordered: bool) -> Vec<(usize, usize)> {
     out
 }
 
+/// A masked value of one side: its line and its place among the line's slots.
+#[derive(Clone, Copy)]
+struct At {
+    line: u32,
+    slot: u32,
+}
+
+fn slot_at(lines: &[Line], at: At) -> &Slot {
+    &lines[at.line as usize].slots[at.slot as usize]
+}
+
+fn slot_hash(s: &Slot) -> u64 {
+    use std::hash::BuildHasher;
+    rustc_hash::FxBuildHasher.hash_one((s.class, s.value.as_str()))
+}
+
+fn same_value(a: &Slot, b: &Slot) -> bool {
+    a.class == b.class && a.value == b.value
+}
+
 struct Matcher<'a> {
     norm: &'a Normalizer,
     expected: &'a [Line],
@@ -257,11 +277,12 @@ struct Matcher<'a> {
     held: &'a Bindings,
     /// Earlier steps held or chose values (else there is nothing to look up).
     constrained: bool,
-    /// Document value → live value and back, per class: inverse of each other.
-    fwd: HashMap<(Class, &'a str), &'a str>,
-    bwd: HashMap<(Class, &'a str), &'a str>,
+    /// Document value → live value and back, per class: inverse of each other. Each entry
+    /// names the two values by where they stand (sixteen bytes), not by their text.
+    fwd: hashbrown::HashTable<(At, At)>,
+    bwd: hashbrown::HashTable<(At, At)>,
     /// The pairs bound, in order, so that a line's can be undone (see [`Matcher::unbind`]).
-    trail: Vec<(Class, &'a str, &'a str)>,
+    trail: Vec<(At, At)>,
     used: Vec<bool>,
     conflict: Option<String>,
 }
@@ -273,16 +294,24 @@ impl<'a> Matcher<'a> {
         live: &'a [Line],
         held: &'a Bindings,
     ) -> Self {
-        // room for every value at once, rather than growing the maps step by step
-        let values: usize = expected.iter().map(|l| l.slots.len()).sum();
+        // room for every identity value at once, rather than growing the maps step by step
+        let values: usize = expected
+            .iter()
+            .map(|l| {
+                l.slots
+                    .iter()
+                    .filter(|s| norm.class_kind(s.class) == Kind::Identity)
+                    .count()
+            })
+            .sum();
         Matcher {
             norm,
             expected,
             live,
             held,
             constrained: held.constrains(),
-            fwd: HashMap::with_capacity_and_hasher(values, Default::default()),
-            bwd: HashMap::with_capacity_and_hasher(values, Default::default()),
+            fwd: hashbrown::HashTable::with_capacity(values),
+            bwd: hashbrown::HashTable::with_capacity(values),
             trail: Vec::new(),
             used: vec![false; live.len()],
             conflict: None,
@@ -291,13 +320,13 @@ impl<'a> Matcher<'a> {
 
     /// Try to bind expected line `e` to live line `l`; on success returns the keys added.
     fn bind(&mut self, e: usize, l: usize) -> Option<usize> {
-        use std::collections::hash_map::Entry;
-        let (el, ll) = (&self.expected[e], &self.live[l]);
+        let (ex, lv) = (self.expected, self.live);
+        let (el, ll) = (&ex[e], &lv[l]);
         if el.shape != ll.shape {
             return None;
         }
         let mark = self.trail.len();
-        for (es, ls) in el.slots.iter().zip(&ll.slots) {
+        for (i, (es, ls)) in el.slots.iter().zip(&ll.slots).enumerate() {
             if self.norm.class_kind(es.class) != Kind::Identity {
                 continue;
             }
@@ -315,17 +344,34 @@ impl<'a> Matcher<'a> {
             }
             // the two maps are inverse: a document value already bound agrees if its live
             // value is this one; an unbound one, if the live value is not taken
-            let agrees = match self.fwd.entry((class, es.value.as_str())) {
-                Entry::Occupied(o) => *o.get() == ls.value,
-                Entry::Vacant(v) => match self.bwd.entry((class, ls.value.as_str())) {
-                    Entry::Occupied(_) => false,
-                    Entry::Vacant(b) => {
-                        v.insert(&ls.value);
-                        b.insert(&es.value);
-                        self.trail.push((class, &es.value, &ls.value));
+            let here = At {
+                line: e as u32,
+                slot: i as u32,
+            };
+            let there = At {
+                line: l as u32,
+                slot: i as u32,
+            };
+            let he = slot_hash(es);
+            let agrees = match self.fwd.find(he, |(x, _)| same_value(slot_at(ex, *x), es)) {
+                Some((_, y)) => slot_at(lv, *y).value == ls.value,
+                None => {
+                    let hl = slot_hash(ls);
+                    if self
+                        .bwd
+                        .find(hl, |(y, _)| same_value(slot_at(lv, *y), ls))
+                        .is_some()
+                    {
+                        false
+                    } else {
+                        self.fwd
+                            .insert_unique(he, (here, there), |(x, _)| slot_hash(slot_at(ex, *x)));
+                        self.bwd
+                            .insert_unique(hl, (there, here), |(y, _)| slot_hash(slot_at(lv, *y)));
+                        self.trail.push((here, there));
                         true
                     }
-                },
+                }
             };
             if !agrees {
                 if self.conflict.is_none() {
@@ -371,9 +417,21 @@ impl<'a> Matcher<'a> {
 
     /// Undo the pairs bound since `mark` (a length of the trail).
     fn unbind(&mut self, mark: usize) {
-        for (c, e, l) in self.trail.drain(mark..) {
-            self.fwd.remove(&(c, e));
-            self.bwd.remove(&(c, l));
+        let (ex, lv) = (self.expected, self.live);
+        for (here, there) in self.trail.drain(mark..) {
+            let (es, ls) = (slot_at(ex, here), slot_at(lv, there));
+            if let Ok(o) = self
+                .fwd
+                .find_entry(slot_hash(es), |(x, _)| same_value(slot_at(ex, *x), es))
+            {
+                o.remove();
+            }
+            if let Ok(o) = self
+                .bwd
+                .find_entry(slot_hash(ls), |(y, _)| same_value(slot_at(lv, *y), ls))
+            {
+                o.remove();
+            }
         }
     }
 
