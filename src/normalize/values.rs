@@ -35,7 +35,7 @@ impl Class {
     }
 
     pub fn as_str(&self) -> &'static str {
-        *self.0
+        self.0
     }
 }
 
@@ -48,7 +48,7 @@ impl From<&str> for Class {
 impl std::ops::Deref for Class {
     type Target = str;
     fn deref(&self) -> &str {
-        *self.0
+        self.0
     }
 }
 
@@ -92,7 +92,7 @@ impl serde::Serialize for Class {
 
 impl std::fmt::Display for Class {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(*self.0)
+        f.write_str(self.0)
     }
 }
 
