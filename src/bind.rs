@@ -345,6 +345,12 @@ mod tests {
         assert_eq!(b.rewrite("kind-worker2"), "kind-worker3");
         b.learn(&[pair("NODE", "kind-worker2", "kind-worker")]);
         assert_eq!(b.rewrite("kind-worker2"), "kind-worker");
+        // a first pair that keeps the value unbinds it, whatever the step's later pairs say
+        b.learn(&[
+            pair("NODE", "kind-worker2", "kind-worker2"),
+            pair("NODE", "kind-worker2", "kind-worker3"),
+        ]);
+        assert_eq!(b.rewrite("kind-worker2"), "kind-worker2");
     }
 
     #[test]

@@ -865,4 +865,19 @@ mod tests {
                 .any(|(_, d, l)| d == "5586fc9d77-6dcg2" && l == "6b8f7c9d4-t4fwq")
         );
     }
+
+    #[test]
+    fn first_of_each_keeps_the_first_pair_of_each_class_and_value_in_order() {
+        let p = |c: &str, d: &str, l: &str| (Class::new(c), Value::from(d), Value::from(l));
+        let pairs = [
+            p("IP", "10.244.1.4", "10.244.7.4"),
+            p("POD", "10.244.1.4", "x"),
+            p("IP", "10.244.1.4", "10.244.7.9"),
+            p("IP", "10.244.1.5", "10.244.7.5"),
+            p("POD", "10.244.1.4", "y"),
+        ];
+        // the same value in another class is another value; a repeat is left out
+        assert_eq!(first_of_each(&pairs), [0, 1, 3]);
+        assert!(first_of_each(&[]).is_empty());
+    }
 }

@@ -181,3 +181,27 @@ impl Labels {
         self.by_value.insert((class, value.into()), label);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_class_is_one_word_and_one_name_is_one_class() {
+        assert_eq!(std::mem::size_of::<Class>(), std::mem::size_of::<usize>());
+        // a built-in class points into the table, a user's is made once
+        let ip = Class::new("IP");
+        assert!(std::ptr::eq(
+            ip.0,
+            &CLASSES.iter().find(|(c, _)| *c == "IP").unwrap().0
+        ));
+        let mine = Class::new("TICKET_ID_OF_THIS_TEST");
+        assert_eq!(mine, Class::new("TICKET_ID_OF_THIS_TEST"));
+        assert_ne!(mine, ip);
+        assert_eq!(mine.as_str(), "TICKET_ID_OF_THIS_TEST");
+        assert_eq!(
+            serde_json::to_string(&mine).unwrap(),
+            "\"TICKET_ID_OF_THIS_TEST\""
+        );
+    }
+}
