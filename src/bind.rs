@@ -45,7 +45,24 @@ impl Bindings {
 
     /// Remember identity pairs chosen among interchangeable rows (a later step may replace
     /// them).
-    pub fn choose<'p>(&mut self, pairs: impl IntoIterator<Item = (Class, &'p Value, &'p Value)>) {
+    pub fn choose<'p, I>(&mut self, pairs: I)
+    where
+        I: IntoIterator<Item = (Class, &'p Value, &'p Value)>,
+        I::IntoIter: Clone,
+    {
+        let pairs = pairs.into_iter();
+        // each class's map grows once, to its number of pairs, rather than by doubling (which
+        // holds the old table beside the new one)
+        let mut counts: Vec<(Class, usize)> = Vec::new();
+        for (class, _, _) in pairs.clone() {
+            match counts.iter_mut().find(|(c, _)| *c == class) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((class, 1)),
+            }
+        }
+        for (class, n) in counts {
+            of_class(&mut self.chosen, &class).reserve(n);
+        }
         use std::collections::hash_map::Entry;
         for (class, doc, live) in pairs {
             match of_class(&mut self.chosen, &class).entry(doc.clone()) {
