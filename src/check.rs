@@ -159,7 +159,7 @@ impl<'a> Checker<'a> {
         let entry = self.snapshot.and_then(|s| s.get(&step.id));
         verdict(
             step,
-            &doc,
+            doc,
             record,
             entry,
             self.norm,
@@ -200,7 +200,7 @@ impl<'a> Checker<'a> {
         );
         verdict(
             &cut,
-            &doc,
+            doc,
             Some(record),
             entry.as_ref(),
             self.norm,
@@ -215,7 +215,7 @@ impl<'a> Checker<'a> {
         let entry = self.snapshot.and_then(|s| s.get(&step.id));
         verdict(
             step,
-            &doc,
+            doc,
             Some(record),
             entry,
             self.norm,
@@ -299,7 +299,7 @@ fn squash(command: &str) -> String {
 /// One step's verdict; `doc_lines` is the step's printed output, normalized.
 fn verdict(
     step: &Step,
-    doc_lines: &[Line],
+    doc_lines: Vec<Line>,
     record: Option<&StepRecord>,
     entry: Option<&Entry>,
     norm: &Normalizer,
@@ -362,29 +362,11 @@ fn verdict(
     }
     let live_text = record.output();
     let live = norm.lines(&live_text, &record.command);
-    let live_trimmed = trim(&live);
-
-    // Learn bindings from the document's printed output, whatever the verdict.
-    let watch = crate::policy::kind(&step.command) == crate::policy::Kind::Watch;
     // What earlier steps bound holds for the document's printed values (compared before this
     // step learns), not for a snapshot entry's labels (`IP1`).
-    let none = Bindings::default();
-    let compare_with = |expected: &[Line], held: &Bindings| {
-        if watch {
-            compare::subsequence_held(norm, expected, live_trimmed, held)
-        } else {
-            compare::compare_held(
-                norm,
-                expected,
-                live_trimmed,
-                step.directives.unordered,
-                held,
-            )
-        }
-    };
     let mut doc_cmp = step
         .has_expected()
-        .then(|| compare_with(doc_lines, bindings));
+        .then(|| compare_live(step, norm, &doc_lines, trim(&live), bindings));
     if squash(&record.command) != squash(&planned) {
         v.status = Status::Fail;
         v.reason = Some(format!(
@@ -393,6 +375,21 @@ fn verdict(
         ));
         return v;
     }
+    // the lines are done with once judged (`judge` owns and drops them): what the step
+    // learns is made from the pairs alone, with room the lines gave back
+    let mut v = judge(
+        v,
+        step,
+        doc_lines,
+        live,
+        &live_text,
+        record,
+        entry,
+        norm,
+        opts,
+        doc_cmp.as_ref(),
+    );
+    // Learn bindings from the document's printed output, whatever the verdict.
     if let Some(c) = &mut doc_cmp {
         let first = compare::first_of_each(&c.pairs);
         if !c.pass {
@@ -435,6 +432,26 @@ fn verdict(
             v.bindings = learned;
         }
     }
+    v
+}
+
+/// The rest of a step's verdict, once it ran the command the document (with bound values)
+/// names: its pending snapshot entry, and pass or fail. `doc_cmp` is the document's printed
+/// output compared with the live one.
+#[allow(clippy::too_many_arguments)]
+fn judge(
+    mut v: Verdict,
+    step: &Step,
+    doc_lines: Vec<Line>,
+    live: Vec<Line>,
+    live_text: &str,
+    record: &StepRecord,
+    entry: Option<&Entry>,
+    norm: &Normalizer,
+    opts: Options,
+    doc_cmp: Option<&Comparison>,
+) -> Verdict {
+    let live_trimmed = trim(&live);
     v.pending = (!opts.skip_pending).then(|| Entry {
         command: step.command.clone(),
         origin: if record.is_live() {
@@ -490,13 +507,13 @@ fn verdict(
         return v;
     }
     let from_entry;
-    let (expected, comparison): (&[Line], Comparison) = match (entry, doc_cmp) {
+    let (expected, comparison): (&[Line], std::borrow::Cow<Comparison>) = match (entry, doc_cmp) {
         (Some(e), _) => {
             from_entry = norm.parse_normalized(&e.lines.join("\n"));
-            let c = compare_with(&from_entry, &none);
-            (&from_entry, c)
+            let c = compare_live(step, norm, &from_entry, live_trimmed, &Bindings::default());
+            (&from_entry, std::borrow::Cow::Owned(c))
         }
-        (None, Some(c)) => (doc_lines, c),
+        (None, Some(c)) => (&doc_lines, std::borrow::Cow::Borrowed(c)),
         (None, None) => {
             v.reason = Some("no printed output; exit code checked".into());
             return v;
@@ -509,10 +526,26 @@ fn verdict(
         // the masked lines are done with: let the diff have their memory
         drop(live);
         v.status = Status::Fail;
-        v.reason = comparison.reason;
+        v.reason = comparison.reason.clone();
         v.diff = Some(compare::unified_diff_of(&mut exp_text, &mut live_text));
     }
     v
+}
+
+/// `expected` compared with the live lines as the step's command reads: a watch's printed
+/// lines need only appear in order among what it printed.
+fn compare_live(
+    step: &Step,
+    norm: &Normalizer,
+    expected: &[Line],
+    live: &[Line],
+    held: &Bindings,
+) -> Comparison {
+    if crate::policy::kind(&step.command) == crate::policy::Kind::Watch {
+        compare::subsequence_held(norm, expected, live, held)
+    } else {
+        compare::compare_held(norm, expected, live, step.directives.unordered, held)
+    }
 }
 
 /// Lines without leading and trailing blank lines (the document's printed output is trimmed
