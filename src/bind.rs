@@ -118,12 +118,7 @@ impl Bindings {
     /// Learn from one step. Within the step the first pair for a value wins (the first row
     /// that names it); a later step's pair replaces an earlier step's.
     pub fn learn(&mut self, pairs: &[Pair]) {
-        self.learn_each(pairs, &crate::compare::first_of_each(pairs));
-    }
-
-    /// [`Bindings::learn`] from the pairs `first` picks, the first for each value (as
-    /// [`crate::compare::first_of_each`] finds them).
-    pub fn learn_each(&mut self, pairs: &[Pair], first: &[u32]) {
+        let first = crate::compare::first_of_each(pairs);
         let each = first.iter().map(|&n| {
             let (class, doc, live) = &pairs[n as usize];
             (*class, doc, live)

@@ -390,49 +390,58 @@ fn verdict(
         doc_cmp.as_ref(),
     );
     // Learn bindings from the document's printed output, whatever the verdict.
-    if let Some(c) = &mut doc_cmp {
-        let first = compare::first_of_each(&c.pairs);
-        if !c.pass {
-            bindings.learn_each(&c.pairs, &first);
-        } else {
-            // each value once, as its first pair has it; then the pairs are done with, before
-            // the bindings grow by what they learn from the list
-            let mut learned: Vec<Learned> = first
-                .into_iter()
-                .map(|n| {
-                    let (class, doc, live) = &c.pairs[n as usize];
-                    Learned {
-                        class: *class,
-                        document: doc.clone(),
-                        live: live.clone(),
-                        determined: false,
-                    }
-                })
-                .collect();
-            c.pairs = Vec::new();
-            if !c.determined.is_empty() {
-                let determined: rustc_hash::FxHashSet<(Class, &str)> = c
-                    .determined
-                    .iter()
-                    .map(|((k, d, _), _)| (*k, d.as_str()))
-                    .collect();
-                for l in &mut learned {
-                    l.determined = determined.contains(&(l.class, l.document.as_str()));
-                }
-            }
-            let each = || learned.iter().map(|l| (l.class, &l.document, &l.live));
-            bindings.learn_unique(each(), learned.len());
-            // identity values an agreeing output determined hold for the rest of the run;
-            // those chosen among interchangeable rows are preferred until a later step pairs
-            // them otherwise
-            bindings.choose(each().filter(|(class, _, _)| {
-                norm.class_kind(*class) == crate::normalize::Kind::Identity
-            }));
-            bindings.hold(&c.determined, &step.id);
-            v.bindings = learned;
-        }
+    match &mut doc_cmp {
+        Some(c) if c.pass => v.bindings = learn_agreeing(c, bindings, norm, &step.id),
+        Some(c) => bindings.learn(&c.pairs),
+        None => {}
     }
     v
+}
+
+/// What an agreeing comparison teaches: every pair learned, the identity ones chosen, the
+/// determined ones held; the values learned (each once, as its first pair has it) for the
+/// step's report. The pairs are given up before the bindings grow.
+fn learn_agreeing(
+    c: &mut Comparison,
+    bindings: &mut Bindings,
+    norm: &Normalizer,
+    step: &str,
+) -> Vec<Learned> {
+    // each value once, as its first pair has it; then the pairs are done with, before
+    // the bindings grow by what they learn from the list
+    let mut learned: Vec<Learned> = compare::first_of_each(&c.pairs)
+        .into_iter()
+        .map(|n| {
+            let (class, doc, live) = &c.pairs[n as usize];
+            Learned {
+                class: *class,
+                document: doc.clone(),
+                live: live.clone(),
+                determined: false,
+            }
+        })
+        .collect();
+    c.pairs = Vec::new();
+    if !c.determined.is_empty() {
+        let determined: rustc_hash::FxHashSet<(Class, &str)> = c
+            .determined
+            .iter()
+            .map(|((k, d, _), _)| (*k, d.as_str()))
+            .collect();
+        for l in &mut learned {
+            l.determined = determined.contains(&(l.class, l.document.as_str()));
+        }
+    }
+    let each = || learned.iter().map(|l| (l.class, &l.document, &l.live));
+    bindings.learn_unique(each(), learned.len());
+    // identity values an agreeing output determined hold for the rest of the run;
+    // those chosen among interchangeable rows are preferred until a later step pairs
+    // them otherwise
+    bindings.choose(
+        each().filter(|(class, _, _)| norm.class_kind(*class) == crate::normalize::Kind::Identity),
+    );
+    bindings.hold(&c.determined, step);
+    learned
 }
 
 /// The rest of a step's verdict, once it ran the command the document (with bound values)
