@@ -100,6 +100,9 @@ pub fn compare_held(
             );
         }
     }
+    // the matcher's tables are done with before the pairs are made: on a step of many rows
+    // both are megabytes, and holding the two at once would set the check's peak
+    drop(m);
     let pairs = pairs_of(norm, expected, live, &order);
     let determined = determined(norm, expected, live, &order, &groups, held);
     Comparison {
