@@ -294,8 +294,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
                 (lab, records)
             });
-            let lab = lab?;
+            let mut lab = lab?;
             labrun::list::warnings(&lab.doc, &lab.steps, &mut std::io::stderr().lock()).ok();
+            lab.release_text();
             let records = records?;
             let code = check_and_report(&lab, &path, &replay, &records, format, strict, None);
             // the process ends here: freeing a large document's and run's lines one by one
