@@ -6,10 +6,13 @@
 //! (`kubectl exec app-9cc7d9df8-ffsm6 ip a`) into the command to run today. The executor calls
 //! [`prepare`]: rewrite, then remove the TTY flags no unattended run can honour.
 
+mod dense;
+
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::compare::Pair;
 use crate::normalize::{Class, Value, forms};
+use dense::Dense;
 
 /// The step (and the chain behind it) that bound a value: shared by every value it bound.
 type Step = std::sync::Arc<str>;
@@ -17,7 +20,7 @@ type Step = std::sync::Arc<str>;
 /// Document value → live value, per class.
 #[derive(Debug, Default, Clone)]
 pub struct Bindings {
-    map: HashMap<(Class, Value), Value>,
+    map: Dense<(Class, Value), Value>,
     /// Identity values that a step's agreeing output determined (a line with no
     /// interchangeable alternative, or one holding a value already determined), with the step
     /// that bound them: constraints for the rest of the run. class → document value →
@@ -28,7 +31,7 @@ pub struct Bindings {
     /// Identity values paired among interchangeable rows: a choice, preferred while nothing
     /// contradicts it, replaced when a later step pairs them otherwise. class → document
     /// value → live value.
-    chosen: HashMap<Value, HashMap<Value, Value>>,
+    chosen: HashMap<Value, Dense<Value, Value>>,
 }
 
 /// The map of one class, made the first time (the class's name copied once, not per value).
@@ -63,16 +66,16 @@ impl Bindings {
         for (class, n) in counts {
             of_class(&mut self.chosen, &class).reserve(n);
         }
-        use std::collections::hash_map::Entry;
         for (class, doc, live) in pairs {
-            match of_class(&mut self.chosen, &class).entry(doc.clone()) {
-                Entry::Occupied(mut o) => {
-                    if o.get() != live {
-                        o.get_mut().clone_from(live);
+            let chosen = of_class(&mut self.chosen, &class);
+            match chosen.get_mut(doc) {
+                Some(was) => {
+                    if was != live {
+                        was.clone_from(live);
                     }
                 }
-                Entry::Vacant(v) => {
-                    v.insert(live.clone());
+                None => {
+                    chosen.insert(doc.clone(), live.clone());
                 }
             }
         }
@@ -197,7 +200,7 @@ impl Bindings {
             return command.to_string();
         }
         let mut subs: Vec<(String, String)> = Vec::new();
-        for ((class, doc), live) in &self.map {
+        for ((class, doc), live) in self.map.iter() {
             for (d, l) in forms(class, doc).into_iter().zip(forms(class, live)) {
                 subs.push((d, l));
             }
