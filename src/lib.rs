@@ -10,6 +10,7 @@ pub mod bind;
 pub mod check;
 pub mod compare;
 pub mod config;
+pub mod dense;
 pub mod directive;
 pub mod document;
 pub mod error;

@@ -6,13 +6,11 @@
 //! (`kubectl exec app-9cc7d9df8-ffsm6 ip a`) into the command to run today. The executor calls
 //! [`prepare`]: rewrite, then remove the TTY flags no unattended run can honour.
 
-mod dense;
-
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::compare::Pair;
+use crate::dense::Dense;
 use crate::normalize::{Class, Value, forms};
-use dense::Dense;
 
 /// The step (and the chain behind it) that bound a value: shared by every value it bound.
 type Step = std::sync::Arc<str>;

@@ -144,7 +144,7 @@ impl Shapes {
 #[derive(Debug, Default, Clone)]
 pub struct Labels {
     /// (class, value) → label
-    by_value: HashMap<(Class, Value), Value>,
+    by_value: crate::dense::Dense<(Class, Value), Value>,
     counts: HashMap<Class, usize>,
 }
 
@@ -156,24 +156,21 @@ impl Labels {
 
     /// The label of `value`, given one if it has none yet (one hash lookup when it has one).
     pub(super) fn get(&mut self, class: Class, value: &str) -> &str {
-        use std::collections::hash_map::Entry;
-        match self.by_value.entry((class, Value::from(value))) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => {
+        let counts = &mut self.counts;
+        self.by_value
+            .get_or_insert_with((class, Value::from(value)), |_| {
                 // A snapshot's placeholder keeps its own label.
-                let label = if value.starts_with(class.as_str())
+                if value.starts_with(class.as_str())
                     && value[class.len()..].chars().all(|c| c.is_ascii_digit())
                     && value.len() > class.len()
                 {
                     Value::from(value)
                 } else {
-                    let n = self.counts.entry(class).or_default();
+                    let n = counts.entry(class).or_default();
                     *n += 1;
                     compact_str::format_compact!("{class}{n}")
-                };
-                e.insert(label)
-            }
-        }
+                }
+            })
     }
 
     /// Give `value` the label `label` (for showing live values under the expected labels).

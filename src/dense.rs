@@ -1,12 +1,13 @@
 //! A map kept as a list of its entries with a table of their indexes beside it: what the
-//! bindings hold their values in.
+//! bindings hold their values in, and the placeholder labels of a rendered output.
 //!
 //! In: keys and values. Out: the same lookups as a hash map, entries in the order they were
 //! first inserted (a removal moves the last entry into the gap). A hash map's table holds
-//! whole entries in a power of two of slots, up to half of them empty: for the tens of
-//! thousands of values a large output binds, each (class, document value, live value) entry
-//! of 56 bytes is paid for nearly twice. Here an empty slot costs five bytes (an index and its
-//! control byte), and the entries lie in one list of exactly their number.
+//! whole entries in a power of two of slots, up to half of them empty, and holds the old
+//! table beside the new one while it grows: for the hundreds of thousands of values a large
+//! output names, each (class, value, value) entry of 56 bytes is paid for two or three times
+//! over. Here an empty slot costs five bytes (an index and its control byte), and the entries
+//! lie in one list (which a large block's allocator grows in place).
 
 use std::borrow::Borrow;
 use std::hash::{BuildHasher, Hash};
@@ -94,6 +95,19 @@ impl<K: Hash + Eq, V> Dense<K, V> {
         None
     }
 
+    /// The value of `key`, made by `make` and inserted first if there is none.
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce(&K) -> V) -> &mut V {
+        let i = match self.slot(&key) {
+            Some(i) => i,
+            None => {
+                let value = make(&key);
+                self.insert(key, value);
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[i].1
+    }
+
     /// Remove an entry; the last entry takes its place in the order.
     pub fn remove<Q>(&mut self, key: &Q) -> Option<V>
     where
@@ -166,5 +180,8 @@ mod tests {
         assert_eq!(order(&d), [("c", 3), ("b", 2)]);
         *d.get_mut("b").unwrap() = 7;
         assert_eq!(d.get("b"), Some(&7));
+        assert_eq!(*d.get_or_insert_with("b", |_| 0), 7);
+        assert_eq!(*d.get_or_insert_with("d", |k| k.len() as u8 * 4), 4);
+        assert_eq!(order(&d), [("c", 3), ("b", 7), ("d", 4)]);
     }
 }
