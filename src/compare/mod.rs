@@ -339,19 +339,115 @@ pub fn unified_diff_of(expected: &mut String, live: &mut String) -> String {
     let diff = TextDiff::configure()
         .algorithm(Algorithm::Patience)
         .timeout(std::time::Duration::from_secs(1))
-        .diff_lines(expected.as_str(), live.as_str())
-        .unified_diff()
-        .context_radius(3)
-        .header("expected", "live")
-        .to_string();
+        .diff_lines(expected.as_str(), live.as_str());
+    let text = shown(&diff, DIFF_LINES);
     expected.pop();
     live.pop();
-    diff
+    text
+}
+
+/// The most lines of a diff shown: a reader (a terminal, a JSON report, a page of the book)
+/// learns nothing more from a diff of a million added lines than from its first thousand, and
+/// writing all of it would hold the output once more. The whole live output is in the run
+/// file.
+pub const DIFF_LINES: usize = 1_000;
+
+/// The unified diff (three lines of context, `expected` and `live` as its header) as
+/// `similar` writes it, cut after `most` lines of hunks with a last line saying how many more
+/// there are.
+fn shown(diff: &TextDiff<'_, '_, str>, most: usize) -> String {
+    use std::fmt::Write as _;
+    let mut udiff = diff.unified_diff();
+    udiff.context_radius(3);
+    let mut out = String::new();
+    let mut lines = 0usize;
+    let mut left = 0usize;
+    for hunk in udiff.iter_hunks() {
+        if lines == 0 && left == 0 {
+            out.push_str("--- expected\n+++ live\n");
+        }
+        if lines >= most {
+            left += hunk.iter_changes().count() + 1;
+            continue;
+        }
+        let _ = writeln!(out, "{}", hunk.header());
+        lines += 1;
+        for change in hunk.iter_changes() {
+            if lines >= most {
+                left += 1;
+                continue;
+            }
+            let _ = write!(out, "{}{}", change.tag(), change.value());
+            if change.missing_newline() {
+                out.push_str("\n\\ No newline at end of file\n");
+            }
+            lines += 1;
+        }
+    }
+    if left > 0 {
+        let _ = writeln!(
+            out,
+            "... {left} more line(s) of the diff not shown (the live output is in the run file)"
+        );
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The diff as `similar` itself writes it, uncut.
+    fn whole(a: &str, b: &str) -> String {
+        let (a, b) = (format!("{a}\n"), format!("{b}\n"));
+        TextDiff::configure()
+            .algorithm(Algorithm::Patience)
+            .diff_lines(a.as_str(), b.as_str())
+            .unified_diff()
+            .context_radius(3)
+            .header("expected", "live")
+            .to_string()
+    }
+
+    #[test]
+    fn a_diff_under_the_cap_is_the_whole_unified_diff() {
+        let many: Vec<String> = (0..40).map(|i| format!("line {i}")).collect();
+        let mut changed = many.clone();
+        changed[3] = "line three".into();
+        changed[30] = "line thirty".into();
+        changed.push("one more".into());
+        for (a, b) in [
+            ("ok", "failed"),
+            ("same\nsame", "same\nsame"),
+            ("", "new"),
+            ("a\nb\nc", "a\nc"),
+            (&many.join("\n")[..], &changed.join("\n")[..]),
+        ] {
+            assert_eq!(unified_diff(a, b), whole(a, b), "{a:?} / {b:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_diff_stops_at_the_cap_and_counts_the_rest() {
+        let a: Vec<String> = (0..10).map(|i| format!("row {i}")).collect();
+        let b: Vec<String> = (0..3 * DIFF_LINES)
+            .map(|i| format!("pod-{i} Running"))
+            .collect();
+        let (a, b) = (a.join("\n"), b.join("\n"));
+        let cut = unified_diff(&a, &b);
+        let all = whole(&a, &b);
+        let lines: Vec<&str> = cut.lines().collect();
+        // the two header lines, the cap's lines of hunks, the line that counts the rest
+        assert_eq!(lines.len(), 2 + DIFF_LINES + 1);
+        assert!(all.starts_with(&cut[..cut.len() - lines.last().unwrap().len() - 1]));
+        let left = all.lines().count() - 2 - DIFF_LINES;
+        assert_eq!(
+            *lines.last().unwrap(),
+            format!(
+                "... {left} more line(s) of the diff not shown (the live output is in the run file)"
+            )
+        );
+    }
 
     fn cmp(expected: &str, live: &str) -> Comparison {
         let n = Normalizer::default();
