@@ -360,10 +360,9 @@ fn shown(diff: &TextDiff<'_, '_, str>, most: usize) -> String {
     let mut udiff = diff.unified_diff();
     udiff.context_radius(3);
     let mut out = String::new();
-    let mut lines = 0usize;
-    let mut left = 0usize;
-    for hunk in udiff.iter_hunks() {
-        if lines == 0 && left == 0 {
+    let (mut lines, mut left) = (0usize, 0usize);
+    for (n, hunk) in udiff.iter_hunks().enumerate() {
+        if n == 0 {
             out.push_str("--- expected\n+++ live\n");
         }
         if lines >= most {
