@@ -30,6 +30,32 @@ pub struct Bindings {
     /// contradicts it, replaced when a later step pairs them otherwise. class → document
     /// value → live value.
     chosen: HashMap<Value, Dense<Value, Value>>,
+    /// How `map` rewrites a command, made on the first rewrite after `map` changed: a run
+    /// rewrites every later step's command (and each retry's), and a large output binds
+    /// hundreds of thousands of values.
+    rewrites: std::sync::OnceLock<Rewrites>,
+}
+
+/// Every written form of a bound document value, with the live value's same form.
+#[derive(Debug, Default, Clone)]
+struct Rewrites {
+    to: HashMap<Value, Value>,
+    /// The longest document form, in bytes: no replacement is longer.
+    longest: usize,
+}
+
+impl Rewrites {
+    fn of(map: &Dense<(Class, Value), Value>) -> Rewrites {
+        let mut r = Rewrites::default();
+        for ((class, doc), live) in map.iter() {
+            for (d, l) in forms(class, doc).into_iter().zip(forms(class, live)) {
+                r.longest = r.longest.max(d.len());
+                // of two bindings written alike, the first learned stands
+                r.to.entry(Value::from(d)).or_insert_with(|| Value::from(l));
+            }
+        }
+        r
+    }
 }
 
 /// The map of one class, made the first time (the class's name copied once, not per value).
@@ -134,6 +160,10 @@ impl Bindings {
         n: usize,
     ) {
         self.map.reserve(n);
+        let mut pairs = pairs.into_iter().peekable();
+        if pairs.peek().is_some() {
+            self.rewrites = Default::default();
+        }
         for (class, doc, live) in pairs {
             let key = (class, doc.clone());
             if doc == live {
@@ -183,6 +213,7 @@ impl Bindings {
     fn rechoose(&mut self, class: &str, doc: &str, live: &str) {
         of_class(&mut self.chosen, class).insert(doc.into(), live.into());
         let key = (Class::new(class), doc.into());
+        self.rewrites = Default::default();
         if doc == live {
             self.map.remove(&key);
         } else {
@@ -197,28 +228,23 @@ impl Bindings {
         if self.map.is_empty() {
             return command.to_string();
         }
-        let mut subs: Vec<(String, String)> = Vec::new();
-        for ((class, doc), live) in self.map.iter() {
-            for (d, l) in forms(class, doc).into_iter().zip(forms(class, live)) {
-                subs.push((d, l));
-            }
-        }
-        subs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
+        let rewrites = self.rewrites.get_or_init(|| Rewrites::of(&self.map));
         let bytes = command.as_bytes();
+        let alone_after = |end: usize| end == command.len() || !bytes[end].is_ascii_alphanumeric();
         let mut out = String::with_capacity(command.len());
         let mut i = 0;
         'outer: while i < command.len() {
             let before_ok = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
             if before_ok {
-                for (d, l) in &subs {
-                    if command[i..].starts_with(d.as_str()) {
-                        let end = i + d.len();
-                        let after_ok = end == command.len() || !bytes[end].is_ascii_alphanumeric();
-                        if after_ok {
-                            out.push_str(l);
-                            i = end;
-                            continue 'outer;
-                        }
+                // the longest bound form that starts here and stands alone
+                for end in (i + 1..=command.len().min(i + rewrites.longest)).rev() {
+                    if command.is_char_boundary(end)
+                        && alone_after(end)
+                        && let Some(live) = rewrites.to.get(&command[i..end])
+                    {
+                        out.push_str(live);
+                        i = end;
+                        continue 'outer;
                     }
                 }
             }
@@ -336,6 +362,25 @@ mod tests {
             b.rewrite("docker exec kind-worker2 ip a"),
             "docker exec kind-worker3 ip a"
         );
+    }
+
+    #[test]
+    fn of_two_values_written_alike_the_first_learned_stands_and_the_longest_form_wins() {
+        // an address's dashed form and a name that reads the same
+        let ip = pair("IP", "10.0.0.1", "10.0.0.9");
+        let name = pair("POD", "10-0-0-1", "web-1");
+        let mut b = Bindings::default();
+        b.learn(&[ip.clone(), name.clone()]);
+        assert_eq!(b.rewrite("curl 10-0-0-1:80"), "curl 10-0-0-9:80");
+        let mut b = Bindings::default();
+        b.learn(&[name, ip]);
+        assert_eq!(b.rewrite("curl 10-0-0-1:80"), "curl web-1:80");
+        // the longer bound value is taken where both start
+        b.learn(&[pair("POD", "10-0-0-1-extra", "api-2")]);
+        assert_eq!(b.rewrite("a 10-0-0-1-extra b 10-0-0-1"), "a api-2 b web-1");
+        // and a rewrite after learning sees what was learned
+        b.learn(&[pair("POD", "10-0-0-1", "web-7")]);
+        assert_eq!(b.rewrite("b 10-0-0-1"), "b web-7");
     }
 
     #[test]
