@@ -153,7 +153,7 @@ impl<'a> Checker<'a> {
     pub fn verdict(&mut self, step: &Step, record: Option<&StepRecord>) -> Verdict {
         // A step that did not run is decided without its printed output: skip normalizing it.
         let doc = match record {
-            Some(_) => self.norm.lines(&step.expected.join("\n"), &step.command),
+            Some(_) => self.norm.lines(step.expected.text(), &step.command),
             None => Vec::new(),
         };
         let entry = self.snapshot.and_then(|s| s.get(&step.id));
@@ -180,7 +180,8 @@ impl<'a> Checker<'a> {
     ) -> Verdict {
         let begins = |l: &str| l.starts_with(epilogue.0) && l.trim_end().ends_with(epilogue.1);
         let mut cut = step.clone();
-        if let Some(i) = cut.expected.iter().position(|l| begins(l)) {
+        let epilogue_at = cut.expected.lines().position(&begins);
+        if let Some(i) = epilogue_at {
             cut.expected.truncate(i);
         }
         let entry = self.snapshot.and_then(|s| s.get(&step.id)).map(|e| {
@@ -191,13 +192,7 @@ impl<'a> Checker<'a> {
             e
         });
         let mut scratch = self.bindings.clone();
-        let doc = self.norm.lines(
-            &cut.expected.join(
-                "
-",
-            ),
-            &cut.command,
-        );
+        let doc = self.norm.lines(cut.expected.text(), &cut.command);
         verdict(
             &cut,
             doc,
@@ -211,7 +206,7 @@ impl<'a> Checker<'a> {
 
     pub fn trial(&self, step: &Step, record: &StepRecord) -> Verdict {
         let mut scratch = self.bindings.clone();
-        let doc = self.norm.lines(&step.expected.join("\n"), &step.command);
+        let doc = self.norm.lines(step.expected.text(), &step.command);
         let entry = self.snapshot.and_then(|s| s.get(&step.id));
         verdict(
             step,
@@ -255,7 +250,7 @@ pub fn check(
         let v = checker.verdict(step, record);
         let entry = snapshot.and_then(|s| s.get(&step.id));
         if let (Some(entry), true) = (entry, step.has_expected()) {
-            let doc = norm.lines(&step.expected.join("\n"), &step.command);
+            let doc = norm.lines(step.expected.text(), &step.command);
             let snap = norm.parse_normalized(&entry.lines.join("\n"));
             // an unbounded command's printed lines need only appear, in order, in what it
             // printed; the snapshot holds all of it
@@ -505,7 +500,7 @@ fn judge(
             record.exit_code
         ));
         v.diff = Some(compare::unified_diff(
-            &step.expected.join("\n"),
+            step.expected.text(),
             live_text.trim_end(),
         ));
         return v;

@@ -38,7 +38,7 @@ pub fn json(doc: &Document, steps: &[Step], out: &mut dyn Write) -> std::io::Res
                 section: &s.section,
                 line: s.line,
                 command: &s.command,
-                expected: s.expected.join("\n"),
+                expected: s.expected.text().to_string(),
                 directives: &s.directives.written,
             })
             .collect(),

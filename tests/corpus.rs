@@ -31,7 +31,7 @@ fn listing(doc: &Path) -> Value {
                 serde_json::json!({
                     "line": s.line,
                     "command": s.command,
-                    "expected": s.expected.join("\n"),
+                    "expected": s.expected.text(),
                 })
             })
             .collect(),

@@ -58,7 +58,7 @@ fn kind_output_keeps_its_kubectl_hint_line() {
     assert!(
         create
             .expected
-            .contains(&"kubectl cluster-info --context kind-kind".to_string())
+            .contains("kubectl cluster-info --context kind-kind")
     );
     assert_eq!(
         create.expected.last().unwrap().split(' ').next(),

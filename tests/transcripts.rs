@@ -77,7 +77,7 @@ fn announced_command_lines_stay_output() {
     assert_eq!(commands(&s), ["kind create cluster", "kubectl get nodes"]);
     assert!(
         s[0].expected
-            .contains(&"kubectl cluster-info --context kind-kind".to_string())
+            .contains("kubectl cluster-info --context kind-kind")
     );
     assert_eq!(s[0].expected.last().unwrap(), "Have a nice day!");
 }

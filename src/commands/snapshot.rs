@@ -71,7 +71,7 @@ pub(crate) fn accept(
     let mut kept: Option<Vec<StepRecord>> = None;
     if from_doc {
         for step in lab.steps.iter().filter(|s| s.has_expected()) {
-            let lines = lab.norm.lines(&step.expected.join("\n"), &step.command);
+            let lines = lab.norm.lines(step.expected.text(), &step.command);
             let text = lab.norm.render(&lines, &mut Labels::default());
             let entry = Entry {
                 command: step.command.clone(),

@@ -269,7 +269,7 @@ fn rewrite(
     src: &[&str],
 ) -> std::result::Result<Edit, String> {
     let norm = &lab.norm;
-    let old = &step.expected;
+    let old: Vec<&str> = step.expected.lines().collect();
     let start = step.expected_line.ok_or("no printed output")? - 1;
     // Where each printed line stands in the source: its container prefix and line ending.
     let mut prefixes = Vec::with_capacity(old.len());
@@ -277,7 +277,7 @@ fn rewrite(
     for (k, text) in old.iter().enumerate() {
         let line = src.get(start + k).copied().unwrap_or("");
         let body = line.trim_end_matches('\n').trim_end_matches('\r');
-        let Some(prefix) = body.strip_suffix(text.as_str()) else {
+        let Some(prefix) = body.strip_suffix(*text) else {
             return Err(format!(
                 "its printed output does not stand line for line at line {} of the source",
                 start + 1
@@ -297,7 +297,7 @@ fn rewrite(
             _ => Vec::new(),
         }
     };
-    let old_lines = norm.lines(&old.join("\n"), &step.command);
+    let old_lines = norm.lines(step.expected.text(), &step.command);
     let live_lines = norm.lines(&live.join("\n"), &record.command);
     let old_shapes: Vec<&str> = old_lines.iter().map(|l| &*l.shape).collect();
     let live_shapes: Vec<&str> = live_lines.iter().map(|l| &*l.shape).collect();
@@ -423,10 +423,10 @@ fn rewrite(
                     record,
                     author,
                     &live[l],
-                    template.map(|t| old[t].as_str()),
+                    template.map(|t| old[t]),
                 );
                 // the author's columns: those of the line it replaces, else of the last kept
-                let model = template.or(last_kept).map(|t| old[t].as_str());
+                let model = template.or(last_kept).map(|t| old[t]);
                 let text = model.map_or(text.clone(), |m| relayout(&text, m));
                 let p = if text.is_empty() {
                     prefix.trim_end().to_string()

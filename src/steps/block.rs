@@ -82,7 +82,7 @@ impl LineRole {
 pub(super) struct RawStep {
     pub first_line: usize,
     pub command: String,
-    pub output: Vec<String>,
+    pub output: super::Printed,
     pub output_first: Option<usize>,
 }
 
@@ -457,12 +457,12 @@ fn is_comment(line: &str) -> bool {
 }
 
 /// Lines without leading and trailing blank lines, with the index of the first kept line.
-pub(super) fn trim_blank(lines: &[&str]) -> Option<(usize, Vec<String>)> {
+pub(super) fn trim_blank(lines: &[&str]) -> Option<(usize, super::Printed)> {
     let first = lines.iter().position(|l| !is_blank(l))?;
     let last = lines.iter().rposition(|l| !is_blank(l))?;
     Some((
         first,
-        lines[first..=last].iter().map(|l| l.to_string()).collect(),
+        super::Printed::from_lines(lines[first..=last].iter().copied()),
     ))
 }
 

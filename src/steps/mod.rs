@@ -12,7 +12,10 @@
 
 mod block;
 mod extent;
+mod printed;
 mod words;
+
+pub use printed::Printed;
 
 use std::sync::LazyLock;
 
@@ -64,7 +67,7 @@ pub struct Step {
     /// The command, continuation lines and heredoc bodies included, `\n`-joined.
     pub command: String,
     /// The printed output, line by line, without leading or trailing blank lines.
-    pub expected: Vec<String>,
+    pub expected: Printed,
     /// 1-based source line of the first printed output line, if any.
     pub expected_line: Option<usize>,
     /// The block's directives.
@@ -236,9 +239,9 @@ fn without_link_markers(command: &str) -> String {
 
 /// Under a command that never ends by itself, a line `^C` is the terminal's echo of the
 /// author's Ctrl-C, not output.
-fn without_ctrl_c(command: &str, mut output: Vec<String>) -> Vec<String> {
-    if crate::policy::kind(command) == crate::policy::Kind::Watch {
-        output.retain(|l| l.trim() != "^C");
+fn without_ctrl_c(command: &str, output: Printed) -> Printed {
+    if crate::policy::kind(command) == crate::policy::Kind::Watch && output.contains_trimmed("^C") {
+        return Printed::from_lines(output.lines().filter(|l| l.trim() != "^C"));
     }
     output
 }
@@ -348,15 +351,15 @@ mod tests {
         let out = |command: &str| {
             without_ctrl_c(
                 command,
-                vec![
-                    "64 bytes from 10.0.0.3: icmp_seq=1".into(),
-                    "^C".into(),
-                    "--- 10.0.0.3 ping statistics ---".into(),
-                ],
+                Printed::from_lines([
+                    "64 bytes from 10.0.0.3: icmp_seq=1",
+                    "^C",
+                    "--- 10.0.0.3 ping statistics ---",
+                ]),
             )
         };
         assert_eq!(out("ping 10.0.0.3").len(), 2);
-        assert!(!out("ping 10.0.0.3").contains(&"^C".to_string()));
+        assert!(!out("ping 10.0.0.3").contains("^C"));
         // a command that ends by itself printed it: it stays
         assert_eq!(out("ping -c 1 10.0.0.3").len(), 3);
     }

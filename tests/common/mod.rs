@@ -29,7 +29,7 @@ pub fn run_from_document(steps: &[Step]) -> Vec<StepRecord> {
             stdout: if s.expected.is_empty() {
                 String::new()
             } else {
-                s.expected.join("\n") + "\n"
+                s.expected.text().to_owned() + "\n"
             },
             stderr: String::new(),
             exit_code: 0,
