@@ -240,8 +240,11 @@ fn without_link_markers(command: &str) -> String {
 /// Under a command that never ends by itself, a line `^C` is the terminal's echo of the
 /// author's Ctrl-C, not output.
 fn without_ctrl_c(command: &str, output: Printed) -> Printed {
-    if crate::policy::kind(command) == crate::policy::Kind::Watch && output.contains_trimmed("^C") {
-        return Printed::from_lines(output.lines().filter(|l| l.trim() != "^C"));
+    let echo = |l: &&str| l.trim() == "^C";
+    if crate::policy::kind(command) == crate::policy::Kind::Watch
+        && output.lines().any(|l| echo(&l))
+    {
+        return Printed::from_lines(output.lines().filter(|l| !echo(l)));
     }
     output
 }

@@ -14,16 +14,22 @@ pub struct Printed {
 }
 
 impl Printed {
-    pub fn from_lines<'a>(lines: impl IntoIterator<Item = &'a str>) -> Printed {
-        let mut p = Printed::default();
-        for l in lines {
-            if p.lines > 0 {
-                p.text.push('\n');
+    pub fn from_lines<'a, I>(lines: I) -> Printed
+    where
+        I: IntoIterator<Item = &'a str>,
+        I::IntoIter: Clone,
+    {
+        let lines = lines.into_iter();
+        // measured first: the text is made at its size, not grown by doubling
+        let (count, bytes) = lines.clone().fold((0, 0), |(n, b), l| (n + 1, b + l.len()));
+        let mut text = String::with_capacity((bytes + count).saturating_sub(1));
+        for (n, l) in lines.enumerate() {
+            if n > 0 {
+                text.push('\n');
             }
-            p.text.push_str(l);
-            p.lines += 1;
+            text.push_str(l);
         }
-        p
+        Printed { text, lines: count }
     }
 
     /// The lines joined by `\n`.
@@ -56,11 +62,6 @@ impl Printed {
 
     pub fn contains(&self, line: &str) -> bool {
         self.lines().any(|l| l == line)
-    }
-
-    /// Whether a line reads `line` once its surrounding blanks are trimmed.
-    pub fn contains_trimmed(&self, line: &str) -> bool {
-        self.lines().any(|l| l.trim() == line)
     }
 
     /// Keep the first `n` lines.
