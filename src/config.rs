@@ -34,9 +34,53 @@ pub struct Config {
     pub output_cap: Option<usize>,
     #[serde(default, rename = "mask")]
     pub masks: Vec<UserMask>,
+    /// What a run's sandbox lets through (`[sandbox]`).
+    #[serde(default)]
+    pub sandbox: SandboxConfig,
     /// The directory holding the configuration file (the project root).
     #[serde(skip)]
     pub root: PathBuf,
+}
+
+/// `[sandbox]` in `labrun.toml`: what a run may see beyond its own files.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct SandboxConfig {
+    /// Every run of this project in a network namespace of its own, as `--netns` asks.
+    #[serde(default)]
+    pub netns: bool,
+    /// Paths of the host kept visible, read-only (`~/` is the user's home): `~/.gitconfig`.
+    #[serde(default)]
+    pub pass: Vec<String>,
+    /// Variables of labrun's environment a step still gets (by name).
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Paths of the host the steps may write (relative to the project root, or `~/`).
+    #[serde(default)]
+    pub write: Vec<String>,
+}
+
+impl SandboxConfig {
+    /// The `pass` paths, `~/` expanded against the user's home, others against `root`.
+    pub fn passed(&self, root: &Path) -> Vec<PathBuf> {
+        expand(&self.pass, root)
+    }
+
+    /// The `write` paths, expanded as [`SandboxConfig::passed`].
+    pub fn writable(&self, root: &Path) -> Vec<PathBuf> {
+        expand(&self.write, root)
+    }
+}
+
+fn expand(paths: &[String], root: &Path) -> Vec<PathBuf> {
+    let home = crate::execute::sandbox::user_home();
+    paths
+        .iter()
+        .map(|p| match p.strip_prefix("~/") {
+            Some(rest) => home.join(rest),
+            None => root.join(p),
+        })
+        .collect()
 }
 
 impl Config {

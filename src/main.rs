@@ -204,6 +204,11 @@ fn main() -> ProcessExit {
     // program a step starts: checked first, with nothing else parsed (the arguments are the
     // program's).
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The run's sandbox: `labrun __sandbox SPEC` builds it and is its first process (a fresh,
+    // single-threaded process, as entering namespaces needs).
+    if argv.get(1).is_some_and(|a| a == "__sandbox") {
+        return ProcessExit::from(labrun::execute::sandbox::main(&argv[2..]));
+    }
     if argv.get(1).is_some_and(|a| a == "__guard") {
         return ProcessExit::from(labrun::execute::kind::shim::main(&argv[2..]));
     }

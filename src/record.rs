@@ -249,6 +249,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// Write `bytes` to the file `path` names, through it when it is a symbolic link: the link
+/// stays, its target gets the new text (atomically, as [`write_atomic`]). For the user's own
+/// files — a document, a snapshot — which a project may keep as links.
+pub fn write_through(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut target = path.to_path_buf();
+    for _ in 0..40 {
+        match std::fs::read_link(&target) {
+            Ok(next) => {
+                target = match target.parent() {
+                    Some(dir) if next.is_relative() => dir.join(next),
+                    _ => next,
+                }
+            }
+            Err(_) => return write_atomic(&target, bytes),
+        }
+    }
+    Err(Error::io(
+        path,
+        std::io::Error::other("too many levels of symbolic links"),
+    ))
+}
+
 /// The process's umask, read without changing it (`/proc/self/status`); `022` when unknown.
 fn umask() -> u32 {
     std::fs::read_to_string("/proc/self/status")

@@ -153,12 +153,12 @@ async fn execute<B: Backend>(
 ) -> crate::error::Result<StepRecord> {
     Ok(match policy::kind(&step.command) {
         Kind::Background => {
-            let t = backend.shell().spawn(policy::foreground(command))?;
+            let t = backend.shell().spawn(policy::foreground(command)).await?;
             terminals.background.push(t);
             record_of(step, command, Outcome::default(), 1)
         }
         Kind::Watch if !step.has_expected() && !has_snapshot(lab, step) => {
-            let t = backend.shell().spawn(command)?;
+            let t = backend.shell().spawn(command).await?;
             if let Some(old) = terminals.watches.insert(squash(command), t) {
                 old.stop().await;
             }
@@ -245,7 +245,7 @@ async fn collect_watch<B: Backend>(
 ) -> crate::error::Result<StepRecord> {
     let terminal = match terminals.watches.remove(&squash(command)) {
         Some(t) => t,
-        None => backend.shell().spawn(command)?,
+        None => backend.shell().spawn(command).await?,
     };
     let budget = step
         .directives

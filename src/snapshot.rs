@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::record::write_atomic;
+use crate::record::write_through;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -265,7 +265,7 @@ pub fn load(path: &Path) -> Result<Option<Snapshot>> {
 
 /// Save atomically.
 pub fn save(path: &Path, snap: &Snapshot) -> Result<()> {
-    write_atomic(path, snap.to_text().as_bytes())
+    write_through(path, snap.to_text().as_bytes())
 }
 
 /// Whether pending files may be written: never in CI.

@@ -33,13 +33,24 @@ impl Lock {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
+        use std::os::unix::fs::OpenOptionsExt as _;
+        // never through a link someone planted: truncating or locking its target is not ours
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)
-            .map_err(|e| Error::io(path, e))?;
+            .map_err(|e| match e.raw_os_error() {
+                Some(libc::ELOOP) => Error::io(
+                    path,
+                    std::io::Error::other(
+                        "is a symbolic link; labrun's lock must be a file of its own",
+                    ),
+                ),
+                _ => Error::io(path, e),
+            })?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -172,12 +183,52 @@ fn run_order(p: &Path) -> (String, u64) {
     }
 }
 
+/// Remove a run's directory, never crossing into another filesystem: a directory mounted
+/// inside it (a bind mount a step made, had it escaped the sandbox) is left, with a warning,
+/// and so are its parents.
 fn remove_tree(p: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(p) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(Error::io(p, e)),
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = match std::fs::symlink_metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(p, e)),
+    };
+    if !meta.is_dir() {
+        return std::fs::remove_file(p).map_err(|e| Error::io(p, e));
     }
+    remove_within(
+        p,
+        crate::execute::sandbox::view::mount_id(p).unwrap_or(meta.dev()),
+    )?;
+    Ok(())
+}
+
+/// Remove what `dir` holds on device `dev`, then `dir`; whether all of it went.
+fn remove_within(dir: &Path, dev: u64) -> Result<bool> {
+    use std::os::unix::fs::MetadataExt as _;
+    let mut all = true;
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
+        if meta.is_dir() {
+            if crate::execute::sandbox::view::mount_id(&path).unwrap_or(meta.dev()) != dev {
+                tracing::warn!(
+                    "{}: another filesystem is mounted here; left as it is (unmount it, then \
+                     remove the directory)",
+                    path.display()
+                );
+                all = false;
+            } else {
+                all &= remove_within(&path, dev)?;
+            }
+        } else {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    if all {
+        std::fs::remove_dir(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(all)
 }
 
 /// One run's directory.

@@ -4,12 +4,16 @@
 use std::time::Duration;
 
 use labrun::execute::Shell;
+use labrun::execute::sandbox::Spec;
 
-fn shell() -> (tempfile::TempDir, Shell) {
+async fn shell() -> (tempfile::TempDir, Shell) {
+    labrun::execute::sandbox::use_program(env!("CARGO_BIN_EXE_labrun"));
     let dir = tempfile::tempdir().unwrap();
     let work = dir.path().join("work");
     std::fs::create_dir_all(work.join("sub")).unwrap();
-    let sh = Shell::new(&dir.path().join("state"), &work).unwrap();
+    let sh = Shell::start(Spec::for_dir(&dir.path().join("state"), &work))
+        .await
+        .unwrap();
     (dir, sh)
 }
 
@@ -17,7 +21,7 @@ const T: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn variables_cwd_functions_and_aliases_persist() {
-    let (_d, sh) = shell();
+    let (_d, sh) = shell().await;
     sh.run(
         "GREETING=hello; export ROLE=node; cd sub; greet() { echo \"$GREETING $1\"; }",
         T,
@@ -37,7 +41,7 @@ async fn variables_cwd_functions_and_aliases_persist() {
 
 #[tokio::test]
 async fn multi_line_values_survive_and_shell_owned_variables_do_not_leak() {
-    let (_d, sh) = shell();
+    let (_d, sh) = shell().await;
     sh.run(
         "NOTE=$'two\\nlines'; f() {\n  echo \"in f\"\n}\nRANDOM=7",
         T,
@@ -52,17 +56,22 @@ async fn multi_line_values_survive_and_shell_owned_variables_do_not_leak() {
         .await
         .unwrap();
     assert_eq!(o.stdout, "two\nlines\nin f\nrandom\n");
-    // a step that calls `exit` keeps the session as it was
-    sh.run("NOTE=changed; exit 3", T).await.unwrap();
+    // `exit` at the prompt ends the step with its status; the session's state, as it was
+    // then, goes on in a new bash
+    let o = sh.run("NOTE=changed; exit 3; echo never", T).await.unwrap();
+    assert_eq!((o.exit_code, o.stdout.as_str()), (3, ""));
     assert_eq!(
         sh.run("echo \"$NOTE\"", T).await.unwrap().stdout,
-        "two\nlines\n"
+        "changed\n"
     );
+    // in a subshell it is bash's own
+    let o = sh.run("(exit 4); echo $?", T).await.unwrap();
+    assert_eq!(o.stdout, "4\n");
 }
 
 #[tokio::test]
 async fn exit_codes_and_separate_streams() {
-    let (_d, sh) = shell();
+    let (_d, sh) = shell().await;
     let o = sh.run("echo out; echo err >&2; false", T).await.unwrap();
     assert_eq!(
         (o.stdout.as_str(), o.stderr.as_str(), o.exit_code),
@@ -84,7 +93,7 @@ fn processes_with(marker: &str) -> usize {
 
 #[tokio::test]
 async fn a_hanging_step_is_killed_with_its_children() {
-    let (_d, sh) = shell();
+    let (_d, sh) = shell().await;
     let marker = format!("labrun-hang-{}", std::process::id());
     let cmd =
         format!("bash -c 'exec -a {marker} sleep 300' & bash -c 'exec -a {marker} sleep 300'");
@@ -104,8 +113,11 @@ async fn a_hanging_step_is_killed_with_its_children() {
 
 #[tokio::test]
 async fn output_beyond_the_cap_is_cut_and_flagged() {
-    let (d, _) = shell();
-    let sh = Shell::new(&d.path().join("state2"), d.path())
+    let (d, _) = shell().await;
+    let state = d.path().join("state2");
+    std::fs::create_dir_all(&state).unwrap();
+    let sh = Shell::start(Spec::for_dir(&state, d.path()))
+        .await
         .unwrap()
         .with_cap(1024 * 1024);
     let o = sh
@@ -121,7 +133,7 @@ async fn output_beyond_the_cap_is_cut_and_flagged() {
 async fn a_step_text_cannot_reach_the_lines_labrun_runs_around_it() {
     // an unterminated here-document and an open quote end with the step's own text: labrun's
     // wrapper (the exit code, the saved state) is never read into them
-    let (d, sh) = shell();
+    let (d, sh) = shell().await;
     sh.run("KEPT=yes", T).await.unwrap();
     let o = sh.run("cat > note.txt <<EOF\nhello", T).await.unwrap();
     let note = std::fs::read_to_string(d.path().join("work/note.txt")).unwrap();

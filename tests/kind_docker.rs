@@ -174,7 +174,13 @@ fn node_facts_come_from_docker() {
 /// A scratch project holding `doc.md`.
 fn project(doc: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("labrun.toml"), "retry = \"3s\"\n").unwrap();
+    // the test double's settings reach it in the sandbox as any variable does: named
+    std::fs::write(
+        dir.path().join("labrun.toml"),
+        "retry = \"3s\"\n[sandbox]\nenv = [\"FAKE_KIND_API_FORWARD\", \"FAKE_KIND_CREATE_DELAY\", \"FAKE_KIND_CA_DIR\"]\nwrite = [\"calls\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("calls")).unwrap();
     std::fs::write(dir.path().join("doc.md"), doc).unwrap();
     dir
 }
@@ -197,8 +203,23 @@ fn docker_ps_is_masked_and_docker_exec_follows_the_bound_node_without_a_tty() {
         c.0
     );
     let dir = project(&doc);
+    // the local backend's sandbox has no Docker daemon: these nodes are another cluster's
     let out = Command::new(BIN)
         .args(["run"])
+        .arg(dir.path().join("doc.md"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        last_run(dir.path())[0]
+            .stderr
+            .contains("Cannot connect to the Docker daemon"),
+        "{}",
+        text(&out)
+    );
+    // binding and masking, on a machine the user hands over (`--unsandboxed`)
+    let out = Command::new(BIN)
+        .args(["run", "--unsandboxed"])
         .arg(dir.path().join("doc.md"))
         .output()
         .unwrap();
@@ -223,7 +244,8 @@ fn executable(path: &Path, text: &str) {
 fn fake_path(dir: &Path) -> (String, PathBuf) {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    let mark = dir.join("kubectl-calls");
+    // in a directory the project's `[sandbox] write` lets the steps write
+    let mark = dir.join("calls").join("kubectl-calls");
     executable(
         &bin.join("kubectl"),
         &format!(
@@ -483,7 +505,8 @@ fn docker_exec_into_another_kind_clusters_node_is_refused() {
 fn recording_path(dir: &Path) -> (String, PathBuf) {
     let bin = dir.join("shims");
     std::fs::create_dir_all(&bin).unwrap();
-    let calls = dir.join("calls");
+    // in the directory the project lets the steps write (see `project`)
+    let calls = dir.join("calls").join("log");
     let kind = common::fake_kind_dir().join("kind");
     for (program, then) in [
         ("kubectl", "exit 0".to_string()),
@@ -933,7 +956,7 @@ fn a_create_that_outlives_its_budget_or_is_interrupted_leaves_no_node() {
         "an interrupted create leaves no node"
     );
     // 3. a lock a killed kind left beside labrun's kubeconfig does not stop the next run
-    let lock = dir.path().join("target/labrun/doc/kubeconfig.lock");
+    let lock = dir.path().join("target/labrun/doc/kube/config.lock");
     std::fs::write(&lock, "").unwrap();
     let out = labrun(&[], "0").output().unwrap();
     let records = last_run(dir.path());
@@ -989,7 +1012,7 @@ fn no_false_refusal_for_ha_ipv6_or_a_non_loopback_api_address() {
             "{tag}: {t}"
         );
         let conf =
-            std::fs::read_to_string(dir.path().join("target/labrun/doc/kubeconfig")).unwrap();
+            std::fs::read_to_string(dir.path().join("target/labrun/doc/kube/config")).unwrap();
         assert!(conf.contains(&format!("server: {server}")), "{tag}: {conf}");
         let records = last_run(dir.path());
         assert_eq!(records[0].exit_code, 0, "{tag}: {t}");
@@ -1147,7 +1170,13 @@ fn two_kind_documents_in_parallel_get_two_clusters_and_reach_only_their_own_node
     // two labs, both written for the cluster `kind`, run together: each gets a cluster named
     // from its document, and its `docker exec kind-worker` reaches that cluster's node
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("labrun.toml"), "retry = \"3s\"\n").unwrap();
+    // the test double's settings reach it in the sandbox as any variable does: named
+    std::fs::write(
+        dir.path().join("labrun.toml"),
+        "retry = \"3s\"\n[sandbox]\nenv = [\"FAKE_KIND_API_FORWARD\", \"FAKE_KIND_CREATE_DELAY\", \"FAKE_KIND_CA_DIR\"]\nwrite = [\"calls\"]\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("calls")).unwrap();
     let docs = dir.path().join(format!("par{}", std::process::id()));
     std::fs::create_dir(&docs).unwrap();
     std::fs::write(

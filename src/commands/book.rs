@@ -45,9 +45,6 @@ pub(crate) fn build(
         opts.run = run;
     }
     opts.fail_on_drift |= fail_on_drift;
-    if opts.mode == Mode::Live && opts.netns {
-        labrun::execute::netns::enter()?;
-    }
     md.with_preprocessor(Labrun {
         overrides: Some(opts),
     });
@@ -79,10 +76,8 @@ pub(crate) fn preprocess(supports: Option<Supports>) -> anyhow::Result<ExitCode>
     }
     let (ctx, book) = mdbook_preprocessor::parse_input(std::io::stdin().lock())
         .map_err(|e| anyhow::anyhow!("reading mdBook's input: {e:#}"))?;
-    let opts = labrun::render::preprocessor::options(&ctx)?;
-    if opts.mode == labrun::render::preprocessor::Mode::Live && opts.netns {
-        labrun::execute::netns::enter()?;
-    }
+    // the options checked before any chapter is read
+    labrun::render::preprocessor::options(&ctx)?;
     let book = pre.run(&ctx, book).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     serde_json::to_writer(std::io::stdout().lock(), &book).context("writing the book")?;
     Ok(ExitCode::Success)

@@ -57,6 +57,10 @@ pub(crate) struct RunArgs {
     /// Run everything in a network namespace of its own (root needed); one per document.
     #[arg(long)]
     pub(crate) netns: bool,
+    /// Run the steps without a sandbox: they can then change this machine (its network,
+    /// files, other clusters). Only for documents you trust.
+    #[arg(long)]
+    pub(crate) unsandboxed: bool,
     #[command(flatten)]
     pub(crate) kind: KindArgs,
     #[arg(long, value_enum, default_value = "human")]
@@ -131,9 +135,12 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
         )
         .into());
     }
-    if netns {
-        // Before the runtime starts: namespaces are entered by a single-threaded process.
-        labrun::execute::netns::enter()?;
+    let sandboxing = labrun::execute::Sandboxing {
+        contained: !args.unsandboxed,
+        ..labrun::execute::Sandboxing::from_config(&lab.config, netns)
+    };
+    if backend == BackendName::Local {
+        labrun::execute::local::preflight(path, &lab.steps, sandboxing.network)?;
     }
     let (timeout, retry) = lab.config.durations()?;
     let opts = labrun::run::Options {
@@ -158,7 +165,9 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
     let interrupted = runtime.block_on(async {
         match backend {
             BackendName::Local => {
-                let mut local = labrun::execute::Local::new(&workdir, &out, cap)?;
+                let mut local =
+                    labrun::execute::Local::new(&lab.config.root, &workdir, &out, cap, &sandboxing)
+                        .await?;
                 drive(&lab, &mut local, &opts, &mut records).await
             }
             BackendName::Kind => {
@@ -175,6 +184,8 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
                 let kopts = labrun::execute::kind::Options {
                     cluster: kind.own_cluster.clone().or_else(|| kind.cluster.clone()),
                     rename: kind.own_cluster.is_some(),
+                    sandbox: sandboxing.clone(),
+                    sources: lab.config.root.clone(),
                     reuse: kind.reuse,
                     keep: kind.keep_cluster,
                     settle,

@@ -153,7 +153,7 @@ pub(crate) fn write_pending(lab: &Lab, report: &mut labrun::check::Report) {
 /// Replace the document's text (atomically, its permissions and byte order mark kept).
 fn write_document(lab: &Lab, source: &str) -> anyhow::Result<()> {
     let bom = if lab.doc.bom { "\u{feff}" } else { "" };
-    labrun::record::write_atomic(&lab.doc.path, format!("{bom}{source}").as_bytes())?;
+    labrun::record::write_through(&lab.doc.path, format!("{bom}{source}").as_bytes())?;
     Ok(())
 }
 

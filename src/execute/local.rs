@@ -1,35 +1,134 @@
-//! The local backend: the steps run on this machine, in a scratch directory that starts as a
-//! copy of the document's working directory (so a run never writes into the sources).
+//! The local backend: the steps run on this machine, in the run's sandbox, in a scratch
+//! directory that starts as a copy of the document's working directory.
 //!
-//! In: the working directory to copy and where to put the scratch copy. Out: a [`Backend`]
-//! whose session starts there. Network isolation (`--netns`) is process-wide and entered
-//! before the runtime starts: see [`super::netns`].
+//! In: the project root, the working directory to copy, where to put the scratch copy, and
+//! [`Sandboxing`]. Out: a [`Backend`] whose session starts there (see [`super::sandbox`] for
+//! what the steps can reach).
 
 use std::path::{Path, PathBuf};
 
+use super::sandbox::{self, Keep, Network, Spec};
 use super::{Backend, Shell};
 use crate::error::{Error, Result};
+
+/// What a run's sandbox lets through, besides the run's own files.
+#[derive(Debug, Clone)]
+pub struct Sandboxing {
+    pub network: Network,
+    /// `false`: no sandbox at all (`--unsandboxed`).
+    pub contained: bool,
+    /// Host paths kept visible, read-only.
+    pub pass: Vec<PathBuf>,
+    /// Names of labrun's environment variables the steps still get.
+    pub env: Vec<String>,
+    /// Host paths the steps may write (the kind backend's kubeconfig directory).
+    pub writable: Vec<PathBuf>,
+}
+
+impl Sandboxing {
+    /// The project's `[sandbox]` settings; `netns` from the command line or the settings.
+    pub fn from_config(config: &crate::config::Config, netns: bool) -> Sandboxing {
+        Sandboxing {
+            network: if netns || config.sandbox.netns {
+                Network::Own
+            } else {
+                Network::Host
+            },
+            contained: true,
+            pass: config.sandbox.passed(&config.root),
+            env: config.sandbox.env.clone(),
+            writable: config.sandbox.writable(&config.root),
+        }
+    }
+}
+
+impl Default for Sandboxing {
+    fn default() -> Self {
+        Sandboxing {
+            network: Network::Host,
+            contained: true,
+            pass: Vec::new(),
+            env: Vec::new(),
+            writable: Vec::new(),
+        }
+    }
+}
 
 pub struct Local {
     shell: Shell,
     scratch: PathBuf,
     versions: serde_json::Value,
+    network: Network,
 }
 
 impl Local {
-    /// A fresh scratch directory `<out>/work` holding a copy of `workdir`; the shell's state
-    /// under `<out>/state`.
-    pub fn new(workdir: &Path, out: &Path, cap: usize) -> Result<Local> {
+    /// A fresh scratch directory `<out>/work` holding a copy of `workdir`; the session's
+    /// FIFOs under `<out>/state`; the sandbox around it all, `sources` (the project) visible
+    /// read-only.
+    pub async fn new(
+        sources: &Path,
+        workdir: &Path,
+        out: &Path,
+        cap: usize,
+        sandboxing: &Sandboxing,
+    ) -> Result<Local> {
         let scratch = out.join("work");
         if scratch.exists() {
             std::fs::remove_dir_all(&scratch).map_err(|e| Error::io(&scratch, e))?;
         }
-        copy_tree(workdir, &scratch)?;
-        let shell = Shell::new(&out.join("state"), &scratch)?.with_cap(cap);
+        for warning in super::copy::copy_tree(workdir, &scratch)? {
+            tracing::warn!("{warning}");
+        }
+        let state = out.join("state");
+        std::fs::create_dir_all(&state).map_err(|e| Error::io(&state, e))?;
+        let mut keep = vec![
+            Keep {
+                path: sources.to_path_buf(),
+                write: false,
+            },
+            Keep {
+                path: workdir.to_path_buf(),
+                write: false,
+            },
+            Keep {
+                path: scratch.clone(),
+                write: true,
+            },
+            Keep {
+                path: state.clone(),
+                write: true,
+            },
+        ];
+        keep.extend(sandbox::program_dirs());
+        keep.extend(sandboxing.pass.iter().filter(|p| p.exists()).map(|p| Keep {
+            path: p.clone(),
+            write: false,
+        }));
+        keep.extend(sandboxing.writable.iter().map(|p| Keep {
+            path: p.clone(),
+            write: true,
+        }));
+        let home = sandbox::user_home();
+        let env = if sandboxing.contained {
+            sandbox::environment(&home, &sandboxing.env)
+        } else {
+            std::env::vars().collect()
+        };
+        let spec = Spec {
+            state,
+            workdir: std::fs::canonicalize(&scratch).map_err(|e| Error::io(&scratch, e))?,
+            keep,
+            network: sandboxing.network,
+            env,
+            home,
+            contained: sandboxing.contained,
+        };
+        let shell = Shell::start(spec).await?.with_cap(cap);
         Ok(Local {
             shell,
             scratch,
             versions: versions(),
+            network: sandboxing.network,
         })
     }
 
@@ -40,6 +139,39 @@ impl Local {
     pub fn scratch(&self) -> &Path {
         &self.scratch
     }
+
+    /// The network the steps get.
+    pub fn network(&self) -> Network {
+        self.network
+    }
+}
+
+/// Whether the text lints run: `LABRUN_LINT=off` turns them off, so that a test can show the
+/// sandbox holds without them (not for users: the lints are the fast, clear feedback).
+pub fn lint_on() -> bool {
+    std::env::var_os("LABRUN_LINT").is_none_or(|v| v != "off")
+}
+
+/// Refuse, before the first step, a step that changes network state when the run has no
+/// network of its own: it could not work (the sandbox gives no power over the host's network),
+/// and the author should know why at once. A lint: the sandbox does not depend on it.
+pub fn preflight(document: &Path, steps: &[crate::steps::Step], network: Network) -> Result<()> {
+    if network == Network::Own || !lint_on() {
+        return Ok(());
+    }
+    for step in steps.iter().filter(|s| !s.directives.skip) {
+        if crate::policy::changes_network(&step.command) {
+            return Err(Error::Environment(format!(
+                "{}:{}: `{}` changes network state (links, addresses, routes, firewall rules, \
+                 network namespaces or sysctls), which a run may do only in a network of its \
+                 own: pass --netns, or set `netns = true` under [sandbox] in labrun.toml",
+                document.display(),
+                step.line,
+                step.command.lines().next().unwrap_or("")
+            )));
+        }
+    }
+    Ok(())
 }
 
 impl Backend for Local {
@@ -97,56 +229,4 @@ fn versions() -> serde_json::Value {
         v.insert("iproute2".into(), ip.into());
     }
     serde_json::Value::Object(v)
-}
-
-/// Copy a directory's regular files and subdirectories, leaving out `.git`, build outputs
-/// (`target`) and whatever holds the destination. A symbolic link is copied as a link when it
-/// points inside the tree being copied (a directory link is never followed, so `self -> .`
-/// cannot recurse); a link that points outside the tree (`/etc/ssh`) is left out with a
-/// warning, and a dangling one (an editor's `.#doc.md` lock) is left out quietly.
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
-    let root = std::fs::canonicalize(from).map_err(|e| Error::io(from, e))?;
-    copy_dir(&root, from, to)
-}
-
-fn copy_dir(root: &Path, from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
-    for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
-        let entry = entry.map_err(|e| Error::io(from, e))?;
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        let meta = std::fs::symlink_metadata(&src).map_err(|e| Error::io(&src, e))?;
-        if entry.file_name() == ".git" || entry.file_name() == "target" {
-            continue;
-        }
-        if meta.file_type().is_symlink() {
-            let Ok(target) = std::fs::canonicalize(&src) else {
-                continue; // dangling
-            };
-            if !target.starts_with(root) {
-                tracing::warn!(
-                    "{} points outside the directory being copied ({}): left out of the scratch copy",
-                    src.display(),
-                    target.display()
-                );
-                continue;
-            }
-            let link = std::fs::read_link(&src).map_err(|e| Error::io(&src, e))?;
-            std::os::unix::fs::symlink(&link, &dst).map_err(|e| Error::io(&dst, e))?;
-            continue;
-        }
-        // Never copy the scratch directory into itself (a document beside its `target/`).
-        let inside = std::fs::canonicalize(&src)
-            .ok()
-            .zip(std::fs::canonicalize(to).ok())
-            .is_some_and(|(s, t)| t.starts_with(s));
-        if inside {
-            continue;
-        }
-        if meta.is_dir() {
-            copy_dir(root, &src, &dst)?;
-        } else if meta.is_file() {
-            std::fs::copy(&src, &dst).map_err(|e| Error::io(&src, e))?;
-        }
-    }
-    Ok(())
 }

@@ -7,12 +7,14 @@
 //! kind cluster's isolation) and what happens around each step (refusal, settling).
 
 pub mod contain;
+pub mod copy;
 pub mod kind;
 pub mod local;
-pub mod netns;
+pub mod procs;
+pub mod sandbox;
 pub mod shell;
 
-pub use local::Local;
+pub use local::{Local, Sandboxing};
 pub use shell::{Outcome, Shell, Terminal};
 
 use crate::error::Result;

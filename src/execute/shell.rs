@@ -1,21 +1,36 @@
-//! A shell session whose state persists across steps while each step keeps its own timeout.
+//! The session: one bash for the whole run, in the run's sandbox, fed a command at a time as a
+//! terminal is.
 //!
-//! In: one command at a time. Out: an [`Outcome`] per command. Every command runs in a fresh
-//! `bash` that first restores the session's saved state (variables, exported environment,
-//! functions, aliases, shell options, working directory) and saves it again after the command:
-//! so a step that hangs can be killed, with its whole process group, without losing the
-//! session. Standard input is empty; each stream is capped.
+//! In: one command at a time. Out: an [`Outcome`] per command. The session's bash reads its
+//! commands from labrun (`bash -s`), so everything a terminal keeps carries from step to step:
+//! variables, `readonly`, aliases (expanded from the next command on, as at a prompt),
+//! functions, `set -o` and `shopt` options, traps, `umask`, the directory, background jobs.
+//! A step's text is split into the complete commands bash would read one by one; each runs
+//! through `eval` with an empty standard input, followed by a line of labrun's that reports its
+//! exit status on the status FIFO, so a syntax error is reported as bash reports it and the
+//! session goes on. Standard output and error are two FIFOs read for the whole run; what a
+//! step's commands print between its start and its last status is its output.
+//!
+//! A step that runs out of time has every process it started killed (the processes of the
+//! session that were not there when it began); if bash itself is stuck (a loop of builtins), it
+//! is killed too and the sandbox starts a new one, as a new terminal on the same machine. A
+//! step that ends the shell (`exit`, `kill -9 $$`, `set -e`) does the same.
 
+use std::collections::{HashMap, HashSet};
+use std::os::fd::AsRawFd as _;
 use std::os::unix::process::CommandExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt as _};
+use tokio::net::unix::pipe;
 
+use super::procs::{self, Proc};
+use super::sandbox::{self, Isolation, Spec};
 use crate::error::{Error, Result};
 
 /// What one command did.
@@ -31,81 +46,249 @@ pub struct Outcome {
     pub truncated: bool,
 }
 
-/// A persistent shell session rooted in a state directory.
-pub struct Shell {
-    state: PathBuf,
-    /// The directory every step's bash starts in before it restores the session's own: a
-    /// step whose saved directory was removed stays here, never where labrun was started.
-    root: PathBuf,
-    cap: usize,
-    /// Bash run after the state is restored and before each command (the kind backend keeps
-    /// its guard's shims first on `PATH` with it).
-    prologue: String,
-    /// A bash already started and waiting for its script: the next step does not wait for
-    /// bash to start.
-    spare: Mutex<Option<Spawned>>,
-}
+/// The file a bash told `exit` saves the session's state in, in the state directory.
+const SAVED: &str = "saved.sh";
 
 /// Default cap on each of stdout and stderr.
 pub const DEFAULT_CAP: usize = 16 * 1024 * 1024;
 
-/// Appended to every step: the session's state, written by bash builtins only (no extra
-/// process per step); [`Shell::commit`] filters it into the state file.
-const SAVE: &str = r#"
-__labrun_rc=$?
-{
-  declare -p
-  declare -f
-  alias -p
-  shopt -p
-  printf 'cd -- %q\n' "$PWD"
-} > "$__LABRUN_STATE.new" 2>/dev/null
-exit $__labrun_rc
+/// A session of one run.
+pub struct Shell {
+    session: Arc<tokio::sync::Mutex<Session>>,
+    cap: usize,
+    /// Bash run silently before each command (the kind backend keeps its guard's shims first
+    /// on `PATH` with it).
+    prologue: String,
+    /// Variables exported into the session (again into a new bash after the old one ended).
+    exports: Mutex<Vec<(String, String)>>,
+}
+
+/// The helper, its pipes, and what it reported.
+struct Session {
+    helper: tokio::process::Child,
+    commands: Option<tokio::process::ChildStdin>,
+    status: pipe::Receiver,
+    pending: Vec<u8>,
+    out: pipe::Receiver,
+    err: pipe::Receiver,
+    state: PathBuf,
+    helper_err: Arc<Mutex<Buffer>>,
+    isolation: Option<Isolation>,
+    /// The session's bash is new: it has not had the prelude and exports yet.
+    fresh: bool,
+    /// The state the last bash saved as it was told `exit`, for the next one.
+    restore: Option<String>,
+    /// End records of background commands not asked for yet: id → exit code.
+    ended: HashMap<u64, i32>,
+    next_terminal: u64,
+}
+
+/// A record the helper or bash wrote on the status FIFO.
+#[derive(Debug)]
+enum Record {
+    Ready(String),
+    Rc(i32),
+    /// The session's bash ended with this code (a new one is starting).
+    Exit(i32),
+    Bg(u64, u32),
+    End(u64, i32),
+    Fail(String),
+}
+
+/// What waiting for a record gave.
+enum Waited {
+    Record(Record),
+    Timeout,
+    /// The helper is gone; what it said.
+    Gone(String),
+}
+
+#[derive(Default)]
+struct Buffer {
+    bytes: Vec<u8>,
+    cut: bool,
+}
+
+impl Buffer {
+    fn push(&mut self, data: &[u8], cap: usize) {
+        let room = cap.saturating_sub(self.bytes.len());
+        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+        self.cut |= data.len() > room;
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+}
+
+/// Set first in every new bash: aliases expand as at a prompt; an unknown command is reported
+/// as a terminal's bash reports it (not with the name of labrun's input); and `exit` at the
+/// prompt keeps the session's state for the next bash (`SAVED`): a tutorial's `exit` leaves
+/// a shell it opened in a container or on a node, and its later steps still need their
+/// variables. In a subshell or a function, `exit` is bash's own. `STATUS` and `SAVED` stand
+/// for the status FIFO and the saved state's file.
+const PRELUDE: &str = r#"\builtin shopt -s expand_aliases
+\builtin declare -F command_not_found_handle >/dev/null || command_not_found_handle() { \builtin printf 'bash: %s: command not found\n' "$1" >&2; \builtin return 127; }
+exit() { \builtin local __labrun_rc=$?; if (( BASH_SUBSHELL == 0 && ${#FUNCNAME[@]} == 1 )); then { \builtin declare -p; \builtin declare -f; \builtin alias -p; \builtin shopt -p; \builtin set +o; \builtin printf 'cd -- %q\n' "$PWD"; \builtin umask -p; \builtin trap -p; } >SAVED 2>/dev/null; fi; \builtin exit "${1:-$__labrun_rc}"; }
 "#;
 
-/// Variables bash sets itself, or that are read-only: never restored. (`declare -p` prints
-/// one line per variable, control characters escaped, so a line filter is exact.)
+/// Variables bash sets itself, or that are read-only: never restored from a saved state.
+/// (`declare -p` prints one line per variable, control characters escaped, so a line filter
+/// is exact.)
 static SHELL_OWNED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     regex::Regex::new(
-        r"^declare -[a-zA-Z]*r|^declare -[a-zA-Z-]* (BASH|BASHOPTS|BASHPID|BASH_[A-Z0-9_]*|SHELLOPTS|EUID|PPID|UID|GROUPS|FUNCNAME|PIPESTATUS|RANDOM|SECONDS|LINENO|HISTCMD|SRANDOM|EPOCHSECONDS|EPOCHREALTIME|_|__labrun_rc|DIRSTACK|COMP_WORDBREAKS)(=|$)",
+        r"^declare -[a-zA-Z-]* (BASH|BASHOPTS|BASHPID|BASH_[A-Z0-9_]*|SHELLOPTS|EUID|PPID|UID|GROUPS|FUNCNAME|PIPESTATUS|RANDOM|SECONDS|LINENO|HISTCMD|SRANDOM|EPOCHSECONDS|EPOCHREALTIME|_|__labrun_rc|DIRSTACK|COMP_WORDBREAKS)(=|$)",
     )
     .expect("valid pattern")
 });
 
+/// The largest saved state restored into a new bash.
+const SAVED_CAP: u64 = 64 * 1024 * 1024;
+
+/// `text` as one ANSI-C quoted bash word (`$'…'`): nothing in it is expanded.
+pub fn quote(text: &str) -> String {
+    let mut q = String::with_capacity(text.len() + 3);
+    q.push_str("$'");
+    for c in text.chars() {
+        match c {
+            '\\' => q.push_str("\\\\"),
+            '\'' => q.push_str("\\'"),
+            '\n' => q.push_str("\\n"),
+            '\0' => {}
+            c if (c as u32) < 0x20 || c == '\x7f' => q.push_str(&format!("\\x{:02x}", c as u32)),
+            c => q.push(c),
+        }
+    }
+    q.push('\'');
+    q
+}
+
+/// The complete commands of `text`, as bash reads them one by one: each piece is the fewest
+/// lines that leave nothing open (a quote, a here-document, a loop, a trailing `\`).
+pub fn commands(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut piece = String::new();
+    for line in text.split_inclusive('\n') {
+        piece.push_str(line);
+        if !crate::steps::is_open(&piece) {
+            if !piece.trim().is_empty() {
+                out.push(std::mem::take(&mut piece));
+            } else {
+                piece.clear();
+            }
+        }
+    }
+    if !piece.trim().is_empty() {
+        out.push(piece);
+    }
+    out
+}
+
 impl Shell {
-    /// A session that starts in `workdir`, keeping its state under `state_dir`.
-    pub fn new(state_dir: &Path, workdir: &Path) -> Result<Shell> {
-        std::fs::create_dir_all(state_dir).map_err(|e| Error::io(state_dir, e))?;
-        let state = state_dir.join("shell-state.sh");
-        let workdir = std::fs::canonicalize(workdir).map_err(|e| Error::io(workdir, e))?;
-        let init = format!(
-            "cd -- '{}'\n",
-            workdir.display().to_string().replace('\'', r"'\''")
-        );
-        std::fs::write(&state, init).map_err(|e| Error::io(&state, e))?;
-        Ok(Shell {
+    /// Build the sandbox `spec` describes and start the session in it.
+    pub async fn start(spec: Spec) -> Result<Shell> {
+        let state = spec.state.clone();
+        std::fs::create_dir_all(&state).map_err(|e| Error::io(&state, e))?;
+        let fifo = |name: &str| -> Result<pipe::Receiver> {
+            let path = state.join(name);
+            let _ = std::fs::remove_file(&path);
+            nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .map_err(|e| Error::io(&path, e.into()))?;
+            // read and write: never at its end, whoever else has it open
+            let rx = pipe::OpenOptions::new()
+                .read_write(true)
+                .open_receiver(&path)
+                .map_err(|e| Error::io(&path, e))?;
+            widen(&rx);
+            Ok(rx)
+        };
+        let status = fifo(sandbox::init::STATUS)?;
+        let out = fifo(sandbox::init::OUT)?;
+        let err = fifo(sandbox::init::ERR)?;
+        let mut cmd = sandbox::command(&spec)?;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.as_std_mut().pre_exec(super::contain::die_with_parent);
+        }
+        let mut helper = cmd
+            .spawn()
+            .map_err(|e| Error::Environment(format!("cannot start the sandbox: {e}")))?;
+        let helper_err = Arc::new(Mutex::new(Buffer::default()));
+        let sink = helper_err.clone();
+        let mut stderr = helper.stderr.take().expect("piped");
+        tokio::spawn(async move {
+            let mut chunk = [0u8; 4096];
+            while let Ok(n @ 1..) = stderr.read(&mut chunk).await {
+                sink.lock().unwrap().push(&chunk[..n], 64 * 1024);
+            }
+        });
+        let commands = helper.stdin.take();
+        let mut session = Session {
+            helper,
+            commands,
+            status,
+            pending: Vec::new(),
+            out,
+            err,
             state,
-            root: workdir,
+            helper_err,
+            isolation: None,
+            fresh: true,
+            restore: None,
+            ended: HashMap::new(),
+            next_terminal: 1,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        match session.wait(deadline, None).await? {
+            Waited::Record(Record::Ready(json)) => {
+                session.isolation = serde_json::from_str(&json).ok();
+            }
+            Waited::Record(Record::Fail(why)) => return Err(Error::Environment(why)),
+            Waited::Gone(why) => return Err(Error::Environment(why)),
+            Waited::Timeout => {
+                return Err(Error::Environment(
+                    "the sandbox did not start within 30 s".into(),
+                ));
+            }
+            Waited::Record(other) => {
+                return Err(Error::Environment(format!(
+                    "the sandbox said {other:?} before it was ready"
+                )));
+            }
+        }
+        Ok(Shell {
+            session: Arc::new(tokio::sync::Mutex::new(session)),
             cap: DEFAULT_CAP,
             prologue: String::new(),
-            spare: Mutex::new(None),
+            exports: Mutex::new(Vec::new()),
         })
+    }
+
+    /// The isolation the session got.
+    pub async fn isolation(&self) -> Isolation {
+        self.session
+            .lock()
+            .await
+            .isolation
+            .clone()
+            .unwrap_or_default()
     }
 
     /// Set an exported variable in the session (before its first step, or between steps).
     pub fn export(&self, name: &str, value: &str) -> Result<()> {
-        use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&self.state)
-            .map_err(|e| Error::io(&self.state, e))?;
-        writeln!(f, "export {name}='{}'", value.replace('\'', r"'\''"))
-            .map_err(|e| Error::io(&self.state, e))
+        let mut e = self.exports.lock().unwrap();
+        e.retain(|(k, _)| k != name);
+        e.push((name.to_string(), value.to_string()));
+        Ok(())
     }
 
-    /// Run `bash` before every command, after the session's state is restored.
+    /// Run `bash` silently before every command.
     pub fn set_prologue(&mut self, bash: &str) {
-        self.prologue = format!("{bash}\n");
+        self.prologue = bash.to_string();
     }
 
     /// Cap each stream at `bytes`.
@@ -114,235 +297,488 @@ impl Shell {
         self
     }
 
-    /// Write `command` to a file of its own for bash to source: no text of a step (an
-    /// unterminated here-document, an open quote) can reach labrun's own lines around it.
-    fn step_file(&self, command: &str) -> Result<StepFile> {
-        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = self.state.with_file_name(format!("step-{n}.sh"));
-        std::fs::write(&path, command).map_err(|e| Error::io(&path, e))?;
-        Ok(StepFile(path))
-    }
-
-    /// Run `command` with a deadline. A timed-out command has its process group killed and
-    /// keeps what it printed until then.
-    pub async fn run(&self, command: &str, timeout: Duration) -> Result<Outcome> {
-        let file = self.step_file(command)?;
-        let script = format!(
-            ". \"$__LABRUN_STATE\" 2>/dev/null\n{}. {}\n{SAVE}",
-            self.prologue,
-            quoted(&file.0)
-        );
-        let started = Instant::now();
-        let fresh = self.fresh_state();
-        let _ = std::fs::remove_file(&fresh);
-        let spare = self.spare.lock().unwrap().take();
-        let mut proc = match spare {
-            Some(p) => p,
-            None => Spawned::waiting(&self.state, &self.root, self.cap)?,
-        };
-        // The next step's bash starts while this one runs; it reads the session's state only
-        // when it gets its script, after this step has saved it.
-        *self.spare.lock().unwrap() = Spawned::waiting(&self.state, &self.root, self.cap).ok();
-        proc.feed(&script).await?;
-        let status = tokio::time::timeout(timeout, proc.child.wait()).await;
-        let duration = started.elapsed();
-        proc.guard.kill(); // whatever the step left behind in its group goes with it
-        let (stdout, stderr, truncated) = proc.collect().await;
-        match status {
-            Ok(status) => {
-                let status =
-                    status.map_err(|e| Error::Environment(format!("waiting for bash: {e}")))?;
-                self.commit()?;
-                Ok(Outcome {
-                    stdout,
-                    stderr,
-                    exit_code: exit_code(status),
-                    duration,
-                    timed_out: false,
-                    truncated,
-                })
+    /// What goes before a step's first command: the prelude and exports for a new bash (or
+    /// exports set since the last step), and the prologue; all of it silent.
+    fn opening(&self, s: &mut Session) -> String {
+        let mut text = String::new();
+        let exports = self.exports.lock().unwrap();
+        if s.fresh {
+            let path = |name: &str| quote(&s.state.join(name).display().to_string());
+            text.push_str(
+                &PRELUDE
+                    .replace("STATUS", &path(sandbox::init::STATUS))
+                    .replace("SAVED", &path(SAVED)),
+            );
+            if let Some(state) = s.restore.take() {
+                text.push_str(&format!(
+                    "\\builtin eval -- {} </dev/null >/dev/null 2>&1\n",
+                    quote(&state)
+                ));
             }
-            Err(_) => Ok(Outcome {
-                stdout,
-                stderr,
-                exit_code: -1,
-                duration,
-                timed_out: true,
-                truncated,
-            }),
+            s.fresh = false;
         }
-    }
-
-    fn fresh_state(&self) -> PathBuf {
-        self.state.with_extension("sh.new")
-    }
-
-    /// Take the state a finished step saved (if it got that far: `exit` in a step skips it)
-    /// into the session, without the variables bash owns.
-    fn commit(&self) -> Result<()> {
-        let fresh = self.fresh_state();
-        let Ok(text) = std::fs::read_to_string(&fresh) else {
-            return Ok(());
-        };
-        let mut kept = String::with_capacity(text.len());
-        for line in text.lines().filter(|l| !SHELL_OWNED.is_match(l)) {
-            kept.push_str(line);
-            kept.push('\n');
+        for (k, v) in exports.iter() {
+            text.push_str(&format!("\\builtin export {k}={}\n", quote(v)));
         }
-        std::fs::write(&self.state, kept).map_err(|e| Error::io(&self.state, e))?;
-        let _ = std::fs::remove_file(&fresh);
-        Ok(())
+        if !self.prologue.is_empty() {
+            text.push_str(&format!(
+                "\\builtin eval -- {} </dev/null >/dev/null 2>&1\n",
+                quote(&self.prologue)
+            ));
+        }
+        text
     }
 
-    /// Start `command` in a background terminal: the session's state restored, its own
-    /// process group, output collected until [`Terminal::stop`].
-    pub fn spawn(&self, command: &str) -> Result<Terminal> {
-        let file = self.step_file(command)?;
-        let script = format!(
-            ". \"$__LABRUN_STATE\" 2>/dev/null\n{}. {}",
-            self.prologue,
-            quoted(&file.0)
+    /// Run `command` with a deadline. A timed-out command has every process it started
+    /// killed and keeps what it printed until then.
+    pub async fn run(&self, command: &str, timeout: Duration) -> Result<Outcome> {
+        let mut s = self.session.lock().await;
+        let started = Instant::now();
+        let deadline = started + timeout;
+        s.settle();
+        s.discard_output();
+        let before: HashSet<Proc> = s.tree().into_iter().collect();
+        let mut step = (Buffer::default(), Buffer::default());
+        let mut code = 0;
+        let mut timed_out = false;
+        let mut opening = self.opening(&mut s);
+        for piece in commands(command) {
+            let text = format!(
+                "{opening}\\builtin eval -- {} </dev/null\n{}\n",
+                quote(&piece),
+                s.marker("rc", "")
+            );
+            opening.clear();
+            s.feed(&text).await?;
+            let waited = loop {
+                match s.wait(deadline, Some((&mut step, self.cap))).await? {
+                    Waited::Record(Record::End(n, c)) => {
+                        s.ended.insert(n, c);
+                    }
+                    other => break other,
+                }
+            };
+            match waited {
+                Waited::Record(Record::Rc(n)) => code = n,
+                Waited::Record(Record::Exit(n)) => {
+                    code = n;
+                    s.ended_shell();
+                    break;
+                }
+                Waited::Record(other) => {
+                    return Err(Error::Environment(format!(
+                        "the session said {other:?} while a step ran"
+                    )));
+                }
+                Waited::Gone(why) => return Err(Error::Environment(why)),
+                Waited::Timeout => {
+                    timed_out = true;
+                    s.stop_step(&before, &mut step, self.cap).await?;
+                    break;
+                }
+            }
+        }
+        s.drain(&mut step, self.cap);
+        let (out, err) = step;
+        Ok(Outcome {
+            stdout: out.text(),
+            stderr: err.text(),
+            exit_code: if timed_out { -1 } else { code },
+            duration: started.elapsed(),
+            timed_out,
+            truncated: out.cut || err.cut,
+        })
+    }
+
+    /// Start `command` in the background in the session (its variables, functions and aliases
+    /// as the session has them), its output collected until [`Terminal::stop`].
+    pub async fn spawn(&self, command: &str) -> Result<Terminal> {
+        let mut s = self.session.lock().await;
+        s.settle();
+        let id = s.next_terminal;
+        s.next_terminal += 1;
+        let paths = [
+            s.state.join(format!("bg-{id}.out")),
+            s.state.join(format!("bg-{id}.err")),
+        ];
+        let mut readers = Vec::new();
+        let mut holds = Vec::new();
+        for p in &paths {
+            let _ = std::fs::remove_file(p);
+            nix::unistd::mkfifo(p, nix::sys::stat::Mode::from_bits_truncate(0o600))
+                .map_err(|e| Error::io(p, e.into()))?;
+            let rx = pipe::OpenOptions::new()
+                .open_receiver(p)
+                .map_err(|e| Error::io(p, e))?;
+            // held open until bash has opened its end, so the reader does not see an end first
+            holds.push(
+                pipe::OpenOptions::new()
+                    .open_sender(p)
+                    .map_err(|e| Error::io(p, e))?,
+            );
+            readers.push(capture(rx, self.cap));
+        }
+        let opening = self.opening(&mut s);
+        let text = format!(
+            "{opening}\\builtin set -m; {{ \\builtin eval -- {cmd} </dev/null; {end}; }} >{o} 2>{e} & {bg}; \\builtin disown; \\builtin set +m\n",
+            cmd = quote(command),
+            end = s.marker("end", &format!("{id} ")),
+            o = quote(&paths[0].display().to_string()),
+            e = quote(&paths[1].display().to_string()),
+            bg = s
+                .marker("bg", &format!("{id} "))
+                .replace("\"$?\"", "\"$!\""),
         );
+        s.feed(&text).await?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let inner = loop {
+            match s.wait(deadline, None).await? {
+                Waited::Record(Record::Bg(n, pid)) if n == id => break pid,
+                Waited::Record(Record::End(n, code)) => {
+                    s.ended.insert(n, code);
+                }
+                Waited::Record(Record::Exit(_)) => {
+                    s.ended_shell();
+                    return Err(Error::Environment(
+                        "the session ended while starting a background command".into(),
+                    ));
+                }
+                Waited::Gone(why) => return Err(Error::Environment(why)),
+                Waited::Timeout => {
+                    return Err(Error::Environment(
+                        "the session did not start a background command within 30 s".into(),
+                    ));
+                }
+                Waited::Record(_) => {}
+            }
+        };
+        drop(holds);
+        let job = s
+            .tree()
+            .into_iter()
+            .find(|p| procs::inner_pid(p.pid) == Some(inner));
+        let mut out = readers.into_iter();
         Ok(Terminal {
-            proc: Spawned::start(&script, &self.state, &self.root, self.cap)?,
+            session: self.session.clone(),
+            id,
+            job,
+            out: out.next().expect("two readers"),
+            err: out.next().expect("two readers"),
             started: Instant::now(),
-            _file: file,
+            paths,
         })
     }
 }
 
-/// A step's text as a file, removed when the step is done with it.
-struct StepFile(PathBuf);
-
-impl Drop for StepFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+/// Make a FIFO's buffer 1 MiB (the most an unprivileged process may ask for), so a background
+/// command that prints between steps does not block on it.
+fn widen(rx: &pipe::Receiver) {
+    // SAFETY: F_SETPIPE_SZ on a pipe descriptor we own; failure leaves the default size.
+    unsafe {
+        libc::fcntl(rx.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
     }
 }
 
-/// `path` as one bash word.
-fn quoted(path: &Path) -> String {
-    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+impl Drop for Session {
+    /// Every process of the session goes with it: in a sandbox the first process's end would
+    /// take them, but without one (`--unsandboxed`) the orphans the helper adopted are killed
+    /// here, before the helper.
+    fn drop(&mut self) {
+        if let Some(helper) = self.helper.id() {
+            for _ in 0..16 {
+                let left = procs::descendants(helper);
+                if left.is_empty() {
+                    break;
+                }
+                for p in left.iter().rev() {
+                    let _ = kill(Pid::from_raw(p.pid as i32), Signal::SIGKILL);
+                }
+            }
+            let _ = kill(Pid::from_raw(helper as i32), Signal::SIGKILL);
+        }
+    }
 }
 
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt as _;
-    status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0))
-}
+impl Session {
+    /// The line bash runs to report `"$?"` (a record `WHAT PREFIX$?`) on the status FIFO.
+    fn marker(&self, what: &str, prefix: &str) -> String {
+        // a simple command, not a `{ …; }` group: after `eval` met an open quote, bash
+        // misreads a group on the next line and ends the session
+        format!(
+            "\\builtin printf '\\0{what} {prefix}%d\\n' \"$?\" >{} 2>/dev/null",
+            quote(&self.state.join(sandbox::init::STATUS).display().to_string())
+        )
+    }
 
-/// A bash process in its own group, its two streams read into capped buffers.
-struct Spawned {
-    child: tokio::process::Child,
-    guard: GroupGuard,
-    out: Captured,
-    err: Captured,
+    async fn feed(&mut self, text: &str) -> Result<()> {
+        let Some(commands) = self.commands.as_mut() else {
+            return Err(Error::Environment("the session is closed".into()));
+        };
+        let sent = async {
+            commands.write_all(text.as_bytes()).await?;
+            commands.flush().await
+        };
+        match sent.await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(Error::Environment(format!(
+                "the sandbox stopped reading commands ({e}){}",
+                self.said()
+            ))),
+        }
+    }
+
+    fn said(&self) -> String {
+        let t = self.helper_err.lock().unwrap().text();
+        if t.trim().is_empty() {
+            String::new()
+        } else {
+            format!(": {}", t.trim())
+        }
+    }
+
+    /// Every process of the session now (the helper's descendants).
+    fn tree(&self) -> Vec<Proc> {
+        self.helper.id().map(procs::descendants).unwrap_or_default()
+    }
+
+    /// The next complete record, if the status FIFO has brought one.
+    fn record(&mut self) -> Option<Record> {
+        loop {
+            let end = self.pending.iter().position(|&b| b == b'\n')?;
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            // a record starts at its NUL; anything before it is not labrun's
+            let Some(start) = line.rfind('\0') else {
+                continue;
+            };
+            let body = line[start + 1..].trim_end_matches('\n');
+            let (word, rest) = body.split_once(' ').unwrap_or((body, ""));
+            let num = |s: &str| s.trim().parse::<i64>().ok();
+            let mut two = rest.split(' ');
+            let rec = match word {
+                "ready" => Record::Ready(rest.to_string()),
+                "rc" => Record::Rc(num(rest).unwrap_or(255) as i32),
+                "exit" => Record::Exit(num(rest).unwrap_or(255) as i32),
+                "fail" => Record::Fail(rest.to_string()),
+                "bg" => match (two.next().and_then(num), two.next().and_then(num)) {
+                    (Some(id), Some(pid)) => Record::Bg(id as u64, pid as u32),
+                    _ => continue,
+                },
+                "end" => match (two.next().and_then(num), two.next().and_then(num)) {
+                    (Some(id), Some(code)) => Record::End(id as u64, code as i32),
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            return Some(rec);
+        }
+    }
+
+    /// Wait for the next record until `deadline`, reading the session's output into `step`
+    /// meanwhile (or discarding it).
+    async fn wait(
+        &mut self,
+        deadline: Instant,
+        mut step: Option<(&mut (Buffer, Buffer), usize)>,
+    ) -> Result<Waited> {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let mut ochunk = vec![0u8; 64 * 1024];
+        let mut echunk = vec![0u8; 64 * 1024];
+        loop {
+            if let Some(r) = self.record() {
+                return Ok(Waited::Record(r));
+            }
+            let Session {
+                status,
+                out,
+                err,
+                helper,
+                ..
+            } = self;
+            tokio::select! {
+                r = status.read(&mut chunk) => {
+                    let n = r.map_err(|e| Error::Environment(format!("reading the session: {e}")))?;
+                    self.pending.extend_from_slice(&chunk[..n]);
+                }
+                r = out.read(&mut ochunk) => {
+                    if let (Ok(n), Some((b, cap))) = (r, step.as_mut()) {
+                        b.0.push(&ochunk[..n], *cap);
+                    }
+                }
+                r = err.read(&mut echunk) => {
+                    if let (Ok(n), Some((b, cap))) = (r, step.as_mut()) {
+                        b.1.push(&echunk[..n], *cap);
+                    }
+                }
+                status = helper.wait() => {
+                    // what it wrote last may still be in the FIFO
+                    self.drain_status();
+                    if let Some(r) = self.record() {
+                        return Ok(Waited::Record(r));
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let code = status.ok().and_then(|s| s.code()).unwrap_or(-1);
+                    return Ok(Waited::Gone(format!(
+                        "the sandbox ended (exit {code}){}",
+                        self.said()
+                    )));
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => return Ok(Waited::Timeout),
+            }
+        }
+    }
+
+    /// The session's bash ended: the next command goes to a new one, with the state the old
+    /// one saved if it was told `exit`.
+    fn ended_shell(&mut self) {
+        self.fresh = true;
+        let saved = self.state.join(SAVED);
+        if let Ok(text) = crate::input::read_text(&saved, SAVED_CAP, "the session's saved state") {
+            let kept: Vec<&str> = text.lines().filter(|l| !SHELL_OWNED.is_match(l)).collect();
+            self.restore = Some(kept.join("\n"));
+        }
+        let _ = std::fs::remove_file(&saved);
+    }
+
+    /// Take the records that came between commands (a bash that ended, background commands
+    /// that ended).
+    fn settle(&mut self) {
+        self.drain_status();
+        while let Some(r) = self.record() {
+            match r {
+                Record::Exit(_) => self.ended_shell(),
+                Record::End(n, c) => {
+                    self.ended.insert(n, c);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn drain_status(&mut self) {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n @ 1..) = self.status.try_read(&mut chunk) {
+            self.pending.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Take what is left in the output FIFOs without waiting: all a finished command printed
+    /// (bash wrote it before its status).
+    fn drain(&mut self, step: &mut (Buffer, Buffer), cap: usize) {
+        let mut chunk = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = self.out.try_read(&mut chunk) {
+            step.0.push(&chunk[..n], cap);
+        }
+        while let Ok(n @ 1..) = self.err.try_read(&mut chunk) {
+            step.1.push(&chunk[..n], cap);
+        }
+    }
+
+    /// What background commands printed between steps belongs to no step.
+    fn discard_output(&mut self) {
+        let mut sink = (Buffer::default(), Buffer::default());
+        self.drain(&mut sink, 0);
+    }
+
+    /// End a step that ran out of time: kill what it started; if bash does not come back to
+    /// report, kill bash too (the sandbox starts a new one).
+    async fn stop_step(
+        &mut self,
+        before: &HashSet<Proc>,
+        step: &mut (Buffer, Buffer),
+        cap: usize,
+    ) -> Result<()> {
+        let started: Vec<Proc> = self
+            .tree()
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
+        for p in &started {
+            let _ = kill(Pid::from_raw(p.pid as i32), Signal::SIGKILL);
+        }
+        let grace = Instant::now() + Duration::from_secs(2);
+        loop {
+            match self.wait(grace, Some((step, cap))).await? {
+                Waited::Record(Record::Rc(_)) => return Ok(()),
+                Waited::Record(Record::Exit(_)) => {
+                    self.ended_shell();
+                    return Ok(());
+                }
+                Waited::Record(Record::End(n, c)) => {
+                    self.ended.insert(n, c);
+                }
+                Waited::Record(_) => {}
+                Waited::Gone(why) => return Err(Error::Environment(why)),
+                Waited::Timeout => break,
+            }
+        }
+        // bash itself is busy: the session's shell is the one process of the tree whose parent
+        // is the first process (or the helper, without namespaces)
+        let helper = self.helper.id().unwrap_or(0);
+        let tree = self.tree();
+        let first = tree
+            .iter()
+            .find(|p| p.ppid == helper)
+            .map_or(helper, |p| p.pid);
+        let shell = if self.isolation.as_ref().is_some_and(|i| i.pid) {
+            tree.iter().find(|p| p.ppid == first && before.contains(p))
+        } else {
+            tree.iter().find(|p| p.ppid == helper && before.contains(p))
+        };
+        if let Some(sh) = shell {
+            let _ = kill(Pid::from_raw(sh.pid as i32), Signal::SIGKILL);
+        }
+        let grace = Instant::now() + Duration::from_secs(5);
+        loop {
+            match self.wait(grace, Some((step, cap))).await? {
+                Waited::Record(Record::Exit(_)) => {
+                    self.ended_shell();
+                    return Ok(());
+                }
+                Waited::Record(_) => {}
+                Waited::Gone(why) => return Err(Error::Environment(why)),
+                Waited::Timeout => {
+                    return Err(Error::Environment(
+                        "a step ran out of time and its shell could not be stopped".into(),
+                    ));
+                }
+            }
+        }
+    }
 }
 
 type Captured = (Arc<Mutex<Buffer>>, tokio::task::JoinHandle<()>);
 
-#[derive(Default)]
-struct Buffer {
-    bytes: Vec<u8>,
-    cut: bool,
-}
-
-/// Reads its whole script from standard input, then gives the script an empty standard input.
-const WAITING: &str =
-    r#"IFS= read -r -d '' __labrun_script; exec </dev/null; eval "$__labrun_script""#;
-
-impl Spawned {
-    /// Bash started and waiting for its script on standard input ([`Spawned::feed`]).
-    fn waiting(state: &Path, root: &Path, cap: usize) -> Result<Spawned> {
-        Spawned::spawn(WAITING, state, root, cap, Stdio::piped())
-    }
-
-    /// Bash started on `script`, standard input empty.
-    fn start(script: &str, state: &Path, root: &Path, cap: usize) -> Result<Spawned> {
-        Spawned::spawn(script, state, root, cap, Stdio::null())
-    }
-
-    /// Hand a waiting bash its script.
-    async fn feed(&mut self, script: &str) -> Result<()> {
-        use tokio::io::AsyncWriteExt as _;
-        let mut stdin = self.child.stdin.take().expect("a waiting bash has a stdin");
-        stdin
-            .write_all(script.as_bytes())
-            .await
-            .map_err(|e| Error::Environment(format!("handing bash its step: {e}")))?;
-        drop(stdin);
-        Ok(())
-    }
-
-    fn spawn(script: &str, state: &Path, root: &Path, cap: usize, stdin: Stdio) -> Result<Spawned> {
-        let launcher = super::contain::launcher();
-        let tag = super::contain::new_tag();
-        let mut cmd = tokio::process::Command::new(launcher[0]);
-        cmd.current_dir(root)
-            .args(&launcher[1..])
-            .arg("--noprofile")
-            .arg("--norc")
-            .arg("-c")
-            .arg(format!("{}{script}", super::contain::prelude()))
-            .env("__LABRUN_STATE", state)
-            .env(super::contain::TAG, &tag)
-            .stdin(stdin)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        cmd.as_std_mut().process_group(0);
-        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-        unsafe {
-            cmd.as_std_mut().pre_exec(super::contain::die_with_parent);
+/// Read a stream to its end into a shared buffer, keeping at most `cap` bytes (the rest is
+/// drained, so the writer never blocks).
+fn capture(mut r: impl AsyncRead + Unpin + Send + 'static, cap: usize) -> Captured {
+    let buf = Arc::new(Mutex::new(Buffer::default()));
+    let shared = buf.clone();
+    let task = tokio::spawn(async move {
+        let mut chunk = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = r.read(&mut chunk).await {
+            shared.lock().unwrap().push(&chunk[..n], cap);
         }
-        let mut child = cmd.spawn().map_err(|e| {
-            Error::Environment(format!("cannot start bash in {}: {e}", root.display()))
-        })?;
-        let guard = GroupGuard(
-            child.id().map(|id| Pid::from_raw(id as i32)),
-            tag,
-            std::cell::Cell::new(false),
-        );
-        let out = capture(child.stdout.take().expect("piped"), cap);
-        let err = capture(child.stderr.take().expect("piped"), cap);
-        Ok(Spawned {
-            child,
-            guard,
-            out,
-            err,
-        })
-    }
-
-    /// What was read so far, without stopping.
-    fn peek(&self) -> String {
-        String::from_utf8_lossy(&self.out.0.lock().unwrap().bytes).into_owned()
-    }
-
-    /// Wait (briefly: the group is dead, its pipes close) for the readers, then take the text.
-    async fn collect(self) -> (String, String, bool) {
-        let take = |(buf, task): Captured| async move {
-            let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
-            let b = std::mem::take(&mut *buf.lock().unwrap());
-            (String::from_utf8_lossy(&b.bytes).into_owned(), b.cut)
-        };
-        let ((o, c1), (e, c2)) = tokio::join!(take(self.out), take(self.err));
-        (o, e, c1 || c2)
-    }
+    });
+    (buf, task)
 }
 
-/// A command running in the background (a watch, a step ending in `&`).
+/// A command running in the background of the session (a watch, a step ending in `&`).
 pub struct Terminal {
-    proc: Spawned,
+    session: Arc<tokio::sync::Mutex<Session>>,
+    id: u64,
+    /// Its first process (the leader of its process group), as labrun sees it.
+    job: Option<Proc>,
+    out: Captured,
+    err: Captured,
     started: Instant,
-    _file: StepFile,
+    paths: [PathBuf; 2],
 }
 
 impl Terminal {
     /// Standard output printed so far.
     pub fn output(&self) -> String {
-        self.proc.peek()
+        self.out.0.lock().unwrap().text()
     }
 
     /// Stop the terminal (its whole process group) and return what it printed.
@@ -357,78 +793,100 @@ impl Terminal {
     }
 
     async fn end(mut self, signals: &[Signal]) -> Outcome {
-        let mut status = Err(());
-        for signal in signals {
-            if let Some(pgid) = self.proc.guard.0 {
-                let _ = killpg(pgid, *signal);
-            }
-            if let Ok(s) =
-                tokio::time::timeout(Duration::from_secs(2), self.proc.child.wait()).await
+        let family: Vec<Proc> = self
+            .job
+            .map(|j| {
+                let mut f = vec![j];
+                f.extend(procs::descendants(j.pid));
+                f
+            })
+            .unwrap_or_default();
+        let mut code = None;
+        for signal in signals.iter().chain([&Signal::SIGKILL]) {
+            if let Some(j) = self.job
+                && procs::alive(&j)
             {
-                status = Ok(s);
+                let _ = killpg(Pid::from_raw(j.pid as i32), *signal);
+            }
+            if *signal == Signal::SIGKILL {
+                for p in family.iter().filter(|p| procs::alive(p)) {
+                    let _ = kill(Pid::from_raw(p.pid as i32), Signal::SIGKILL);
+                }
+            }
+            let deadline = Instant::now() + Duration::from_secs(2);
+            code = self.ended(deadline, *signal).await;
+            if code.is_some() {
                 break;
             }
         }
-        self.proc.guard.kill();
+        // what left the group goes too
+        for p in family.iter().filter(|p| procs::alive(p)) {
+            let _ = kill(Pid::from_raw(p.pid as i32), Signal::SIGKILL);
+        }
+        self.job = None;
         let duration = self.started.elapsed();
-        let exit = match status {
-            Ok(Ok(s)) => exit_code(s),
-            _ => 128 + Signal::SIGKILL as i32,
+        let take = |(buf, task): &mut Captured| {
+            let buf = buf.clone();
+            let task = std::mem::replace(task, tokio::spawn(async {}));
+            async move {
+                let _ = tokio::time::timeout(Duration::from_secs(2), task).await;
+                let b = std::mem::take(&mut *buf.lock().unwrap());
+                (b.text(), b.cut)
+            }
         };
-        let (stdout, stderr, truncated) = self.proc.collect().await;
+        let (o, e) = (take(&mut self.out), take(&mut self.err));
+        let ((stdout, c1), (stderr, c2)) = tokio::join!(o, e);
         Outcome {
             stdout,
             stderr,
-            exit_code: exit,
+            exit_code: code.unwrap_or(128 + Signal::SIGKILL as i32),
             duration,
             timed_out: false,
-            truncated,
+            truncated: c1 || c2,
         }
     }
-}
 
-/// Kills a process group when dropped: on timeout, on Ctrl-C (the future is dropped), and
-/// after a normal exit (background leftovers of the step); then whatever left the group but
-/// still carries the bash's tag (see [`super::contain`]).
-/// Once killed, dropping it does nothing more (no second sweep of `/proc` per step).
-struct GroupGuard(Option<Pid>, String, std::cell::Cell<bool>);
-
-impl GroupGuard {
-    fn kill(&self) {
-        if self.2.replace(true) {
-            return;
-        }
-        if let Some(pgid) = self.0 {
-            let _ = killpg(pgid, Signal::SIGKILL);
-        }
-        super::contain::sweep(&self.1);
-    }
-}
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// Read a stream to its end into a shared buffer, keeping at most `cap` bytes (the rest is
-/// drained, so the writer never blocks).
-fn capture(mut r: impl AsyncRead + Unpin + Send + 'static, cap: usize) -> Captured {
-    let buf = Arc::new(Mutex::new(Buffer::default()));
-    let shared = buf.clone();
-    let task = tokio::spawn(async move {
-        let mut chunk = vec![0u8; 64 * 1024];
+    /// Wait until the command ended, or `deadline`: its exit code (128 + `signal` when it
+    /// died of it without reporting).
+    async fn ended(&self, deadline: Instant, signal: Signal) -> Option<i32> {
+        let mut s = self.session.lock().await;
         loop {
-            match r.read(&mut chunk).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let mut b = shared.lock().unwrap();
-                    let room = cap.saturating_sub(b.bytes.len());
-                    b.bytes.extend_from_slice(&chunk[..n.min(room)]);
-                    b.cut |= n > room;
+            if let Some(c) = s.ended.remove(&self.id) {
+                return Some(c);
+            }
+            if self.job.is_none_or(|j| !procs::alive(&j)) {
+                // it may have reported just before it went
+                s.drain_status();
+                while let Some(r) = s.record() {
+                    if let Record::End(n, c) = r {
+                        s.ended.insert(n, c);
+                    }
                 }
+                return Some(s.ended.remove(&self.id).unwrap_or(128 + signal as i32));
+            }
+            let step = (Instant::now() + Duration::from_millis(20)).min(deadline);
+            match s.wait(step, None).await {
+                Ok(Waited::Record(Record::End(n, c))) => {
+                    s.ended.insert(n, c);
+                }
+                Ok(Waited::Record(Record::Exit(_))) => s.ended_shell(),
+                Ok(Waited::Timeout) if Instant::now() >= deadline => return None,
+                Ok(Waited::Gone(_)) | Err(_) => return None,
+                _ => {}
             }
         }
-    });
-    (buf, task)
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        if let Some(j) = self.job
+            && procs::alive(&j)
+        {
+            let _ = killpg(Pid::from_raw(j.pid as i32), Signal::SIGKILL);
+        }
+        for p in &self.paths {
+            let _ = std::fs::remove_file(p);
+        }
+    }
 }

@@ -146,6 +146,58 @@ pub fn read_only(command: &str) -> bool {
     !parts.is_empty() && parts.iter().all(|p| part_read_only(p))
 }
 
+/// Programs that change a machine's network state when they do not only read.
+pub const NETWORK_PROGRAMS: &[&str] = &[
+    "ip",
+    "iptables",
+    "ip6tables",
+    "iptables-restore",
+    "ip6tables-restore",
+    "nft",
+    "tc",
+    "brctl",
+    "bridge",
+    "ifconfig",
+    "route",
+    "sysctl",
+    "ethtool",
+    "ovs-vsctl",
+    "conntrack",
+    "ifup",
+    "ifdown",
+    "ipset",
+    "arp",
+];
+
+/// Whether `command` changes network state anywhere in its text (a program of
+/// [`NETWORK_PROGRAMS`] that does not only read; `ip netns exec NS CMD` when CMD does).
+pub fn changes_network(command: &str) -> bool {
+    let Ok(all) = crate::syntax::simple_commands(command) else {
+        return false;
+    };
+    all.iter().any(|s| {
+        s.program().is_some_and(|p| NETWORK_PROGRAMS.contains(&p)) && {
+            let mut words: Vec<String> = s.words.iter().map(|w| w.text().to_string()).collect();
+            if let Some(first) = words.first_mut() {
+                *first = s.program().unwrap_or_default().to_string();
+            }
+            let w: Vec<&str> = words.iter().map(String::as_str).collect();
+            match w.as_slice() {
+                // its inner command is a simple command of its own, judged by itself
+                ["ip", rest @ ..] if ip_netns_exec(rest) => false,
+                ["sysctl", rest @ ..] => rest.iter().any(|a| *a == "-w" || a.contains('=')),
+                ["route" | "arp" | "ifconfig", rest @ ..] => rest.len() > 1,
+                _ => !part_read_only(&words),
+            }
+        }
+    })
+}
+
+/// `ip [-n NS] netns exec NS …`.
+fn ip_netns_exec(args: &[&str]) -> bool {
+    args.windows(2).any(|w| w == ["netns", "exec"])
+}
+
 /// Whether `command` is a `kubectl` (or `kind create cluster`) that changes the cluster.
 pub fn changes_cluster(command: &str) -> bool {
     split_parts(command).iter().any(|p| {

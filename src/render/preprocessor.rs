@@ -352,19 +352,22 @@ fn live(
     let workspace = crate::workspace::Workspace::lock(&config.run_dir(path), path, true)?;
     let this_run = workspace.start_run()?;
     let cap = config.cap();
-    let mut backend = crate::execute::Local::new(&config.workdir(path), &this_run.dir, cap)?;
+    let sandboxing = crate::execute::Sandboxing::from_config(config, opts.netns);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let mut records = Vec::new();
-    let result = runtime.block_on(crate::run::run(
-        &lab,
-        &mut backend,
-        &run_opts,
-        &mut records,
-        &mut |_| {},
-    ));
-    drop(backend);
+    let result = runtime.block_on(async {
+        let mut backend = crate::execute::Local::new(
+            &config.root,
+            &config.workdir(path),
+            &this_run.dir,
+            cap,
+            &sandboxing,
+        )
+        .await?;
+        crate::run::run(&lab, &mut backend, &run_opts, &mut records, &mut |_| {}).await
+    });
     let note = result.err().map(|e| format!("the live run stopped: {e}"));
     crate::record::write(&this_run.file(), &records)?;
     crate::record::write(&workspace.last(), &records)?;

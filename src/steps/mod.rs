@@ -15,6 +15,7 @@ mod extent;
 mod printed;
 mod words;
 
+pub use extent::is_open;
 pub use printed::Printed;
 
 use std::sync::LazyLock;

@@ -41,6 +41,10 @@ pub struct Options {
     /// node names, the `kind-<name>` context) is rewritten to it, and read back in what they
     /// print (a run of many documents gives each one its own cluster this way).
     pub rename: bool,
+    /// The sandbox the steps run in (the kubeconfig's directory is added, writable).
+    pub sandbox: crate::execute::Sandboxing,
+    /// The project the document belongs to, visible read-only to the steps.
+    pub sources: PathBuf,
 }
 
 impl Default for Options {
@@ -52,6 +56,8 @@ impl Default for Options {
             settle: Duration::from_secs(180),
             create: Duration::from_secs(600),
             rename: false,
+            sandbox: Default::default(),
+            sources: PathBuf::from("."),
         }
     }
 }
@@ -128,9 +134,10 @@ pub fn cluster_name(steps: &[Step]) -> String {
     "kind".into()
 }
 
-/// labrun's own kubeconfig for a document's runs: `<out>/kubeconfig`.
+/// labrun's own kubeconfig for a document's runs: `<out>/kube/config` (its directory is the
+/// one place of the document's directory the steps may write: kind locks the file beside it).
 pub fn kubeconfig_for(out: &Path) -> PathBuf {
-    out.join("kubeconfig")
+    out.join("kube").join("config")
 }
 
 /// A Kubernetes client for the current context of `kubeconfig`, with the credentials kind
@@ -156,6 +163,19 @@ pub fn kind_version() -> Result<String> {
             ))
         })?;
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The kind backend's sandbox: the project's, with the kubeconfig's directory writable and
+/// the Docker daemon's socket reachable (`DOCKER_HOST` names it inside).
+fn k_sandbox(opts: &Options, kube_dir: &Path) -> Result<crate::execute::Sandboxing> {
+    let mut s = opts.sandbox.clone();
+    s.network = crate::execute::sandbox::Network::Host;
+    s.writable.push(kube_dir.to_path_buf());
+    let endpoint = docker::endpoint(|n| std::env::var(n).ok())?;
+    if let Some(sock) = endpoint.host.strip_prefix("unix://") {
+        s.writable.push(PathBuf::from(sock));
+    }
+    Ok(s)
 }
 
 impl Kind {
@@ -208,7 +228,10 @@ impl Kind {
                 )));
             }
         }
-        let mut local = Local::new(workdir, out, cap)?;
+        let kube_dir = kubeconfig.parent().unwrap_or(document_dir).to_path_buf();
+        std::fs::create_dir_all(&kube_dir).map_err(|e| Error::io(&kube_dir, e))?;
+        let sandboxing = k_sandbox(&opts, &kube_dir)?;
+        let mut local = Local::new(&opts.sources, workdir, out, cap, &sandboxing).await?;
         local
             .shell()
             .export("KUBECONFIG", &kubeconfig.display().to_string())?;
@@ -219,8 +242,10 @@ impl Kind {
             .collect();
         let labrun = std::env::current_exe()
             .map_err(|e| Error::Environment(format!("finding labrun's own program: {e}")))?;
+        // in the session's state directory: the shims record refusals there from inside the
+        // sandbox
         let shims = shim::Shims::install(
-            out,
+            &out.join("state"),
             &labrun,
             &shim::State {
                 cluster: cluster.clone(),
