@@ -23,6 +23,8 @@ pub struct Sandboxing {
     pub env: Vec<String>,
     /// Host paths the steps may write (the kind backend's kubeconfig directory).
     pub writable: Vec<PathBuf>,
+    /// The kind cluster whose nodes the steps may act on through Docker.
+    pub cluster: Option<String>,
 }
 
 impl Sandboxing {
@@ -38,6 +40,7 @@ impl Sandboxing {
             pass: config.sandbox.passed(&config.root),
             env: config.sandbox.env.clone(),
             writable: config.sandbox.writable(&config.root),
+            cluster: None,
         }
     }
 }
@@ -50,6 +53,7 @@ impl Default for Sandboxing {
             pass: Vec::new(),
             env: Vec::new(),
             writable: Vec::new(),
+            cluster: None,
         }
     }
 }
@@ -59,6 +63,15 @@ pub struct Local {
     scratch: PathBuf,
     versions: serde_json::Value,
     network: Network,
+    /// The run's own Docker endpoint, when the machine has a daemon.
+    docker: Option<DockerAccess>,
+}
+
+/// The run's Docker endpoint and what it needs to clean up after the run.
+struct DockerAccess {
+    proxy: super::docker_proxy::Proxy,
+    upstream: PathBuf,
+    run: String,
 }
 
 impl Local {
@@ -109,11 +122,20 @@ impl Local {
             write: true,
         }));
         let home = sandbox::user_home();
-        let env = if sandboxing.contained {
+        let docker = if sandboxing.contained {
+            docker_access(out, &state, sandboxing.cluster.clone())?
+        } else {
+            None
+        };
+        let mut env = if sandboxing.contained {
             sandbox::environment(&home, &sandboxing.env)
         } else {
             std::env::vars().collect()
         };
+        if let Some(d) = &docker {
+            env.retain(|(k, _)| k != "DOCKER_HOST");
+            env.push(("DOCKER_HOST".into(), d.proxy.host()));
+        }
         let spec = Spec {
             state,
             workdir: std::fs::canonicalize(&scratch).map_err(|e| Error::io(&scratch, e))?,
@@ -129,7 +151,54 @@ impl Local {
             scratch,
             versions: versions(),
             network: sandboxing.network,
+            docker,
         })
+    }
+
+    /// The `DOCKER_HOST` the steps use (the run's own endpoint), if any.
+    pub fn docker_host(&self) -> Option<String> {
+        self.docker.as_ref().map(|d| d.proxy.host())
+    }
+
+    /// Remove the containers the run created (kind's nodes are the kind backend's to delete).
+    pub async fn reap(&mut self) {
+        let Some(d) = self.docker.take() else {
+            return;
+        };
+        drop(d.proxy);
+        let Ok(docker) = bollard::Docker::connect_with_unix(
+            &d.upstream.display().to_string(),
+            30,
+            bollard::API_DEFAULT_VERSION,
+        ) else {
+            return;
+        };
+        let filters = std::collections::HashMap::from([(
+            "label".to_string(),
+            vec![format!("{}={}", super::docker_proxy::RUN_LABEL, d.run)],
+        )]);
+        let opts = bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let Ok(list) = docker.list_containers(Some(opts)).await else {
+            return;
+        };
+        for c in list {
+            let node = c
+                .labels
+                .as_ref()
+                .is_some_and(|l| l.contains_key(super::docker_proxy::KIND_LABEL));
+            if let (false, Some(id)) = (node, c.id) {
+                let opts = bollard::query_parameters::RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                };
+                let _ = docker.remove_container(&id, Some(opts)).await;
+            }
+        }
     }
 
     pub fn shell_mut(&mut self) -> &mut Shell {
@@ -144,6 +213,44 @@ impl Local {
     pub fn network(&self) -> Network {
         self.network
     }
+}
+
+/// Start the run's Docker endpoint in `state` when the daemon the docker CLI would use is a
+/// local socket; `None` (the steps have no Docker) when there is none.
+fn docker_access(
+    out: &Path,
+    state: &Path,
+    cluster: Option<String>,
+) -> Result<Option<DockerAccess>> {
+    let Ok(endpoint) = super::kind::docker::endpoint(|n| std::env::var(n).ok()) else {
+        return Ok(None);
+    };
+    let Some(upstream) = endpoint.host.strip_prefix("unix://").map(PathBuf::from) else {
+        tracing::warn!(
+            "the Docker daemon is reached at {} (from {}): the run's own endpoint serves a \
+             local socket only, so the steps have no Docker",
+            endpoint.host,
+            endpoint.from
+        );
+        return Ok(None);
+    };
+    if !upstream.exists() {
+        return Ok(None);
+    }
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(out.as_os_str().as_encoded_bytes());
+    let run: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let owner = super::docker_proxy::Owner {
+        run: run.clone(),
+        cluster,
+        binds: vec![PathBuf::from("/lib/modules"), out.to_path_buf()],
+    };
+    let proxy = super::docker_proxy::Proxy::start(&state.join("docker.sock"), &upstream, owner)?;
+    Ok(Some(DockerAccess {
+        proxy,
+        upstream,
+        run,
+    }))
 }
 
 /// Whether the text lints run: `LABRUN_LINT=off` turns them off, so that a test can show the
@@ -200,6 +307,11 @@ impl Backend for Local {
 
     fn versions(&self) -> Option<serde_json::Value> {
         Some(self.versions.clone())
+    }
+
+    async fn finish(&mut self) -> Result<()> {
+        self.reap().await;
+        Ok(())
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod contain;
 pub mod copy;
+pub mod docker_proxy;
 pub mod kind;
 pub mod local;
 pub mod procs;

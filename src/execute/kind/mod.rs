@@ -165,16 +165,13 @@ pub fn kind_version() -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-/// The kind backend's sandbox: the project's, with the kubeconfig's directory writable and
-/// the Docker daemon's socket reachable (`DOCKER_HOST` names it inside).
+/// The kind backend's sandbox: the project's, on the host's network (kind publishes the API
+/// server there), with the kubeconfig's directory writable and Docker through the run's own
+/// endpoint, which lets the steps act on the run's cluster's nodes.
 fn k_sandbox(opts: &Options, kube_dir: &Path) -> Result<crate::execute::Sandboxing> {
     let mut s = opts.sandbox.clone();
     s.network = crate::execute::sandbox::Network::Host;
     s.writable.push(kube_dir.to_path_buf());
-    let endpoint = docker::endpoint(|n| std::env::var(n).ok())?;
-    if let Some(sock) = endpoint.host.strip_prefix("unix://") {
-        s.writable.push(PathBuf::from(sock));
-    }
     Ok(s)
 }
 
@@ -230,16 +227,15 @@ impl Kind {
         }
         let kube_dir = kubeconfig.parent().unwrap_or(document_dir).to_path_buf();
         std::fs::create_dir_all(&kube_dir).map_err(|e| Error::io(&kube_dir, e))?;
-        let sandboxing = k_sandbox(&opts, &kube_dir)?;
+        let mut sandboxing = k_sandbox(&opts, &kube_dir)?;
+        sandboxing.cluster = Some(cluster.clone());
         let mut local = Local::new(&opts.sources, workdir, out, cap, &sandboxing).await?;
         local
             .shell()
             .export("KUBECONFIG", &kubeconfig.display().to_string())?;
         local.shell().export("KIND_CLUSTER_NAME", &cluster)?;
-        let docker: Vec<String> = ["DOCKER_HOST", "DOCKER_CONTEXT"]
-            .iter()
-            .filter_map(|v| std::env::var(v).ok())
-            .collect();
+        // the steps' Docker is the run's own endpoint
+        let docker: Vec<String> = local.docker_host().into_iter().collect();
         let labrun = std::env::current_exe()
             .map_err(|e| Error::Environment(format!("finding labrun's own program: {e}")))?;
         // in the session's state directory: the shims record refusals there from inside the
@@ -574,6 +570,7 @@ impl Backend for Kind {
     }
 
     async fn finish(&mut self) -> Result<()> {
+        self.local.reap().await;
         self.cleanup()
     }
 }
