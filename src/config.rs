@@ -42,6 +42,34 @@ pub struct Config {
     pub root: PathBuf,
 }
 
+/// Whether the book holding `document` (the nearest `book.toml` above it) runs its chapters in
+/// a network of their own (`netns = true` under `[preprocessor.labrun]`): then `labrun run`
+/// of a chapter does too, as the book's live build would.
+pub fn book_netns(document: &Path) -> bool {
+    let Some(start) = std::fs::canonicalize(document)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    else {
+        return false;
+    };
+    for dir in start.ancestors() {
+        let file = dir.join("book.toml");
+        if file.is_file() {
+            return crate::input::read_text(&file, crate::input::CONFIG_CAP, "book.toml")
+                .ok()
+                .and_then(|t| toml::from_str::<toml::Value>(&t).ok())
+                .and_then(|v| {
+                    v.get("preprocessor")?
+                        .get("labrun")?
+                        .get("netns")?
+                        .as_bool()
+                })
+                .unwrap_or(false);
+        }
+    }
+    false
+}
+
 /// `[sandbox]` in `labrun.toml`: what a run may see beyond its own files.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

@@ -177,10 +177,17 @@ enum Command {
         command: String,
         file: Option<PathBuf>,
     },
-    /// Check what the kind backend needs: Docker, kind, kubectl, the cluster, the context.
+    /// Check what a backend needs on this machine, and the isolation its runs get: bash and
+    /// the sandbox (local), iproute2 (--netns), Docker, kind, kubectl, the cluster (kind).
     Doctor {
-        /// The document whose cluster and kubeconfig to look at.
+        /// The document whose cluster and kubeconfig to look at (kind).
         path: Option<PathBuf>,
+        /// The backend to check.
+        #[arg(long, value_enum, default_value = "local")]
+        backend: BackendName,
+        /// Check a run in a network namespace of its own.
+        #[arg(long)]
+        netns: bool,
     },
     /// The document's kind cluster outside a run (labrun's own kubeconfig).
     Cluster {
@@ -329,7 +336,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             fail_on_drift,
         } => commands::book::build(&book, mode, run, fail_on_drift),
         Command::Preprocess { supports } => commands::book::preprocess(supports),
-        Command::Doctor { path } => commands::kind::doctor(path.as_deref()),
+        Command::Doctor {
+            path,
+            backend,
+            netns,
+        } => commands::kind::doctor(path.as_deref(), backend, netns),
         Command::Cluster { action } => commands::kind::cluster(action),
         Command::Run(args) => commands::suite::run(args),
         Command::Report {

@@ -146,6 +146,11 @@ impl Partition {
     }
 }
 
+/// Files of the working directory up to this size count by their content in the inputs'
+/// digest; larger ones by their size and modification time (a 2 GB disk image is not read
+/// whole before every run: reading it took longer than the copy the kernel makes of it).
+const BY_CONTENT: u64 = 16 * 1024 * 1024;
+
 /// The SHA-256 of everything a document's run depends on: the document's bytes, its
 /// `labrun.toml`, its snapshot and the run kept beside it, every file of its workdir (paths
 /// and bytes, in order; links as their targets) but other documents (`.md`, `.adoc`: a
@@ -155,15 +160,34 @@ pub fn inputs_digest(lab: &crate::lab::Lab) -> Result<String> {
     use sha2::Digest as _;
     let mut h = sha2::Sha256::new();
     let file = |h: &mut sha2::Sha256, label: &str, path: &Path| -> Result<()> {
+        use std::os::unix::fs::MetadataExt as _;
         h.update(label.as_bytes());
         h.update([0]);
-        match std::fs::read(path) {
-            Ok(bytes) => {
-                h.update((bytes.len() as u64).to_be_bytes());
-                h.update(&bytes);
+        let meta = match std::fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                h.update(b"absent");
+                return Ok(());
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => h.update(b"absent"),
             Err(e) => return Err(Error::io(path, e)),
+        };
+        h.update(meta.len().to_be_bytes());
+        if !meta.is_file() {
+            // a FIFO or a device is never read (it could block, or never end)
+            h.update(b"special");
+        } else if meta.len() > BY_CONTENT {
+            h.update(meta.mtime().to_be_bytes());
+            h.update(meta.mtime_nsec().to_be_bytes());
+        } else {
+            use std::io::Read as _;
+            let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match f.read(&mut buf).map_err(|e| Error::io(path, e))? {
+                    0 => break,
+                    n => h.update(&buf[..n]),
+                }
+            }
         }
         Ok(())
     };
@@ -209,8 +233,8 @@ fn workdir_files(
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if entry.file_name() == "target" && dir == root {
-            continue; // labrun's own output, when the workdir is the project
+        if (entry.file_name() == "target" || entry.file_name() == ".git") && dir == root {
+            continue; // labrun's own output, when the workdir is the project; not copied either
         }
         let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
         let rel = path

@@ -1,5 +1,6 @@
-//! `labrun doctor` and `labrun cluster up|down|status`: what the kind backend needs, and the
-//! document's kind cluster outside a run (always with labrun's own kubeconfig).
+//! `labrun doctor` and `labrun cluster up|down|status`: what a backend needs and the isolation
+//! its runs get, and the document's kind cluster outside a run (always with labrun's own
+//! kubeconfig).
 
 use anyhow::Context;
 use labrun::error::{Error, ExitCode};
@@ -16,12 +17,74 @@ fn first_line(program: &str, args: &[&str]) -> Option<String> {
     text.lines().next().map(|l| l.trim().to_string())
 }
 
-pub(crate) fn doctor(path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+/// What every backend needs: bash, and the sandbox this machine can build (with a network of
+/// its own when `netns`); each line printed, what is missing pushed.
+fn sandbox_lines(runtime: &tokio::runtime::Runtime, netns: bool, missing: &mut Vec<&'static str>) {
+    use labrun::execute::sandbox::{Network, probe};
+    match first_line("bash", &["--version"]) {
+        Some(v) => println!("bash     ok       {v}"),
+        None => {
+            println!("bash     MISSING  every step runs in bash");
+            missing.push("bash");
+        }
+    }
+    if netns {
+        match first_line("ip", &["-V"]) {
+            Some(v) => println!("ip       ok       {v}"),
+            None => {
+                println!("ip       MISSING  install iproute2: a network of the run's own needs it");
+                missing.push("iproute2");
+            }
+        }
+    }
+    let network = if netns { Network::Own } else { Network::Host };
+    let iso = runtime.block_on(probe(network));
+    for (line, on) in iso.lines() {
+        if line.starts_with("network namespace") && !netns {
+            println!("sandbox  -        {line}: not asked (--netns)");
+            continue;
+        }
+        println!(
+            "sandbox  {}  {line}",
+            if on { "ok     " } else { "MISSING" }
+        );
+        if !on {
+            missing.push("the sandbox");
+        }
+    }
+    for why in &iso.missing {
+        println!("sandbox  MISSING  {why}");
+        missing.push("the sandbox");
+    }
+    missing.dedup();
+}
+
+pub(crate) fn doctor(
+    path: Option<&std::path::Path>,
+    backend: crate::BackendName,
+    netns: bool,
+) -> anyhow::Result<ExitCode> {
     use labrun::execute::kind::{self, docker::Facts, safety};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let mut missing = Vec::new();
+    sandbox_lines(
+        &runtime,
+        netns && backend == crate::BackendName::Local,
+        &mut missing,
+    );
+    if backend == crate::BackendName::Local {
+        return Ok(if missing.is_empty() {
+            ExitCode::Success
+        } else {
+            eprintln!(
+                "labrun: the local backend needs {}; see the lines above",
+                missing.join(", ")
+            );
+            ExitCode::Environment
+        });
+    }
     let facts = runtime.block_on(Facts::connect());
     match &facts {
         Ok(f) => {

@@ -126,6 +126,8 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
     // what this run depends on, taken before it starts: a pass is recorded against it
     let inputs = labrun::suite::inputs_digest(&lab)?;
     labrun::list::warnings(&lab.doc, &lab.steps, &mut std::io::stderr().lock()).ok();
+    // a chapter of a book whose live build runs in a network of its own runs so here too
+    let netns = netns || (backend == BackendName::Local && labrun::config::book_netns(path));
     if netns && backend == BackendName::Kind {
         return Err(Error::input(
             path,

@@ -250,7 +250,9 @@ impl Kind {
                 docker: docker.clone(),
             },
         )?;
-        local.shell_mut().set_prologue(&shims.prologue());
+        if crate::execute::local::lint_on() {
+            local.shell_mut().set_prologue(&shims.prologue());
+        }
         let mut k = Kind {
             local,
             facts,
@@ -359,6 +361,9 @@ impl Kind {
     /// does not start if there is one, so nothing is half-built. (The API server is not known
     /// yet: a step that names one is refused here.)
     pub fn preflight(&self, doc: &Path, steps: &[Step]) -> Result<()> {
+        if !crate::execute::local::lint_on() {
+            return Ok(());
+        }
         let refused: Vec<String> = steps
             .iter()
             .filter(|s| !s.directives.skip)
@@ -521,6 +526,11 @@ impl Backend for Kind {
             (None, Err(String::new()))
         };
         let server = target.as_ref().map(|t| t.server.as_str());
+        if !crate::execute::local::lint_on() {
+            // a test of the sandbox alone: what holds must hold without the text checks
+            self.set_verified(verdict.ok().and(target.map(|t| t.server)))?;
+            return Ok(Admit::Run);
+        }
         guard::check(command, &self.own(server)).map_err(|why| {
             Error::Environment(format!(
                 "refusing a step that reaches another cluster: {why}"

@@ -198,18 +198,37 @@ fn first_process(spec: &Spec, userns: bool, host_pid: u32) -> i32 {
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
             None::<&str>,
         );
-        match std::process::Command::new("ip")
-            .args(["link", "set", "lo", "up"])
-            .status()
-        {
-            Ok(s) if s.success() => {}
-            _ => iso.missing.push(
-                "`ip link set lo up` failed in the run's network namespace (install iproute2)"
-                    .into(),
-            ),
+        if let Err(e) = loopback_up() {
+            iso.missing.push(format!(
+                "the loopback interface of the run's network could not be brought up ({e})"
+            ));
         }
     }
     session(spec, &iso, Some(())).into()
+}
+
+/// `ip link set lo up`, done here with the capabilities this process has over the new network
+/// namespace (a program it started as a user other than root would not have them).
+fn loopback_up() -> std::io::Result<()> {
+    // SAFETY: a datagram socket, and two ioctls on a zeroed `ifreq` naming `lo`.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo".iter().enumerate() {
+            req.ifr_name[i] = *b as libc::c_char;
+        }
+        let mut r = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req);
+        if r == 0 {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            r = libc::ioctl(fd, libc::SIOCSIFFLAGS, &req);
+        }
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        if r == 0 { Ok(()) } else { Err(err) }
+    }
 }
 
 /// Start the session's bash, and again whenever it ends, until labrun closes its commands.

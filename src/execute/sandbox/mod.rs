@@ -160,12 +160,38 @@ pub const ENV_KEPT: &[&str] = &[
     "NODE_EXTRA_CA_CERTS",
 ];
 
+/// Variables that name where a user's toolchains live (version managers, language homes): kept,
+/// and the directories they name stay visible read-only, so that `python3` through pyenv's
+/// shims, or `cargo` from `~/.cargo`, still runs. They name directories, never secrets.
+pub const TOOL_ENV: &[&str] = &[
+    "PYENV_ROOT",
+    "PYENV_VERSION",
+    "NVM_DIR",
+    "NVM_BIN",
+    "VIRTUAL_ENV",
+    "CONDA_PREFIX",
+    "GOROOT",
+    "GOPATH",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "JAVA_HOME",
+    "ASDF_DIR",
+    "ASDF_DATA_DIR",
+    "RBENV_ROOT",
+    "SDKMAN_DIR",
+    "KREW_ROOT",
+];
+
 /// The environment of a run's session: the kept variables of labrun's own (and `LC_*`), the
 /// names `pass` adds, a private `HOME`, `TMPDIR`.
 pub fn environment(home: &Path, pass: &[String]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(k, _)| {
-            ENV_KEPT.contains(&k.as_str()) || k.starts_with("LC_") || pass.iter().any(|p| p == k)
+            ENV_KEPT.contains(&k.as_str())
+                || TOOL_ENV.contains(&k.as_str())
+                || k.starts_with("LC_")
+                || pass.iter().any(|p| p == k)
         })
         .collect();
     env.retain(|(k, _)| k != "HOME" && k != "TMPDIR");
@@ -192,8 +218,8 @@ pub fn user_home() -> PathBuf {
         })
 }
 
-/// The directories of `PATH` (and labrun's own) under a directory the sandbox covers: kept
-/// visible read-only, so that `kubectl` in `~/.local/bin` still runs.
+/// The directories of `PATH`, labrun's own and those [`TOOL_ENV`] names, under a directory the
+/// sandbox covers: kept visible read-only, so that `kubectl` in `~/.local/bin` still runs.
 pub fn program_dirs() -> Vec<Keep> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect())
@@ -204,6 +230,13 @@ pub fn program_dirs() -> Vec<Keep> {
     {
         dirs.push(dir);
     }
+    dirs.extend(
+        TOOL_ENV
+            .iter()
+            .filter_map(std::env::var_os)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute()),
+    );
     let covered = view::covered(&user_home());
     let mut out: Vec<Keep> = dirs
         .into_iter()

@@ -274,8 +274,9 @@ pub fn build(keep: &[Keep], home: &Path, uid: u32) -> Result<(), String> {
         set_attr(Path::new("/proc"), 0, MOUNT_ATTR_RDONLY)?;
     }
 
-    // Fresh, empty places.
+    // Fresh, empty places (a home inside /tmp is made on the fresh /tmp first).
     for dir in covered(home) {
+        make_dir(&dir)?;
         let mode = if dir == home {
             format!("mode=0700,uid={uid}")
         } else if dir == Path::new("/run") {
