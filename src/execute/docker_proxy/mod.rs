@@ -315,6 +315,36 @@ fn check_create(owner: &Owner, spec: &Value) -> std::result::Result<(), String> 
                 .into(),
         );
     }
+    if cluster.is_none() {
+        // what would share the host's processes, devices or powers
+        for (field, what) in [
+            ("PidMode", "the host's processes"),
+            ("IpcMode", "the host's IPC"),
+            ("UTSMode", "the host's hostname"),
+            ("UsernsMode", "the host's users"),
+            ("CgroupnsMode", "the host's cgroups"),
+        ] {
+            if host.and_then(|h| h.get(field)).and_then(Value::as_str) == Some("host") {
+                return Err(format!(
+                    "a container sharing {what} is outside what this run may reach"
+                ));
+            }
+        }
+        for (field, what) in [
+            ("CapAdd", "added capabilities"),
+            ("Devices", "host devices"),
+        ] {
+            if host
+                .and_then(|h| h.get(field))
+                .and_then(Value::as_array)
+                .is_some_and(|a| !a.is_empty())
+            {
+                return Err(format!(
+                    "a container with {what} is for the run's kind nodes only"
+                ));
+            }
+        }
+    }
     let mut sources: Vec<String> = host
         .and_then(|h| h.get("Binds"))
         .and_then(Value::as_array)
@@ -498,6 +528,16 @@ mod tests {
         // the host's root, by bind or by mount
         assert!(check_create(&o, &v(r#"{"HostConfig":{"Binds":["/:/host"]}}"#)).is_err());
         assert!(check_create(&o, &v(r#"{"HostConfig":{"Mounts":[{"Type":"bind","Source":"/root/.kube","Target":"/k"}]}}"#)).is_err());
+        // the host's processes, powers and devices
+        assert!(check_create(&o, &v(r#"{"HostConfig":{"PidMode":"host"}}"#)).is_err());
+        assert!(check_create(&o, &v(r#"{"HostConfig":{"CapAdd":["SYS_ADMIN"]}}"#)).is_err());
+        assert!(
+            check_create(
+                &o,
+                &v(r#"{"HostConfig":{"Devices":[{"PathOnHost":"/dev/sda"}]}}"#)
+            )
+            .is_err()
+        );
         // a named volume and a bind of the run's own directory
         assert!(
             check_create(
