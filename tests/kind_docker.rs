@@ -436,7 +436,7 @@ fn doctor_and_cluster_up_status_down() {
             .output()
             .unwrap()
     };
-    let out = labrun(&["doctor"]);
+    let out = labrun(&["doctor", "--backend", "kind"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("kind     ok       kind v0.0.0-labrun-test-double"));
     assert!(text(&out).contains(&format!("`{name}` does not exist")));
@@ -450,7 +450,7 @@ fn doctor_and_cluster_up_status_down() {
         "{t}"
     );
     assert!(t.contains("context: verified"), "{t}");
-    let out = labrun(&["doctor"]);
+    let out = labrun(&["doctor", "--backend", "kind"]);
     assert!(
         text(&out).contains(&format!("kind-{name} → https://127.0.0.1:")),
         "{}",
@@ -463,7 +463,7 @@ fn doctor_and_cluster_up_status_down() {
     assert_eq!(containers_of(&name), 0);
     // without kind at all: exit 3 with advice
     let out = Command::new(BIN)
-        .arg("doctor")
+        .args(["doctor", "--backend", "kind"])
         .env("PATH", "/nonexistent")
         .output()
         .unwrap();
@@ -1062,7 +1062,7 @@ fn labrun_reaches_the_daemon_of_the_docker_clis_context() {
         }
         c.output().unwrap()
     };
-    let out = labrun(&["doctor"], None);
+    let out = labrun(&["doctor", "--backend", "kind"], None);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(
@@ -1075,7 +1075,7 @@ fn labrun_reaches_the_daemon_of_the_docker_clis_context() {
     assert!(!t.contains("DIFFERS"), "{t}");
     // DOCKER_CONTEXT wins over the configuration's current context: a daemon that is not
     // there is reported as such, though the default socket answers
-    let out = labrun(&["doctor"], Some("labrun-nowhere"));
+    let out = labrun(&["doctor", "--backend", "kind"], Some("labrun-nowhere"));
     let t = text(&out);
     assert_eq!(out.status.code(), Some(3), "{t}");
     assert!(

@@ -71,7 +71,10 @@ fn the_lab_runs_end_to_end_on_a_kind_cluster_of_its_own() {
 #[test]
 #[ignore = "needs kind"]
 fn doctor_is_happy_where_kind_exists() {
-    let out = Command::new(BIN).args(["doctor", LAB]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["doctor", "--backend", "kind", LAB])
+        .output()
+        .unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),

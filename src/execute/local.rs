@@ -72,6 +72,9 @@ struct DockerAccess {
     proxy: super::docker_proxy::Proxy,
     upstream: PathBuf,
     run: String,
+    /// The socket's directory: short, under /tmp (a unix socket's path has at most 107 bytes,
+    /// and a run's state directory in a deep project has more).
+    dir: tempfile::TempDir,
 }
 
 impl Local {
@@ -123,10 +126,16 @@ impl Local {
         }));
         let home = sandbox::user_home();
         let docker = if sandboxing.contained {
-            docker_access(out, &state, sandboxing.cluster.clone())?
+            docker_access(out, sandboxing.cluster.clone())?
         } else {
             None
         };
+        if let Some(d) = &docker {
+            keep.push(Keep {
+                path: d.dir.path().to_path_buf(),
+                write: true,
+            });
+        }
         let mut env = if sandboxing.contained {
             sandbox::environment(&home, &sandboxing.env)
         } else {
@@ -215,13 +224,9 @@ impl Local {
     }
 }
 
-/// Start the run's Docker endpoint in `state` when the daemon the docker CLI would use is a
-/// local socket; `None` (the steps have no Docker) when there is none.
-fn docker_access(
-    out: &Path,
-    state: &Path,
-    cluster: Option<String>,
-) -> Result<Option<DockerAccess>> {
+/// Start the run's Docker endpoint when the daemon the docker CLI would use is a local socket;
+/// `None` (the steps have no Docker) when there is none.
+fn docker_access(out: &Path, cluster: Option<String>) -> Result<Option<DockerAccess>> {
     let Ok(endpoint) = super::kind::docker::endpoint(|n| std::env::var(n).ok()) else {
         return Ok(None);
     };
@@ -245,11 +250,22 @@ fn docker_access(
         cluster,
         binds: vec![PathBuf::from("/lib/modules"), out.to_path_buf()],
     };
-    let proxy = super::docker_proxy::Proxy::start(&state.join("docker.sock"), &upstream, owner)?;
+    let base = if Path::new("/tmp").is_dir() {
+        PathBuf::from("/tmp")
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("labrun-docker-")
+        .tempdir_in(&base)
+        .map_err(|e| Error::io(&base, e))?;
+    let proxy =
+        super::docker_proxy::Proxy::start(&dir.path().join("docker.sock"), &upstream, owner)?;
     Ok(Some(DockerAccess {
         proxy,
         upstream,
         run,
+        dir,
     }))
 }
 
