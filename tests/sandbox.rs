@@ -244,6 +244,8 @@ fn the_session_behaves_as_a_terminal() {
         "nosuch-program --version",
         "f() { nosuch-inside; }; f",
         "echo $$ > pid; ps -e -o pid= | wc -l",
+        "kill -9 $$",
+        "echo alive; R=3; echo $R",
     ]);
     let dir = project(&d, "");
     let out = labrun(dir.path(), &[], true);
@@ -263,6 +265,9 @@ fn the_session_behaves_as_a_terminal() {
     // the sandbox's own processes only: the first process, bash, ps and wc (and its pipe)
     let n: usize = r[8].stdout.trim().parse().unwrap();
     assert!(n <= 5, "{:?}", r[8]);
+    // `kill -9 $$` ends the shell, as it closes a terminal; a new one goes on (its state new)
+    assert_eq!(r[9].exit_code, 137, "{:?}", r[9]);
+    assert_eq!(r[10].stdout, "alive\n3\n", "{:?}", r[10]);
 }
 
 #[test]
@@ -352,22 +357,29 @@ fn special_files_are_left_out_and_a_sparse_file_stays_sparse() {
     .unwrap();
     let big = std::fs::File::create(p.join("big")).unwrap();
     big.set_len(2 << 30).unwrap();
-    let out = labrun(p, &[], true);
-    assert!(out.status.code().is_some(), "{}", text(&out));
-    let t = text(&out);
+    // the run's own peak memory (labrun's, and its helpers', which it waits for): wait4 on it
+    let child = Command::new(BIN)
+        .arg("run")
+        .arg(p.join("doc.md"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(p.join("target-stderr.txt")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(pid, child.id() as i32);
+    assert!(usage.ru_maxrss < 100 * 1024, "{} KiB", usage.ru_maxrss);
+    let t = std::fs::read_to_string(p.join("target-stderr.txt")).unwrap();
     for name in ["fifo", "sock", "zero"] {
         assert!(t.contains(&format!("{name}: a ")), "{name}: {t}");
     }
     let r = records(p);
-    assert_eq!(r[0].stdout, "big\ndoc.md\nlabrun.toml\n");
+    assert_eq!(r[0].stdout, "big\ndoc.md\nlabrun.toml\ntarget-stderr.txt\n");
     let copy = common::run_dirs(p, "doc")[0].join("work/big");
     let meta = std::fs::metadata(&copy).unwrap();
     assert_eq!(meta.len(), 2 << 30);
     assert!(meta.blocks() < 1024, "{} blocks", meta.blocks());
-    // the peak memory of labrun and its helpers (the children waited for so far)
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
-    assert!(usage.ru_maxrss < 100 * 1024, "{} KiB", usage.ru_maxrss);
 }
 
 #[test]
@@ -382,4 +394,80 @@ fn doctor_lists_the_isolation_of_every_backend() {
             assert!(t.contains("sandbox  ok       network namespace"), "{t}");
         }
     }
+}
+
+#[test]
+fn promote_and_accept_write_through_a_linked_document_and_snapshot() {
+    let dir = project("# Linked\n\n```console\n$ echo new\nold\n```\n", "");
+    let p = dir.path();
+    // the document and its snapshot live elsewhere in the project, linked
+    std::fs::create_dir_all(p.join("real")).unwrap();
+    std::fs::rename(p.join("doc.md"), p.join("real/doc.md")).unwrap();
+    std::os::unix::fs::symlink("real/doc.md", p.join("doc.md")).unwrap();
+    std::fs::create_dir_all(p.join("snapshots/real")).unwrap();
+    std::fs::create_dir_all(p.join("store")).unwrap();
+    std::fs::write(p.join("store/doc.snap"), "").unwrap();
+    std::os::unix::fs::symlink("../../store/doc.snap", p.join("snapshots/real/doc.snap")).unwrap();
+    let out = labrun(p, &[], true);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // named after where the document really is
+    let last = p.join("target/labrun/real/doc/last.jsonl");
+    for args in [&["promote"][..], &["accept"][..]] {
+        let out = Command::new(BIN)
+            .args(args)
+            .arg(p.join("doc.md"))
+            .arg("--replay")
+            .arg(&last)
+            .env_remove("CI")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", text(&out));
+    }
+    assert!(
+        std::fs::symlink_metadata(p.join("doc.md"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::symlink_metadata(p.join("snapshots/real/doc.snap"))
+            .unwrap()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(p.join("real/doc.md"))
+            .unwrap()
+            .contains("new\n")
+    );
+    assert!(
+        std::fs::read_to_string(p.join("store/doc.snap"))
+            .unwrap()
+            .contains("new")
+    );
+}
+
+#[test]
+fn pruning_old_runs_never_crosses_into_a_mount_left_in_them() {
+    // in a mount namespace of the test's own: old runs' scratch copies with an outside
+    // directory bound into them, as a run without a sandbox could leave; then four runs prune
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    std::fs::write(outside.path().join("keep.txt"), "keep\n").unwrap();
+    let dir = project(&doc(&["true"]), "");
+    let script = format!(
+        "set -e; mount --make-rprivate /; for i in 1 2 3; do {BIN} run doc.md > /dev/null 2>&1; \
+         m=$(ls -d target/labrun/doc/2*/work | tail -1)/m; mkdir -p $m; \
+         mount --bind {out} $m; done; \
+         for i in 1 2 3; do {BIN} run doc.md > run.txt 2>&1; done; ls {out}",
+        out = outside.path().display()
+    );
+    let out = Command::new("unshare")
+        .args(["--mount", "--", "bash", "-c", &script])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "keep.txt\n");
+    assert_eq!(
+        std::fs::read_to_string(outside.path().join("keep.txt")).unwrap(),
+        "keep\n"
+    );
 }
