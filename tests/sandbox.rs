@@ -358,6 +358,7 @@ fn special_files_are_left_out_and_a_sparse_file_stays_sparse() {
     let big = std::fs::File::create(p.join("big")).unwrap();
     big.set_len(2 << 30).unwrap();
     // the run's own peak memory (labrun's, and its helpers', which it waits for): wait4 on it
+    #[allow(clippy::zombie_processes)] // reaped by wait4 below, which std cannot do
     let child = Command::new(BIN)
         .arg("run")
         .arg(p.join("doc.md"))
