@@ -201,8 +201,11 @@ pub fn inputs_digest(lab: &crate::lab::Lab) -> Result<String> {
     )?;
     let workdir = lab.config.workdir(&lab.doc.path);
     let mut files = Vec::new();
-    let skip = std::fs::canonicalize(lab.config.snapshot_dir()).ok();
-    workdir_files(&workdir, &workdir, skip.as_deref(), &mut files)?;
+    let skip = std::fs::metadata(lab.config.snapshot_dir()).ok().map(|m| {
+        use std::os::unix::fs::MetadataExt as _;
+        (m.dev(), m.ino())
+    });
+    workdir_files(&workdir, &workdir, skip, 0, &mut files)?;
     files.sort();
     for (rel, path) in files {
         match std::fs::read_link(&path) {
@@ -220,12 +223,16 @@ pub fn inputs_digest(lab: &crate::lab::Lab) -> Result<String> {
     Ok(format!("sha256:{hex}"))
 }
 
+/// The files of the working directory that a run's copy holds (the same depth; the snapshot
+/// directory, by its device and inode, and other documents left out).
 fn workdir_files(
     root: &Path,
     dir: &Path,
-    skip: Option<&Path>,
+    skip: Option<(u64, u64)>,
+    depth: usize,
     out: &mut Vec<(String, PathBuf)>,
 ) -> Result<()> {
+    use std::os::unix::fs::MetadataExt as _;
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -243,9 +250,9 @@ fn workdir_files(
             .to_string_lossy()
             .into_owned();
         if kind.is_dir() {
-            let canon = std::fs::canonicalize(&path).ok();
-            if skip.is_none() || canon.as_deref() != skip {
-                workdir_files(root, &path, skip, out)?;
+            let id = entry.metadata().ok().map(|m| (m.dev(), m.ino()));
+            if depth < crate::execute::copy::MAX_DEPTH && (skip.is_none() || id != skip) {
+                workdir_files(root, &path, skip, depth + 1, out)?;
             }
         } else if !is_document(&path) {
             out.push((rel, path));
