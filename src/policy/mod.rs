@@ -213,7 +213,7 @@ pub fn changes_cluster(command: &str) -> bool {
 /// Programs that talk to a Kubernetes cluster through a kubeconfig (and any `kubectl-*`
 /// plugin).
 pub const CLUSTER_PROGRAMS: &[&str] = &[
-    "kubectl", "helm", "linkerd", "istioctl", "cilium", "flux", "kubectx", "kubens", "k9s",
+    "kubectl", "oc", "helm", "linkerd", "istioctl", "cilium", "flux", "kubectx", "kubens", "k9s",
     "stern", "velero", "skaffold",
 ];
 

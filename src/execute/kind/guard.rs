@@ -35,6 +35,9 @@ pub enum Target {
     KindCluster,
     /// A Docker daemon (kind acts on the clusters of the daemon it talks to).
     Docker,
+    /// kind's node provider (`KIND_EXPERIMENTAL_PROVIDER`): only Docker, whose daemon the run
+    /// reaches through its own endpoint.
+    Provider,
 }
 
 /// Environment variables that choose what a program reaches.
@@ -46,6 +49,7 @@ pub const ENV: &[(&str, Target)] = &[
     ("HELM_KUBETOKEN", Target::Token),
     ("DOCKER_HOST", Target::Docker),
     ("DOCKER_CONTEXT", Target::Docker),
+    ("KIND_EXPERIMENTAL_PROVIDER", Target::Provider),
 ];
 
 /// Flags that choose what a program reaches, as `--flag value`, `--flag=value` or `-fvalue`.
@@ -56,6 +60,12 @@ pub const FLAGS: &[(&str, &str, Target)] = &[
     ("kubectl", "--server", Target::Server),
     ("kubectl", "-s", Target::Server),
     ("kubectl", "--token", Target::Token),
+    ("oc", "--kubeconfig", Target::Kubeconfig),
+    ("oc", "--context", Target::Context),
+    ("oc", "--cluster", Target::Cluster),
+    ("oc", "--server", Target::Server),
+    ("oc", "-s", Target::Server),
+    ("oc", "--token", Target::Token),
     ("helm", "--kubeconfig", Target::Kubeconfig),
     ("helm", "--kube-context", Target::Context),
     ("helm", "--kube-apiserver", Target::Server),
@@ -78,6 +88,25 @@ pub const FLAGS: &[(&str, &str, Target)] = &[
 /// Programs whose own flags end at their first word that is not a flag (`docker -H x run …`:
 /// after `run`, the flags are the container's).
 const FLAGS_BEFORE_VERB: &[&str] = &["docker"];
+
+/// The one-letter flags that take a value, per program (pflag and the docker CLI read a group
+/// `-abc` as booleans until the first of these, which takes the rest of the group or the next
+/// word): `kubectl -As URL` is `-A -s URL`, `kind -qn prod` is `-q -n prod`. A program not
+/// listed has its short flags read one at a time.
+const SHORT_VALUES: &[(&str, &str)] = &[
+    ("kubectl", "cfklLnops"),
+    ("oc", "cfklLnops"),
+    ("helm", "fno"),
+    ("kind", "nv"),
+    ("docker", "cHl"),
+    ("istioctl", "cino"),
+];
+
+/// Long flags that take a value and come before a verb (`kind --loglevel debug delete …`).
+const LONG_VALUES: &[(&str, &[&str])] = &[(
+    "kind",
+    &["--loglevel", "--verbosity", "--name", "--kubeconfig"],
+)];
 
 /// Shell builtins that set a variable named by an argument (`export NAME=value`, `read NAME`).
 const SETTERS: &[&str] = &[
@@ -256,14 +285,59 @@ fn flags(program: &str, args: &[Word], own: &Own) -> Result<(), String> {
     if table.is_empty() {
         return Ok(());
     }
+    let shorts = SHORT_VALUES
+        .iter()
+        .find(|(p, _)| *p == program)
+        .map(|(_, s)| *s);
     let mut i = 0;
     while let Some(a) = args.get(i) {
         let t = a.text();
         if t == "--" {
-            break; // what follows is another program's (`kubectl exec POD -- cmd`)
+            // the value of a flag before it (pflag takes any next word as a value:
+            // `--cache-dir -- --kubeconfig=P`), else the end of this program's flags
+            // (`kubectl exec POD -- cmd`)
+            let prev = i.checked_sub(1).and_then(|p| args.get(p)).map(Word::text);
+            if !prev.is_some_and(|p| p.starts_with('-') && !p.contains('=') && p.len() > 1) {
+                break;
+            }
+            i += 1;
+            continue;
         }
         if !t.starts_with('-') && FLAGS_BEFORE_VERB.contains(&program) {
             break;
+        }
+        // a group of one-letter flags: booleans up to the first that takes a value
+        if let Some(shorts) = shorts
+            && t.len() > 2
+            && t.starts_with('-')
+            && !t.starts_with("--")
+        {
+            for (k, c) in t[1..].char_indices() {
+                if !shorts.contains(c) {
+                    continue;
+                }
+                let rest = &t[1 + k + c.len_utf8()..];
+                let rest = rest.strip_prefix('=').unwrap_or(rest);
+                let value = if rest.is_empty() {
+                    args.get(i + 1).cloned()
+                } else {
+                    let cut = a.raw.len().saturating_sub(rest.len());
+                    Some(Word {
+                        raw: a.raw.get(cut..).unwrap_or(rest).to_string(),
+                        literal: a.literal.as_ref().map(|_| rest.to_string()),
+                    })
+                };
+                let flag = format!("-{c}");
+                if let (Some(value), Some((_, target))) =
+                    (value, table.iter().find(|(f, _)| *f == flag))
+                {
+                    named(*target, &value, own)
+                        .map_err(|why| format!("`{flag} {}` {why}", value.raw))?;
+                }
+                break;
+            }
+            i += 1;
+            continue;
         }
         for (flag, target) in &table {
             let value = if t == *flag {
@@ -295,22 +369,43 @@ fn flags(program: &str, args: &[Word], own: &Own) -> Result<(), String> {
 
 /// `kind delete clusters NAME…` / `--all`: every name must be the run's own.
 fn kind_clusters(args: &[Word], own: &Own) -> Result<(), String> {
-    let texts: Vec<&str> = args.iter().map(Word::text).collect();
+    // the words that are not flags (nor a flag's value), wherever the flags stand: kind's
+    // global flags may come before the verb (`kind -q delete clusters prod`)
+    let long_values = LONG_VALUES
+        .iter()
+        .find(|(p, _)| *p == "kind")
+        .map_or(&[][..], |(_, v)| *v);
+    let mut words: Vec<&Word> = Vec::new();
+    let mut all = false;
+    let mut i = 0;
+    while let Some(a) = args.get(i) {
+        let t = a.text();
+        i += 1;
+        if t == "--all" || (t.starts_with('-') && !t.starts_with("--") && t.contains('A')) {
+            all = true;
+        }
+        if !t.starts_with('-') {
+            words.push(a);
+        } else if long_values.contains(&t)
+            || (!t.starts_with("--") && t.ends_with(['n', 'v']) && t.len() >= 2)
+        {
+            i += 1; // its value
+        }
+    }
+    let texts: Vec<&str> = words.iter().map(|w| w.text()).collect();
     if texts.first() != Some(&"delete") || texts.get(1) != Some(&"clusters") {
         return Ok(());
     }
-    if texts.iter().any(|t| *t == "--all" || *t == "-A") {
+    if all {
         return Err(
             "`kind delete clusters --all` deletes every kind cluster, not only the \
                     run's own"
                 .into(),
         );
     }
-    for a in &args[2..] {
-        if !a.text().starts_with('-') {
-            named(Target::KindCluster, a, own)
-                .map_err(|why| format!("`kind delete clusters {}` {why}", a.raw))?;
-        }
+    for a in &words[2..] {
+        named(Target::KindCluster, a, own)
+            .map_err(|why| format!("`kind delete clusters {}` {why}", a.raw))?;
     }
     Ok(())
 }
@@ -356,6 +451,7 @@ fn named(target: Target, value: &Word, own: &Own) -> Result<(), String> {
         // the run's kubeconfig names; one written into the document is not
         Target::Token => literal.is_none(),
         Target::Docker => literal.is_some_and(|l| own.docker.iter().any(|d| d == l)),
+        Target::Provider => literal == Some("docker"),
     };
     if ok {
         return Ok(());
@@ -381,8 +477,13 @@ fn named(target: Target, value: &Word, own: &Own) -> Result<(), String> {
         Target::Docker => "names a Docker daemon other than the one labrun checks the run's \
                            cluster on"
             .into(),
+        Target::Provider => "makes kind use a node provider other than Docker, whose daemon the \
+                             run reaches through its own endpoint"
+            .into(),
     };
-    let dynamic = if literal.is_none() && !matches!(target, Target::Token | Target::Docker) {
+    let dynamic = if literal.is_none()
+        && !matches!(target, Target::Token | Target::Docker | Target::Provider)
+    {
         " (or a value labrun cannot know before the step runs)"
     } else {
         ""
@@ -416,6 +517,54 @@ mod tests {
         }
     }
 
+    /// Flags read as pflag and the docker CLI read them (issue 30's spellings): a `--` taken
+    /// as a flag's value, one-letter flags grouped, global flags before the verb.
+    #[test]
+    fn flags_are_read_as_the_programs_own_parsers_read_them() {
+        for (step, says) in [
+            (
+                "kubectl --cache-dir -- --kubeconfig=/root/.kube/config get pods",
+                "--kubeconfig",
+            ),
+            (
+                "kubectl -As https://prod.example.com:6443 get pods",
+                "`-s https://prod",
+            ),
+            (
+                "kubectl -Asprod.example.com get pods",
+                "`-s prod.example.com",
+            ),
+            ("kind delete cluster -qn prod", "`-n prod`"),
+            ("kind -q delete clusters prod", "kind delete clusters prod"),
+            (
+                "kind --loglevel debug delete clusters prod",
+                "kind delete clusters prod",
+            ),
+            ("kind delete clusters -qA", "--all"),
+            ("oc --context prod get pods", "--context prod"),
+            ("oc -s https://prod.example.com get pods", "-s https://prod"),
+            (
+                "KIND_EXPERIMENTAL_PROVIDER=podman kind create cluster",
+                "node provider",
+            ),
+        ] {
+            let why = refused(step);
+            assert!(why.contains(says), "{step}: {why}");
+        }
+        for step in [
+            "kubectl exec -it web -- kubectl --context prod get pods",
+            "kubectl get pods -owide",
+            "kubectl get pods -ojsonpath='{.items[*].spec.nodeName}'",
+            "kubectl get pods -A -o wide",
+            "kind delete cluster -qn kind",
+            "kind -q delete clusters kind",
+            "KIND_EXPERIMENTAL_PROVIDER=docker kind create cluster",
+            "oc get pods -A",
+        ] {
+            allowed(step);
+        }
+    }
+
     #[test]
     fn every_environment_variable_in_the_table_is_held_to_the_runs_own() {
         for (name, target) in ENV {
@@ -428,6 +577,7 @@ mod tests {
                 Target::Context => Some("kind-kind"),
                 Target::KindCluster => Some("kind"),
                 Target::Server => Some("https://127.0.0.1:41234"),
+                Target::Provider => Some("docker"),
                 Target::Token | Target::Cluster | Target::Docker => None,
             };
             if let Some(v) = own_value {
@@ -458,6 +608,7 @@ mod tests {
                 Target::Server => Some("https://127.0.0.1:41234"),
                 Target::Token => Some("\"$(kubectl create token admin)\""),
                 Target::Docker => None,
+                Target::Provider => Some("docker"),
             };
             if let Some(v) = own_value {
                 allowed(&format!("{program} {flag} {v} {verb}"));

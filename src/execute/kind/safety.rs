@@ -16,6 +16,10 @@ use super::docker::Node;
 pub struct Target {
     pub context: String,
     pub server: String,
+    /// What would send a client elsewhere than `server`, or run a program for credentials:
+    /// the cluster's `proxy-url` and `tls-server-name`, the user's `exec` and
+    /// `auth-provider`. kind writes none of them; one there was written by someone else.
+    pub detours: Vec<String>,
 }
 
 /// The current context of `kubeconfig`; `Ok(None)` when the file does not exist yet or has no
@@ -29,28 +33,53 @@ pub fn current(kubeconfig: &Path) -> Result<Option<Target>, String> {
     let Some(name) = kc.current_context.clone().filter(|c| !c.is_empty()) else {
         return Ok(None);
     };
-    let cluster = kc
+    let ctx = kc
         .contexts
         .iter()
         .find(|c| c.name == name)
-        .and_then(|c| c.context.as_ref())
-        .map(|c| c.cluster.clone())
-        .ok_or_else(|| {
-            format!(
-                "context `{name}` is not defined in {}",
-                kubeconfig.display()
-            )
-        })?;
-    let server = kc
+        .and_then(|c| c.context.as_ref());
+    let user = ctx.and_then(|c| c.user.clone());
+    let cluster = ctx.map(|c| c.cluster.clone()).ok_or_else(|| {
+        format!(
+            "context `{name}` is not defined in {}",
+            kubeconfig.display()
+        )
+    })?;
+    let entry = kc
         .clusters
         .iter()
         .find(|c| c.name == cluster)
-        .and_then(|c| c.cluster.as_ref())
-        .and_then(|c| c.server.clone())
-        .unwrap_or_default();
+        .and_then(|c| c.cluster.as_ref());
+    let server = entry.and_then(|c| c.server.clone()).unwrap_or_default();
+    let mut detours = Vec::new();
+    if let Some(c) = entry {
+        if let Some(p) = &c.proxy_url {
+            detours.push(format!("proxy-url {p}"));
+        }
+        if let Some(n) = &c.tls_server_name {
+            detours.push(format!("tls-server-name {n}"));
+        }
+    }
+    if let Some(u) = kc
+        .auth_infos
+        .iter()
+        .find(|a| Some(&a.name) == user.as_ref())
+        .and_then(|a| a.auth_info.as_ref())
+    {
+        if let Some(e) = &u.exec {
+            detours.push(format!(
+                "an exec credential plugin ({})",
+                e.command.as_deref().unwrap_or("?")
+            ));
+        }
+        if u.auth_provider.is_some() {
+            detours.push("an auth-provider".into());
+        }
+    }
     Ok(Some(Target {
         context: name,
         server,
+        detours,
     }))
 }
 
@@ -67,6 +96,14 @@ pub fn verify(target: Option<&Target>, cluster: &str, nodes: &[Node]) -> Result<
         ));
     };
     let want = format!("kind-{cluster}");
+    if !t.detours.is_empty() {
+        return Err(format!(
+            "context `{}` has {}, which kind never writes: a client would not go (only) to {}",
+            t.context,
+            t.detours.join(", "),
+            t.server
+        ));
+    }
     if t.context != want {
         return Err(format!(
             "the current context is `{}` (server {}), not `{want}`, the kind cluster of this run",
@@ -204,6 +241,39 @@ mod tests {
         Target {
             context: context.into(),
             server: server.into(),
+            detours: Vec::new(),
+        }
+    }
+
+    /// The whole kubeconfig is read: a context of the right name and server that a proxy, a
+    /// TLS name or a credential plugin would send elsewhere is refused.
+    #[test]
+    fn a_kubeconfig_that_detours_is_refused_whatever_its_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = "apiVersion: v1\nkind: Config\ncurrent-context: kind-kind\ncontexts:\n- name: kind-kind\n  context:\n    cluster: kind-kind\n    user: kind-kind\nclusters:\n- name: kind-kind\n  cluster:\n    server: https://127.0.0.1:41234\n";
+        for (cluster_extra, user, says) in [
+            (
+                "    proxy-url: http://elsewhere:3128\n",
+                "  user: {}\n",
+                "proxy-url",
+            ),
+            (
+                "    tls-server-name: prod.example.com\n",
+                "  user: {}\n",
+                "tls-server-name",
+            ),
+            (
+                "",
+                "  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: steal\n",
+                "exec credential plugin (steal)",
+            ),
+        ] {
+            let text = format!("{base}{cluster_extra}users:\n- name: kind-kind\n{user}");
+            let path = dir.path().join("config");
+            std::fs::write(&path, text).unwrap();
+            let t = current(&path).unwrap().unwrap();
+            let why = verify(Some(&t), "kind", &[cp(Some(41234), "running")]).unwrap_err();
+            assert!(why.contains(says), "{why}");
         }
     }
 
