@@ -585,6 +585,88 @@ fn every_escape_is_refused_before_any_program_is_called() {
     assert_eq!(containers_of("kind"), 0, "no cluster `kind` was touched");
 }
 
+/// The same escapes, and Docker housekeeping on another cluster's nodes, with the text lint
+/// off (`LABRUN_LINT=off`): each now runs, through the double and the run's Docker endpoint,
+/// and must still be harmless. Another cluster (a stand-in with a control plane and a worker)
+/// keeps its nodes; the user's kubeconfig and Docker configuration stay byte for byte.
+#[test]
+fn every_escape_is_harmless_with_the_lint_off() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let victim = Cluster::start("victim", 1);
+    let home = tempfile::tempdir().unwrap();
+    let kube = home.path().join(".kube/config");
+    let docker_config = home.path().join(".docker/config.json");
+    std::fs::create_dir_all(kube.parent().unwrap()).unwrap();
+    std::fs::create_dir_all(docker_config.parent().unwrap()).unwrap();
+    std::fs::write(&kube, "user's own\n").unwrap();
+    std::fs::write(&docker_config, "{\"auths\":{}}\n").unwrap();
+    let mut doc = String::from("# Escapes\n\n```console\n$ kind create cluster\n```\n\n");
+    let housekeeping = [
+        "docker rm -f $(docker ps -aq)",
+        "docker stop VICTIM-control-plane",
+        "docker cp VICTIM-control-plane:/etc/hostname .",
+        "docker exec VICTIM-worker true",
+        "kind delete clusters --all",
+        "kind -q delete clusters VICTIM",
+        "kind delete cluster -qn VICTIM",
+        "kind get kubeconfig --name VICTIM > ~/.kube/config",
+        "rm -f ~/.kube/config ~/.docker/config.json",
+        "docker context create elsewhere --docker host=unix:///var/run/docker.sock && docker context use elsewhere",
+        "docker rm -f VICTIM-worker",
+    ];
+    for e in ESCAPES.iter().chain(&housekeeping) {
+        // the escapes name the default cluster `kind`: here, the victim
+        let e = e
+            .replace("--name kind", "--name VICTIM")
+            .replace("-n kind", "-n VICTIM");
+        let e = e.replace("KIND_CLUSTER_NAME=kind", "KIND_CLUSTER_NAME=VICTIM");
+        doc.push_str(&format!(
+            "```console\n$ {}\n```\n\n",
+            e.replace("VICTIM", &victim.0)
+        ));
+    }
+    let dir = project(&doc);
+    let (path, _calls) = recording_path(dir.path());
+    let name = format!("labrun-lintoff-u{}", std::process::id());
+    let out = Command::new(BIN)
+        .args(["run"])
+        .arg(dir.path().join("doc.md"))
+        .args(["--backend", "kind", "--settle", "2s", "--cluster", &name])
+        .env("PATH", &path)
+        .env("HOME", home.path())
+        .env("LABRUN_LINT", "off")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.code().is_some(), "{t}");
+    assert_eq!(containers_of(&victim.0), 2, "the victim lost a node: {t}");
+    assert_eq!(std::fs::read_to_string(&kube).unwrap(), "user's own\n");
+    assert_eq!(
+        std::fs::read_to_string(&docker_config).unwrap(),
+        "{\"auths\":{}}\n"
+    );
+    // the escapes ran (the lint was off): the run's own cluster was made and the steps were
+    // not refused before they started
+    assert!(!t.contains("would reach"), "{t}");
+    let records = last_run(dir.path());
+    assert_eq!(records.len(), 1 + ESCAPES.len() + housekeeping.len(), "{t}");
+    // what held them: the run's Docker endpoint, saying so as a daemon does
+    let stop = &records[1 + ESCAPES.len() + 1];
+    assert!(
+        stop.stderr
+            .contains("Error response from daemon: labrun: container"),
+        "{stop:?}"
+    );
+    assert_eq!(
+        containers_of(&name),
+        0,
+        "the run's own cluster deleted at its end"
+    );
+}
+
 #[test]
 fn the_labs_own_kind_delete_is_refused_when_the_run_has_another_cluster() {
     if !docker_ready() {
