@@ -86,7 +86,7 @@ fn a_background_steps_daemon_lives_through_the_run_and_not_beyond() {
     for pidns in [true, false] {
         let marker = format!("labrun-bg-{pidns}-{}", std::process::id());
         let doc = format!(
-            "# Daemon\n\n```console\n$ setsid bash -c 'exec -a {marker} sleep 300' &\n$ sleep 0.3; pgrep -fc {marker}\n1\n```\n"
+            "# Daemon\n\n```console\n$ setsid bash -c 'exec -a {marker} sleep 300' &\n$ for i in $(seq 100); do pgrep -f {marker} > /dev/null && break; sleep 0.1; done; pgrep -fc {marker}\n1\n```\n"
         );
         let dir = project(&doc);
         let out = run(dir.path(), pidns);

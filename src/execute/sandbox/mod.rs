@@ -237,11 +237,34 @@ pub fn program_dirs() -> Vec<Keep> {
             .map(PathBuf::from)
             .filter(|p| p.is_absolute()),
     );
-    let covered = view::covered(&user_home());
-    let mut out: Vec<Keep> = dirs
+    let home = std::fs::canonicalize(user_home()).unwrap_or_else(|_| user_home());
+    let covered = view::covered(&home);
+    let mut found: Vec<PathBuf> = dirs
         .into_iter()
         .filter_map(|d| std::fs::canonicalize(d).ok())
         .filter(|d| d.is_dir() && covered.iter().any(|c| d.starts_with(c)))
+        .collect();
+    // A program directory in the home belongs to a toolchain installed there, whose programs
+    // need the rest of it (pyenv's shims run ~/.pyenv/libexec, cargo's proxies ~/.rustup):
+    // its top directory in the home is kept too, and rustup's default home beside cargo's.
+    // Not ~/.local or ~/.config, which hold other programs' data and credentials.
+    let mut tops: Vec<PathBuf> = found
+        .iter()
+        .filter_map(|d| d.strip_prefix(&home).ok()?.components().next())
+        .map(|c| home.join(c))
+        .filter(|t| {
+            !matches!(
+                t.file_name().and_then(|n| n.to_str()),
+                Some(".local" | ".config" | ".kube" | ".docker" | ".ssh" | ".aws" | ".gnupg")
+            )
+        })
+        .collect();
+    if tops.iter().any(|t| t.ends_with(".cargo")) && std::env::var_os("RUSTUP_HOME").is_none() {
+        tops.push(home.join(".rustup"));
+    }
+    found.extend(tops.into_iter().filter(|t| t.is_dir()));
+    let mut out: Vec<Keep> = found
+        .into_iter()
         .map(|path| Keep { path, write: false })
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
