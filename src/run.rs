@@ -204,11 +204,25 @@ async fn run_plain<B: Backend>(
         .or_else(|| backend.timeout(command))
         .unwrap_or(opts.timeout);
     let budget = retry_budget(step, command, opts);
+    let steady = backend
+        .steady_after()
+        .filter(|_| step.directives.retry.is_none());
     let started = Instant::now();
     let mut tries = 0;
+    let mut last: Option<u64> = None;
+    let mut same = 0;
     loop {
         tries += 1;
         let outcome = backend.shell().run(command, timeout).await?;
+        // what it printed, as a hash: a large output is not kept twice to compare
+        let seen = {
+            use std::hash::{Hash as _, Hasher as _};
+            let mut h = std::hash::DefaultHasher::new();
+            (&outcome.stdout, &outcome.stderr, outcome.exit_code).hash(&mut h);
+            h.finish()
+        };
+        same = if last == Some(seen) { same + 1 } else { 1 };
+        last = Some(seen);
         let unsettled = backend.after(command, &outcome).await?;
         let timed_out = outcome.timed_out;
         let mut record = record_of(step, command, outcome, tries);
@@ -220,7 +234,11 @@ async fn run_plain<B: Backend>(
             return Ok(record);
         };
         let trial = checker.trial(step, &record);
-        if trial.status != Status::Fail || timed_out || started.elapsed() + opts.interval > budget {
+        if trial.status != Status::Fail
+            || timed_out
+            || started.elapsed() + opts.interval > budget
+            || steady.is_some_and(|n| same >= n)
+        {
             return Ok(record);
         }
         progress(Event::Retrying {

@@ -66,6 +66,13 @@ pub trait Backend {
         None
     }
 
+    /// How many tries in a row with the same output end a read-only step's retries before its
+    /// budget (nothing around it can change what it prints); `None`: only the budget does.
+    /// A `retry=` directive always gets its whole budget.
+    fn steady_after(&self) -> Option<u32> {
+        None
+    }
+
     /// Versions of what the steps run against, recorded with each step.
     fn versions(&self) -> Option<serde_json::Value> {
         None

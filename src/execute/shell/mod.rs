@@ -414,7 +414,9 @@ impl Shell {
             let rx = pipe::OpenOptions::new()
                 .open_receiver(p)
                 .map_err(|e| Error::io(p, e))?;
-            // held open until bash has opened its end, so the reader does not see an end first
+            // held open for the terminal's life: the background subshell opens its end after
+            // bash has reported it started, and a reader that met no writer meanwhile would
+            // see an end and go, leaving the command blocked on opening its output
             holds.push(
                 pipe::OpenOptions::new()
                     .open_sender(p)
@@ -456,7 +458,6 @@ impl Shell {
                 Waited::Record(_) => {}
             }
         };
-        drop(holds);
         let job = s
             .tree()
             .into_iter()
@@ -470,6 +471,7 @@ impl Shell {
             err: out.next().expect("two readers"),
             started: Instant::now(),
             paths,
+            holds,
         })
     }
 }

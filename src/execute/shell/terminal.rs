@@ -41,6 +41,9 @@ pub struct Terminal {
     pub(super) err: Captured,
     pub(super) started: Instant,
     pub(super) paths: [PathBuf; 2],
+    /// labrun's own write ends of the two FIFOs, let go once the command is gone, so the
+    /// readers then see the end of what it printed.
+    pub(super) holds: Vec<tokio::net::unix::pipe::Sender>,
 }
 
 impl Terminal {
@@ -102,6 +105,7 @@ impl Terminal {
                 (b.text(), b.cut)
             }
         };
+        self.holds.clear();
         let (o, e) = (take(&mut self.out), take(&mut self.err));
         let ((stdout, c1), (stderr, c2)) = tokio::join!(o, e);
         Outcome {
