@@ -52,26 +52,33 @@ fn doc(commands: &[&str]) -> String {
     d
 }
 
-/// The stand-in host's network state, before and after a run of `doc`: (before, after,
-/// what the run printed).
-fn host_network_around(doc: &str, args: &str, lint: bool) -> (String, String, String) {
-    let dir = project(doc, "");
-    let state = "ip -o link; ip -o addr; ip route; ip -6 route; \
-                 sysctl -n net.ipv6.conf.default.accept_dad net.ipv4.ip_forward; ls /run/netns 2>&1";
+/// The stand-in host's network state (links, addresses, routes, network namespaces and the
+/// sysctls a chapter touches), before and after `labrun run ARGS` in `dir`, run inside it:
+/// (before, after, what the run printed).
+fn host_network_around_run(dir: &Path, env: &str, args: &str) -> (String, String, String) {
+    let state = "ip -o link; ip -o addr; ip route; ip -6 route; ls /run/netns 2>&1; \
+                 sysctl -n net.ipv6.conf.default.accept_dad net.ipv4.ip_forward \
+                 net.ipv4.conf.all.forwarding";
     let script = format!(
         "ip link set lo up; {{ {state}; }} > before.txt 2>&1; \
-         {lint} {BIN} run doc.md {args} > run.txt 2>&1; echo \"exit $?\" >> run.txt; \
+         {env} {BIN} run {args} > run.txt 2>&1; echo \"exit $?\" >> run.txt; \
          {{ {state}; }} > after.txt 2>&1",
-        lint = if lint { "" } else { "LABRUN_LINT=off" },
     );
     let out = Command::new("unshare")
         .args(["--net", "--mount", "--", "bash", "-c", &script])
-        .current_dir(dir.path())
+        .current_dir(dir)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
     (read("before.txt"), read("after.txt"), read("run.txt"))
+}
+
+/// The same for a one-document project holding `doc`, with the text lint on or off.
+fn host_network_around(doc: &str, args: &str, lint: bool) -> (String, String, String) {
+    let dir = project(doc, "");
+    let env = if lint { "" } else { "LABRUN_LINT=off" };
+    host_network_around_run(dir.path(), env, &format!("doc.md {args}"))
 }
 
 const NETWORK_CHANGES: &[&str] = &[
@@ -120,23 +127,9 @@ fn the_pod_on_host_chapter_passes_with_a_plain_run_and_leaves_the_host_as_it_was
     let dir = tempfile::tempdir().unwrap();
     common::copy_tree(&root.join("book"), &dir.path().join("book"));
     std::fs::write(dir.path().join("labrun.toml"), "").unwrap();
-    let state = "ip -o link; ip -o addr; ip route; sysctl -n net.ipv6.conf.default.accept_dad \
-                 net.ipv4.ip_forward net.ipv4.conf.all.forwarding";
-    let script = format!(
-        "ip link set lo up; {{ {state}; }} > before.txt; \
-         {BIN} run book/src/pod-on-host.md > run.txt 2>&1; echo \"exit $?\" >> run.txt; \
-         {{ {state}; }} > after.txt"
-    );
-    let out = Command::new("unshare")
-        .args(["--net", "--mount", "--", "bash", "-c", &script])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
-    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
-    let run = read("run.txt");
+    let (before, after, run) = host_network_around_run(dir.path(), "", "book/src/pod-on-host.md");
     assert!(run.contains("exit 0"), "{run}");
-    assert_eq!(read("before.txt"), read("after.txt"));
+    assert_eq!(before, after);
 }
 
 #[test]
