@@ -180,11 +180,7 @@ async fn decide(
                 }
                 _ => bytes,
             };
-            parts.headers.remove(hyper::header::TRANSFER_ENCODING);
-            parts.headers.insert(
-                hyper::header::CONTENT_LENGTH,
-                hyper::header::HeaderValue::from(kept.len()),
-            );
+            sized(&mut parts.headers, kept.len());
             Ok(Response::from_parts(parts, full(kept)))
         }
         Rule::CreateContainer => {
@@ -438,11 +434,7 @@ async fn forward(
             }
         });
     }
-    let (parts, body) = resp.into_parts();
-    Ok(Response::from_parts(
-        parts,
-        body.map_err(|e| e.into()).boxed(),
-    ))
+    Ok(streamed(resp))
 }
 
 /// Forward a request whose body was read (and perhaps changed) to `body`.
@@ -451,17 +443,24 @@ async fn forward_with(
     mut parts: hyper::http::request::Parts,
     body: Bytes,
 ) -> std::result::Result<Response<Body>, String> {
-    parts.headers.remove(hyper::header::TRANSFER_ENCODING);
-    parts.headers.insert(
-        hyper::header::CONTENT_LENGTH,
-        hyper::header::HeaderValue::from(body.len()),
-    );
+    sized(&mut parts.headers, body.len());
     let resp = send(shared, Request::from_parts(parts, full(body))).await?;
+    Ok(streamed(resp))
+}
+
+/// A daemon's answer passed on as it streams.
+fn streamed(resp: Response<Incoming>) -> Response<Body> {
     let (parts, body) = resp.into_parts();
-    Ok(Response::from_parts(
-        parts,
-        body.map_err(|e| e.into()).boxed(),
-    ))
+    Response::from_parts(parts, body.map_err(|e| e.into()).boxed())
+}
+
+/// Headers for a body read whole (and perhaps changed): its length, not chunks.
+fn sized(headers: &mut hyper::HeaderMap, len: usize) {
+    headers.remove(hyper::header::TRANSFER_ENCODING);
+    headers.insert(
+        hyper::header::CONTENT_LENGTH,
+        hyper::header::HeaderValue::from(len),
+    );
 }
 
 /// One request on a connection of its own to the daemon.
