@@ -15,7 +15,9 @@ fn own(cluster: &str) -> Own<'_> {
         cluster,
         kubeconfig: Path::new("/tmp/labrun-guard-test/kubeconfig"),
         server: Some("https://127.0.0.1:41234"),
+        ca: Some("CA"),
         docker: &[],
+        at_start: false,
     }
 }
 

@@ -532,12 +532,15 @@ fn calls_made(calls: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Every way the review found for a step to reach a cluster that is not the run's own.
+/// Ways for a step to reach a cluster that is not the run's own that the text lint sees: each
+/// is refused at preflight with its line (lint on), and each is harmless when it runs (lint
+/// off). `VICTIM` stands for another kind cluster's name, `PROD_KUBECONFIG` for the path of
+/// another cluster's kubeconfig that exists before the run.
 const ESCAPES: &[&str] = &[
     "kubectl --kubeconfig ~/.kube/config delete pods --all",
-    "KUBECONFIG=/root/.kube/config kubectl delete pods --all",
-    "env KUBECONFIG=/root/.kube/config kubectl delete pods --all",
-    "helm --kubeconfig /root/.kube/config uninstall web",
+    "KUBECONFIG=PROD_KUBECONFIG kubectl delete pods --all",
+    "env KUBECONFIG=PROD_KUBECONFIG kubectl delete pods --all",
+    "helm --kubeconfig PROD_KUBECONFIG uninstall web",
     "helm --kube-context prod-admin uninstall web",
     "kubectl --server https://prod.example.com:6443 delete pods --all",
     "kubectl --token eyJhbGciOi delete pods --all",
@@ -547,28 +550,184 @@ const ESCAPES: &[&str] = &[
     "bash -c 'kubectl --context prod-admin delete pods --all'",
     "kubectl get pods -o name | xargs kubectl --context prod-admin delete",
     "watch kubectl --context prod-admin get pods",
-    "kind delete cluster --name kind",
-    "kind delete cluster -n kind",
-    "KIND_CLUSTER_NAME=kind kind delete cluster",
-    "kind load docker-image labrun/web-server:0.1.0 --name kind",
-    "kind export kubeconfig --name kind",
+    "kubectl --cache-dir -- --kubeconfig=PROD_KUBECONFIG delete pods --all",
+    "kubectl -As https://prod.example.com:6443 delete pods",
+    "oc --kubeconfig PROD_KUBECONFIG delete pods --all",
+    "kind delete cluster --name VICTIM",
+    "kind delete cluster -n VICTIM",
+    "kind delete cluster -qn VICTIM",
+    "kind -q delete clusters VICTIM",
+    "kind --loglevel debug delete cluster --name VICTIM",
+    "kind delete clusters --all",
+    "KIND_CLUSTER_NAME=VICTIM kind delete cluster",
+    "kind load docker-image labrun/fake-node:test --name VICTIM",
+    "kind export kubeconfig --name VICTIM",
+    "kind get kubeconfig --name VICTIM > ~/.kube/config",
+    "KIND_EXPERIMENTAL_PROVIDER=podman kind get clusters",
+    "DOCKER_HOST=unix:///var/run/docker.sock docker rm -f VICTIM-worker",
+    "docker -H unix:///var/run/docker.sock rm -f VICTIM-worker",
+    "docker --context default rm -f VICTIM-worker",
     "env -i kubectl delete pods --all",
     "sudo kubectl delete pods --all",
 ];
+
+/// Ways the text lint does not see (Docker housekeeping, credentials copied out of another
+/// cluster's node, the user's own files, Docker contexts): what holds them is the run's Docker
+/// endpoint and its sandbox, with the lint on and with it off.
+const HELD: &[&str] = &[
+    "docker rm -f $(docker ps -aq)",
+    "docker stop VICTIM-control-plane",
+    "docker kill VICTIM-worker",
+    "docker pause VICTIM-control-plane",
+    "docker container rm -f VICTIM-worker",
+    "docker rename VICTIM-worker gone",
+    "docker network disconnect bridge VICTIM-worker",
+    "docker update --restart=always VICTIM-worker",
+    "docker cp VICTIM-control-plane:/etc/kubernetes/admin.conf stolen.conf; cat stolen.conf",
+    "docker exec VICTIM-control-plane cat /etc/kubernetes/admin.conf",
+    "docker container exec VICTIM-control-plane cat /etc/kubernetes/admin.conf",
+    "env docker exec VICTIM-worker true",
+    "docker export VICTIM-control-plane | tar -xO etc/kubernetes/admin.conf",
+    "docker commit VICTIM-control-plane stolen:latest",
+    "docker run --rm --pid container:VICTIM-control-plane labrun/fake-node:test cat /proc/1/root/etc/kubernetes/admin.conf",
+    "docker run --rm --network container:VICTIM-control-plane labrun/fake-node:test true",
+    "docker run --rm --volumes-from VICTIM-control-plane labrun/fake-node:test true",
+    "docker run --rm -v /:/host labrun/fake-node:test cat /host/etc/hostname",
+    "docker run --rm -v /var/run/docker.sock:/var/run/docker.sock labrun/fake-node:test true",
+    "docker run --rm --privileged labrun/fake-node:test true",
+    "docker run -d --label io.x-k8s.kind.cluster=VICTIM labrun/fake-node:test sleep 60",
+    "docker container prune -f",
+    "docker network prune -f",
+    "rm -f ~/.kube/config ~/.docker/config.json",
+    "mkdir -p ~/.kube && cp \"$KUBECONFIG\" ~/.kube/config",
+    "ln -sf /dev/null ~/.kube/config",
+    "cat ~/.kube/config",
+    "docker context create elsewhere --docker host=unix:///var/run/docker.sock && docker context use elsewhere && docker rm -f VICTIM-worker",
+];
+
+/// Another cluster and the user's own files, and what a test asserts of them after the escapes.
+struct Victim {
+    cluster: Cluster,
+    home: tempfile::TempDir,
+    prod: tempfile::TempDir,
+}
+
+/// A token no record may hold: in the other cluster's admin kubeconfig (in its node) and in
+/// the user's own.
+const SECRET: &str = "victim-secret-8c1f";
+
+impl Victim {
+    fn new(tag: &str) -> Victim {
+        let cluster = Cluster::start(tag, 1);
+        let cp = format!("{}-control-plane", cluster.0);
+        let out = docker(&[
+            "exec",
+            &cp,
+            "sh",
+            "-c",
+            &format!(
+                "mkdir -p /etc/kubernetes && echo 'token: {SECRET}' > /etc/kubernetes/admin.conf"
+            ),
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".kube")).unwrap();
+        std::fs::create_dir_all(home.path().join(".docker")).unwrap();
+        std::fs::write(home.path().join(".kube/config"), Self::kubeconfig()).unwrap();
+        std::fs::write(home.path().join(".docker/config.json"), "{\"auths\":{}}\n").unwrap();
+        let prod = tempfile::tempdir().unwrap();
+        std::fs::write(prod.path().join("config"), Self::kubeconfig()).unwrap();
+        Victim {
+            cluster,
+            home,
+            prod,
+        }
+    }
+
+    fn kubeconfig() -> String {
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n    server: https://prod.example.com:6443\n  name: prod\ncontexts:\n- context:\n    cluster: prod\n    user: admin\n  name: prod-admin\ncurrent-context: prod-admin\nusers:\n- name: admin\n  user:\n    token: {SECRET}\n"
+        )
+    }
+
+    /// `form` aimed at this victim.
+    fn aim(&self, form: &str) -> String {
+        form.replace("VICTIM", &self.cluster.0).replace(
+            "PROD_KUBECONFIG",
+            &self.prod.path().join("config").display().to_string(),
+        )
+    }
+
+    /// The victim as it was: both nodes running (none paused, renamed or cut off), the user's
+    /// files byte for byte, and no secret in what the run recorded.
+    fn assert_intact(&self, run_dir: &Path, context: &str) {
+        let nodes = docker(&[
+            "ps",
+            "--filter",
+            &format!("label=io.x-k8s.kind.cluster={}", self.cluster.0),
+            "--filter",
+            "status=running",
+            "--format",
+            "{{.Names}} {{.Networks}}",
+        ]);
+        let mut listed: Vec<String> = String::from_utf8_lossy(&nodes.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        listed.sort();
+        assert_eq!(
+            listed,
+            [
+                format!("{}-control-plane bridge", self.cluster.0),
+                format!("{}-worker bridge", self.cluster.0)
+            ],
+            "the victim changed: {context}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(self.home.path().join(".kube/config")).unwrap(),
+            Self::kubeconfig(),
+            "{context}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(self.home.path().join(".docker/config.json")).unwrap(),
+            "{\"auths\":{}}\n",
+            "{context}"
+        );
+        let leaked = common::files_under(run_dir)
+            .into_iter()
+            .filter(|f| {
+                std::fs::read(f).is_ok_and(|b| String::from_utf8_lossy(&b).contains(SECRET))
+            })
+            .collect::<Vec<_>>();
+        assert!(
+            leaked.is_empty(),
+            "the victim's secret is in {leaked:?}: {context}"
+        );
+    }
+}
 
 #[test]
 fn every_escape_is_refused_before_any_program_is_called() {
     if !docker_ready() {
         return;
     }
+    image();
+    let victim = Victim::new("victim-a");
     let mut doc = String::from("# Escapes\n\n");
     for e in ESCAPES {
-        doc.push_str(&format!("```console\n$ {e}\n```\n\n"));
+        doc.push_str(&format!("```console\n$ {}\n```\n\n", victim.aim(e)));
     }
     let dir = project(&doc);
     let (path, calls) = recording_path(dir.path());
     let name = format!("labrun-escape-u{}", std::process::id());
-    let out = run_kind(dir.path(), &path, &["--cluster", &name]);
+    let out = Command::new(BIN)
+        .args(["run"])
+        .arg(dir.path().join("doc.md"))
+        .args(["--backend", "kind", "--settle", "2s", "--cluster", &name])
+        .env("PATH", &path)
+        .env("HOME", victim.home.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let t = text(&out);
     assert!(
@@ -582,51 +741,83 @@ fn every_escape_is_refused_before_any_program_is_called() {
     }
     assert_eq!(calls_made(&calls), Vec::<String>::new(), "{t}");
     assert_eq!(containers_of(&name), 0);
-    assert_eq!(containers_of("kind"), 0, "no cluster `kind` was touched");
+    victim.assert_intact(&dir.path().join("target"), &t);
 }
 
-/// The same escapes, and Docker housekeeping on another cluster's nodes, with the text lint
-/// off (`LABRUN_LINT=off`): each now runs, through the double and the run's Docker endpoint,
-/// and must still be harmless. Another cluster (a stand-in with a control plane and a worker)
-/// keeps its nodes; the user's kubeconfig and Docker configuration stay byte for byte.
+/// What the lint cannot see, with the lint on: one run per form against a cluster of the run's
+/// own (made by the double, reused), so that a step refused as it starts does not hide the
+/// forms after it.
+#[test]
+fn what_the_lint_cannot_see_is_held_by_the_endpoint_and_the_sandbox() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let victim = Victim::new("victim-b");
+    let dir = project("");
+    let (path, _calls) = recording_path(dir.path());
+    let own = Cluster(format!("labrun-held-u{}", std::process::id()));
+    let make_own = || {
+        let made = kind(
+            &path,
+            &dir.path().join("own-kubeconfig"),
+            &["create", "cluster", "--name", &own.0],
+            &[],
+        );
+        assert!(made.status.success(), "{}", text(&made));
+    };
+    for form in HELD {
+        // `docker rm -f $(docker ps -aq)` may remove the run's own (reused) nodes: the run's
+        // to remove, and made again for the next form
+        if containers_of(&own.0) == 0 {
+            make_own();
+        }
+        let step = victim.aim(form);
+        std::fs::write(
+            dir.path().join("doc.md"),
+            format!("# Held\n\n```console\n$ {step}\n```\n"),
+        )
+        .unwrap();
+        let out = Command::new(BIN)
+            .args(["run"])
+            .arg(dir.path().join("doc.md"))
+            .args([
+                "--backend",
+                "kind",
+                "--settle",
+                "2s",
+                "--cluster",
+                &own.0,
+                "--reuse",
+            ])
+            .env("PATH", &path)
+            .env("HOME", victim.home.path())
+            .output()
+            .unwrap();
+        let t = text(&out);
+        assert!(matches!(out.status.code(), Some(0..=3)), "{step}: {t}");
+        // the form met what holds it: it ran (and failed or did no harm), or the step was
+        // refused as it ran; never a run that stopped before reaching it
+        let ran = last_run(dir.path())
+            .first()
+            .is_some_and(|r| r.skipped.is_none());
+        assert!(ran || t.contains("refusing"), "{step} did not run: {t}");
+        victim.assert_intact(&dir.path().join("target"), &format!("{step}: {t}"));
+    }
+}
+
+/// Every form, with the text lint off (`LABRUN_LINT=off`): each now runs, through the double
+/// and the run's Docker endpoint, and must still be harmless.
 #[test]
 fn every_escape_is_harmless_with_the_lint_off() {
     if !docker_ready() {
         return;
     }
     image();
-    let victim = Cluster::start("victim", 1);
-    let home = tempfile::tempdir().unwrap();
-    let kube = home.path().join(".kube/config");
-    let docker_config = home.path().join(".docker/config.json");
-    std::fs::create_dir_all(kube.parent().unwrap()).unwrap();
-    std::fs::create_dir_all(docker_config.parent().unwrap()).unwrap();
-    std::fs::write(&kube, "user's own\n").unwrap();
-    std::fs::write(&docker_config, "{\"auths\":{}}\n").unwrap();
+    let victim = Victim::new("victim-c");
     let mut doc = String::from("# Escapes\n\n```console\n$ kind create cluster\n```\n\n");
-    let housekeeping = [
-        "docker rm -f $(docker ps -aq)",
-        "docker stop VICTIM-control-plane",
-        "docker cp VICTIM-control-plane:/etc/hostname .",
-        "docker exec VICTIM-worker true",
-        "kind delete clusters --all",
-        "kind -q delete clusters VICTIM",
-        "kind delete cluster -qn VICTIM",
-        "kind get kubeconfig --name VICTIM > ~/.kube/config",
-        "rm -f ~/.kube/config ~/.docker/config.json",
-        "docker context create elsewhere --docker host=unix:///var/run/docker.sock && docker context use elsewhere",
-        "docker rm -f VICTIM-worker",
-    ];
-    for e in ESCAPES.iter().chain(&housekeeping) {
-        // the escapes name the default cluster `kind`: here, the victim
-        let e = e
-            .replace("--name kind", "--name VICTIM")
-            .replace("-n kind", "-n VICTIM");
-        let e = e.replace("KIND_CLUSTER_NAME=kind", "KIND_CLUSTER_NAME=VICTIM");
-        doc.push_str(&format!(
-            "```console\n$ {}\n```\n\n",
-            e.replace("VICTIM", &victim.0)
-        ));
+    for e in ESCAPES.iter().chain(HELD) {
+        doc.push_str(&format!("```console\n$ {}\n```\n\n", victim.aim(e)));
     }
     let dir = project(&doc);
     let (path, _calls) = recording_path(dir.path());
@@ -636,23 +827,18 @@ fn every_escape_is_harmless_with_the_lint_off() {
         .arg(dir.path().join("doc.md"))
         .args(["--backend", "kind", "--settle", "2s", "--cluster", &name])
         .env("PATH", &path)
-        .env("HOME", home.path())
+        .env("HOME", victim.home.path())
         .env("LABRUN_LINT", "off")
         .output()
         .unwrap();
     let t = text(&out);
     assert!(out.status.code().is_some(), "{t}");
-    assert_eq!(containers_of(&victim.0), 2, "the victim lost a node: {t}");
-    assert_eq!(std::fs::read_to_string(&kube).unwrap(), "user's own\n");
-    assert_eq!(
-        std::fs::read_to_string(&docker_config).unwrap(),
-        "{\"auths\":{}}\n"
-    );
     // the escapes ran (the lint was off): the run's own cluster was made and the steps were
     // not refused before they started
     assert!(!t.contains("would reach"), "{t}");
     let records = last_run(dir.path());
-    assert_eq!(records.len(), 1 + ESCAPES.len() + housekeeping.len(), "{t}");
+    assert_eq!(records.len(), 1 + ESCAPES.len() + HELD.len(), "{t}");
+    victim.assert_intact(&dir.path().join("target"), &t);
     // what held them: the run's Docker endpoint, saying so as a daemon does
     let stop = &records[1 + ESCAPES.len() + 1];
     assert!(
@@ -780,6 +966,46 @@ fn inspect(container: &str, format: &str) -> String {
     String::from_utf8_lossy(&docker(&["inspect", "--format", format, container]).stdout)
         .trim()
         .to_string()
+}
+
+/// The double reads flags as kind's pflag does, so that no test passes because the double
+/// refused a spelling kind would run.
+#[test]
+fn the_test_double_reads_flags_as_kinds_pflag_does() {
+    if !docker_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        common::fake_kind_dir().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let kc = dir.path().join("config");
+    for (args, says) in [
+        (&["-q", "--loglevel", "debug", "version"][..], "kind v0.0.0"),
+        (&["-v=3", "--verbosity", "2", "version"][..], "kind v0.0.0"),
+        (
+            &["get", "nodes", "-qn", "grouped"][..],
+            "cluster \"grouped\"",
+        ),
+        (&["get", "nodes", "-qngluedon"][..], "cluster \"gluedon\""),
+        (&["get", "nodes", "-n=equals"][..], "cluster \"equals\""),
+        (
+            &["--name", "before", "get", "nodes"][..],
+            "cluster \"before\"",
+        ),
+        (&["get", "nodes", "--name=long"][..], "cluster \"long\""),
+        (&["get", "--", "nodes"][..], "cluster \"kind\""),
+    ] {
+        let out = kind(&path, &kc, args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+    for args in [&["-x", "version"][..], &["get", "nodes", "-n"][..]] {
+        let out = kind(&path, &kc, args, &[]);
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+    }
 }
 
 #[test]

@@ -326,3 +326,23 @@ pub fn processes_with(marker: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// Every regular file under `dir`, links not followed.
+#[allow(dead_code)]
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(e.path()),
+                Ok(t) if t.is_file() => found.push(e.path()),
+                _ => {}
+            }
+        }
+    }
+    found
+}

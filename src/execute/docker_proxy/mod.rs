@@ -193,6 +193,19 @@ async fn decide(
             let mut spec: Value = serde_json::from_slice(&collect(body).await?)
                 .map_err(|e| format!("a container's description that is not JSON: {e}"))?;
             check_create(&shared.owner, &spec)?;
+            let (containers, volumes) = references(&spec);
+            for c in containers {
+                check_container(shared, &c).await?;
+            }
+            for v in volumes {
+                if let Some(info) = get_json(shared, &format!("/volumes/{v}")).await
+                    && !labelled(&shared.owner, info.get("Labels"))
+                {
+                    return Err(format!(
+                        "volume {v} was not created by this run (it may hold another container's data)"
+                    ));
+                }
+            }
             label(&mut spec, "Labels", &shared.owner.run);
             let resp = forward_with(shared, parts, spec.to_string().into()).await?;
             let (parts, body) = resp.into_parts();
@@ -375,6 +388,51 @@ fn check_create(owner: &Owner, spec: &Value) -> std::result::Result<(), String> 
     Ok(())
 }
 
+/// The containers and the named volumes a container's description reaches into: another
+/// container's network, processes or IPC (`container:NAME`), its volumes (`VolumesFrom`), and
+/// volumes mounted by name. Each must be the run's: a victim node's processes show its files
+/// under `/proc/PID/root`, its volumes its credentials.
+fn references(spec: &Value) -> (Vec<String>, Vec<String>) {
+    let host = spec.get("HostConfig");
+    let text = |field: &str| host.and_then(|h| h.get(field)).and_then(Value::as_str);
+    let mut containers: Vec<String> = ["NetworkMode", "PidMode", "IpcMode"]
+        .iter()
+        .filter_map(|f| text(f)?.strip_prefix("container:").map(str::to_string))
+        .collect();
+    if let Some(from) = host
+        .and_then(|h| h.get("VolumesFrom"))
+        .and_then(Value::as_array)
+    {
+        containers.extend(from.iter().filter_map(Value::as_str).map(|v| {
+            v.strip_suffix(":ro")
+                .or_else(|| v.strip_suffix(":rw"))
+                .unwrap_or(v)
+                .to_string()
+        }));
+    }
+    let mut volumes: Vec<String> = host
+        .and_then(|h| h.get("Binds"))
+        .and_then(Value::as_array)
+        .map(|b| {
+            b.iter()
+                .filter_map(Value::as_str)
+                .filter_map(|s| s.split(':').next())
+                .filter(|s| !s.starts_with('/') && !s.is_empty())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(mounts) = host.and_then(|h| h.get("Mounts")).and_then(Value::as_array) {
+        volumes.extend(mounts.iter().filter_map(|m| {
+            (m.get("Type").and_then(Value::as_str) == Some("volume"))
+                .then(|| m.get("Source")?.as_str().map(str::to_string))
+                .flatten()
+                .filter(|s| !s.is_empty())
+        }));
+    }
+    (containers, volumes)
+}
+
 /// Add the run's label to the labels object at `field`.
 fn label(spec: &mut Value, field: &str, run: &str) {
     if let Value::Object(map) = spec {
@@ -548,6 +606,18 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    #[test]
+    fn what_a_container_reaches_into_is_named_for_checking() {
+        let v = |j: &str| serde_json::from_str::<Value>(j).unwrap();
+        let (c, vols) = references(&v(
+            r#"{"HostConfig":{"NetworkMode":"container:prod-control-plane","PidMode":"container:a","IpcMode":"shareable","VolumesFrom":["b:ro","c"],"Binds":["data:/data","/work/x:/x"],"Mounts":[{"Type":"volume","Source":"etcd"},{"Type":"bind","Source":"/y"},{"Type":"volume","Source":""}]}}"#,
+        ));
+        assert_eq!(c, ["prod-control-plane", "a", "b", "c"]);
+        assert_eq!(vols, ["data", "etcd"]);
+        let (c, vols) = references(&v(r#"{"HostConfig":{"NetworkMode":"bridge"}}"#));
+        assert!(c.is_empty() && vols.is_empty());
     }
 
     #[test]

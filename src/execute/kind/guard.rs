@@ -131,8 +131,13 @@ pub struct Own<'a> {
     pub kubeconfig: &'a Path,
     /// The API server labrun's kubeconfig points at (verified against Docker), once known.
     pub server: Option<&'a str>,
+    /// The certificate authority of the verified server (see [`super::safety::Target::ca`]).
+    pub ca: Option<&'a str>,
     /// labrun's own `DOCKER_HOST` / `DOCKER_CONTEXT` values, if it was started with them.
     pub docker: &'a [String],
+    /// Checked as the program starts (the shim), not from the step's text: every word is
+    /// known, and the server the kubeconfig names has just been verified.
+    pub at_start: bool,
 }
 
 /// `Ok`, or why `command` would reach something other than the run's own.
@@ -420,6 +425,33 @@ pub fn shown(s: &Simple) -> String {
     }
 }
 
+/// Whether the kubeconfig at `path` is the run's: labrun's own file, or a copy of it, read as
+/// a whole (its current context, server and certificate authority those labrun verified,
+/// nothing that would send a client elsewhere). A file that does not exist when the text is
+/// checked, before the run, can only be made by the run's steps; it is checked as a whole when
+/// a program starts.
+fn own_kubeconfig(path: &str, own: &Own) -> bool {
+    let p = Path::new(path);
+    if p == own.kubeconfig
+        || matches!(
+            (std::fs::canonicalize(p), std::fs::canonicalize(own.kubeconfig)),
+            (Ok(a), Ok(b)) if a == b
+        )
+    {
+        return true;
+    }
+    if !p.exists() {
+        return !own.at_start;
+    }
+    let (Some(server), Some(ca)) = (own.server, own.ca) else {
+        return false;
+    };
+    matches!(
+        super::safety::current(p),
+        Ok(Some(t)) if t.is(&format!("kind-{}", own.cluster), server, ca)
+    )
+}
+
 fn guarded(name: &str) -> Option<Target> {
     ENV.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
 }
@@ -435,21 +467,16 @@ fn named(target: Target, value: &Word, own: &Own) -> Result<(), String> {
     let literal = value.literal.as_deref();
     let ok = match target {
         Target::Kubeconfig => {
-            own_variable("KUBECONFIG")
-                || literal.is_some_and(|l| {
-                    Path::new(l) == own.kubeconfig
-                        || matches!(
-                            (std::fs::canonicalize(l), std::fs::canonicalize(own.kubeconfig)),
-                            (Ok(a), Ok(b)) if a == b
-                        )
-                })
+            own_variable("KUBECONFIG") || literal.is_some_and(|l| own_kubeconfig(l, own))
         }
         Target::Context | Target::Cluster => literal == Some(context.as_str()),
         Target::KindCluster => own_variable("KIND_CLUSTER_NAME") || literal == Some(own.cluster),
         Target::Server => literal.is_some() && literal == own.server,
         // a token computed during the run (`$(kubectl create token …)`) is for the server
         // the run's kubeconfig names; one written into the document is not
-        Target::Token => literal.is_none(),
+        // As the program starts, a token goes to the server the (verified) kubeconfig names:
+        // another cluster's token would only be refused by it.
+        Target::Token => literal.is_none() || own.at_start,
         Target::Docker => literal.is_some_and(|l| own.docker.iter().any(|d| d == l)),
         Target::Provider => literal == Some("docker"),
     };
@@ -500,11 +527,30 @@ mod tests {
             cluster: "kind",
             kubeconfig: Path::new("/tmp/labrun-test/kubeconfig"),
             server: Some("https://127.0.0.1:41234"),
+            ca: Some("CA"),
             docker: &[],
+            at_start: false,
         }
     }
 
+    /// A kubeconfig that exists before the run and is not the run's (another cluster's
+    /// credentials, as `/root/.kube/config` would be on a user's machine): `PROD_KUBECONFIG`
+    /// in a test's command stands for its path. A path that does not exist before the run
+    /// is left to the check as the program starts (see `a_kubeconfig_made_by_the_run_…`).
+    fn prod_kubeconfig() -> String {
+        let dir = std::env::temp_dir().join(format!("labrun-guard-prod-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("config");
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\ncurrent-context: prod-admin\n",
+        )
+        .unwrap();
+        path.display().to_string()
+    }
+
     fn refused(command: &str) -> String {
+        let command = &command.replace("PROD_KUBECONFIG", &prod_kubeconfig());
         match check(command, &own()) {
             Ok(()) => panic!("`{command}` was let through"),
             Err(why) => why,
@@ -512,6 +558,7 @@ mod tests {
     }
 
     fn allowed(command: &str) {
+        let command = &command.replace("PROD_KUBECONFIG", &prod_kubeconfig());
         if let Err(why) = check(command, &own()) {
             panic!("`{command}` was refused: {why}");
         }
@@ -523,7 +570,7 @@ mod tests {
     fn flags_are_read_as_the_programs_own_parsers_read_them() {
         for (step, says) in [
             (
-                "kubectl --cache-dir -- --kubeconfig=/root/.kube/config get pods",
+                "kubectl --cache-dir -- --kubeconfig=PROD_KUBECONFIG get pods",
                 "--kubeconfig",
             ),
             (
@@ -566,11 +613,33 @@ mod tests {
     }
 
     #[test]
+    fn a_kubeconfig_made_by_the_run_is_left_to_the_check_as_the_program_starts() {
+        // before the run, no such file: only a step can make it, inside the run's sandbox
+        let made = std::env::temp_dir().join("labrun-guard-never-made/config");
+        let step = format!("kubectl --kubeconfig {} get pods", made.display());
+        allowed(&step);
+        // as the program starts, it must be there and be the run's (shim tests read copies)
+        let at_start = Own {
+            at_start: true,
+            ..own()
+        };
+        assert!(check(&step, &at_start).is_err());
+        // one that exists and is another cluster's is refused at once
+        refused("kubectl --kubeconfig PROD_KUBECONFIG get pods");
+    }
+
+    #[test]
     fn every_environment_variable_in_the_table_is_held_to_the_runs_own() {
         for (name, target) in ENV {
-            let why = refused(&format!("{name}=/root/.kube/config kubectl get pods"));
+            let why = refused(&format!("{name}=PROD_KUBECONFIG kubectl get pods"));
             assert!(why.contains(name), "{why}");
-            let why = refused(&format!("export {name}=elsewhere"));
+            // a kubeconfig elsewhere is one that exists and is not the run's
+            let elsewhere = if *target == Target::Kubeconfig {
+                "PROD_KUBECONFIG"
+            } else {
+                "elsewhere"
+            };
+            let why = refused(&format!("export {name}={elsewhere}"));
             assert!(why.contains("export"), "{why}");
             let own_value = match target {
                 Target::Kubeconfig => Some("/tmp/labrun-test/kubeconfig"),
@@ -596,10 +665,15 @@ mod tests {
             } else {
                 "version"
             };
-            let why = refused(&format!("{program} {flag} other {verb}"));
+            let other = if *target == Target::Kubeconfig {
+                "PROD_KUBECONFIG"
+            } else {
+                "other"
+            };
+            let why = refused(&format!("{program} {flag} {other} {verb}"));
             assert!(why.contains(flag), "{why}");
             if flag.starts_with("--") {
-                refused(&format!("{program} {flag}=other {verb}"));
+                refused(&format!("{program} {flag}={other} {verb}"));
             }
             let own_value = match target {
                 Target::Kubeconfig => Some("/tmp/labrun-test/kubeconfig"),
@@ -623,8 +697,8 @@ mod tests {
         for c in [
             "kubectl --kubeconfig ~/.kube/config delete pods --all",
             "KUBECONFIG=~/.kube/config kubectl delete pods --all",
-            "env KUBECONFIG=/root/.kube/config kubectl delete pods --all",
-            "helm --kubeconfig /root/.kube/config uninstall web",
+            "env KUBECONFIG=PROD_KUBECONFIG kubectl delete pods --all",
+            "helm --kubeconfig PROD_KUBECONFIG uninstall web",
             "helm --kube-context prod uninstall web",
             "kubectl --server https://prod.example.com:6443 get pods",
             "kubectl -shttps://prod.example.com:6443 get pods",
@@ -634,7 +708,7 @@ mod tests {
             "for i in 1 2; do kubectl --context prod delete pod x$i; done",
             "echo $(kubectl --context prod get pods)",
             "bash -c 'kubectl --context prod delete pods --all'",
-            "sh -c \"KUBECONFIG=/etc/prod kubectl get pods\"",
+            "sh -c \"KUBECONFIG=PROD_KUBECONFIG kubectl get pods\"",
             "kubectl get pods -o name | xargs kubectl --context prod delete",
             "watch kubectl --context prod get pods",
             "kind delete cluster --name other",
@@ -653,8 +727,8 @@ mod tests {
             "export -n KUBECONFIG",
             "declare +x KUBECONFIG",
             "read KUBECONFIG < prod-path",
-            "printf -v KUBECONFIG %s /root/.kube/config",
-            ": ${KUBECONFIG:=/root/.kube/config}",
+            "printf -v KUBECONFIG %s PROD_KUBECONFIG",
+            ": ${KUBECONFIG:=PROD_KUBECONFIG}",
             "alias k='kubectl --context prod'",
             "eval kubectl --context prod get pods",
             "DOCKER_HOST=ssh://prod kind delete cluster",

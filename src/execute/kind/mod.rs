@@ -83,7 +83,7 @@ pub struct Kind {
     /// The guard at the moment a program starts.
     shims: shim::Shims,
     /// The API server labrun's kubeconfig points at, as last verified against Docker.
-    verified: Option<String>,
+    verified: Option<(String, String)>,
     /// The run's cluster under the lab's name, with the pattern that finds the lab's name.
     renamed: Option<(crate::record::Renamed, regex::Regex)>,
 }
@@ -247,6 +247,7 @@ impl Kind {
                 cluster: cluster.clone(),
                 kubeconfig: kubeconfig.clone(),
                 server: None,
+                ca: None,
                 docker: docker.clone(),
             },
         )?;
@@ -293,7 +294,17 @@ impl Kind {
         &self.kubeconfig
     }
 
+    /// A client for the run's cluster, made only after labrun's kubeconfig is verified again
+    /// as a whole: a step may have rewritten it since the last check.
     async fn client(&self) -> Result<kube::Client> {
+        let (_, verdict) = self.target().await?;
+        verdict.map_err(|why| {
+            Error::Environment(format!(
+                "labrun's kubeconfig {} is no longer the run's cluster, so labrun opens no \
+                 client with it: {why}",
+                self.kubeconfig.display()
+            ))
+        })?;
         client_for(&self.kubeconfig).await
     }
 
@@ -307,12 +318,14 @@ impl Kind {
     }
 
     /// What is the run's own, for the guard; the server once labrun's kubeconfig names one.
-    fn own<'a>(&'a self, server: Option<&'a str>) -> guard::Own<'a> {
+    fn own<'a>(&'a self, server: Option<&'a str>, ca: Option<&'a str>) -> guard::Own<'a> {
         guard::Own {
             cluster: &self.cluster,
             kubeconfig: &self.kubeconfig,
             server,
+            ca,
             docker: &self.docker,
+            at_start: false,
         }
     }
 
@@ -327,13 +340,14 @@ impl Kind {
 
     /// Tell the shims which API server labrun verified (none: every cluster program is
     /// refused as it starts).
-    fn set_verified(&mut self, verified: Option<String>) -> Result<()> {
+    fn set_verified(&mut self, verified: Option<(String, String)>) -> Result<()> {
         if verified != self.verified {
             self.verified = verified;
             self.shims.update(&shim::State {
                 cluster: self.cluster.clone(),
                 kubeconfig: self.kubeconfig.clone(),
-                server: self.verified.clone(),
+                server: self.verified.as_ref().map(|(s, _)| s.clone()),
+                ca: self.verified.as_ref().map(|(_, ca)| ca.clone()),
                 docker: self.docker.clone(),
             })?;
         }
@@ -343,7 +357,7 @@ impl Kind {
     /// Verify where labrun's kubeconfig points, and tell the shims.
     async fn reverify(&mut self) -> Result<()> {
         let (target, verdict) = self.target().await?;
-        self.set_verified(verdict.ok().and(target.map(|t| t.server)))
+        self.set_verified(verdict.ok().and(target.map(|t| (t.server, t.ca))))
     }
 
     /// A program the shims refused while a step ran stops the run.
@@ -370,7 +384,7 @@ impl Kind {
             // with --reuse, the lab's create step is skipped
             .filter(|s| !self.existed || !is_create(&s.command))
             .filter_map(|s| {
-                guard::check(&self.rewrite(&s.command), &self.own(None))
+                guard::check(&self.rewrite(&s.command), &self.own(None, None))
                     .err()
                     .map(|why| format!("{}:{}: {why}", doc.display(), s.line))
             })
@@ -526,12 +540,13 @@ impl Backend for Kind {
             (None, Err(String::new()))
         };
         let server = target.as_ref().map(|t| t.server.as_str());
+        let ca = target.as_ref().map(|t| t.ca.as_str());
         if !crate::execute::local::lint_on() {
             // a test of the sandbox alone: what holds must hold without the text checks
-            self.set_verified(verdict.ok().and(target.map(|t| t.server)))?;
+            self.set_verified(verdict.ok().and(target.map(|t| (t.server, t.ca))))?;
             return Ok(Admit::Run);
         }
-        guard::check(command, &self.own(server)).map_err(|why| {
+        guard::check(command, &self.own(server, ca)).map_err(|why| {
             Error::Environment(format!(
                 "refusing a step that reaches another cluster: {why}"
             ))
@@ -540,7 +555,7 @@ impl Backend for Kind {
             verdict.clone().map_err(|why| self.refusal(why))?;
         }
         self.check_exec_targets(command).await?;
-        self.set_verified(verdict.ok().and(target.map(|t| t.server)))?;
+        self.set_verified(verdict.ok().and(target.map(|t| (t.server, t.ca))))?;
         Ok(Admit::Run)
     }
 

@@ -20,6 +20,17 @@ pub struct Target {
     /// the cluster's `proxy-url` and `tls-server-name`, the user's `exec` and
     /// `auth-provider`. kind writes none of them; one there was written by someone else.
     pub detours: Vec<String>,
+    /// The certificate authority the client trusts for `server` (the inline data, or the
+    /// named file's path): a copy of the run's kubeconfig trusts the same one.
+    pub ca: String,
+}
+
+impl Target {
+    /// Whether this is the run's verified `context` at `server` trusting `ca`, with nothing
+    /// that would send a client elsewhere: the check of a kubeconfig as a whole.
+    pub fn is(&self, context: &str, server: &str, ca: &str) -> bool {
+        self.detours.is_empty() && self.context == context && self.server == server && self.ca == ca
+    }
 }
 
 /// The current context of `kubeconfig`; `Ok(None)` when the file does not exist yet or has no
@@ -59,7 +70,17 @@ pub fn current(kubeconfig: &Path) -> Result<Option<Target>, String> {
         if let Some(n) = &c.tls_server_name {
             detours.push(format!("tls-server-name {n}"));
         }
+        if c.insecure_skip_tls_verify == Some(true) {
+            detours.push("insecure-skip-tls-verify".into());
+        }
     }
+    let ca = entry
+        .and_then(|c| {
+            c.certificate_authority_data
+                .clone()
+                .or_else(|| c.certificate_authority.clone())
+        })
+        .unwrap_or_default();
     if let Some(u) = kc
         .auth_infos
         .iter()
@@ -80,6 +101,7 @@ pub fn current(kubeconfig: &Path) -> Result<Option<Target>, String> {
         context: name,
         server,
         detours,
+        ca,
     }))
 }
 
@@ -239,6 +261,7 @@ mod tests {
 
     fn target(context: &str, server: &str) -> Target {
         Target {
+            ca: String::new(),
             context: context.into(),
             server: server.into(),
             detours: Vec::new(),

@@ -32,6 +32,9 @@ pub struct State {
     pub kubeconfig: PathBuf,
     /// The API server of labrun's kubeconfig, as last verified against Docker.
     pub server: Option<String>,
+    /// The certificate authority of that server, as labrun's kubeconfig gives it.
+    #[serde(default)]
+    pub ca: Option<String>,
     /// labrun's own `DOCKER_HOST` / `DOCKER_CONTEXT`.
     pub docker: Vec<String>,
 }
@@ -164,7 +167,9 @@ pub fn check(
         cluster: &state.cluster,
         kubeconfig: &state.kubeconfig,
         server: state.server.as_deref(),
+        ca: state.ca.as_deref(),
         docker: &state.docker,
+        at_start: true,
     };
     guard::check_simple(&simple, &own)?;
     if env("KUBECONFIG").is_none() {
@@ -189,8 +194,18 @@ pub fn check(
     }
     let target = super::safety::current(&state.kubeconfig)?;
     let want = format!("kind-{}", state.cluster);
+    let ca = state.ca.as_deref().unwrap_or_default();
     match (&target, &state.server) {
-        (Some(t), Some(server)) if t.context == want && &t.server == server => Ok(()),
+        (Some(t), Some(server)) if t.is(&want, server, ca) => Ok(()),
+        (Some(t), Some(server)) if t.context == want && &t.server == server => Err(format!(
+            "labrun's kubeconfig {} now trusts another certificate authority or sends a client              elsewhere ({}) than the one labrun verified",
+            state.kubeconfig.display(),
+            if t.detours.is_empty() {
+                "its certificate authority".to_string()
+            } else {
+                t.detours.join(", ")
+            }
+        )),
         (_, None) => Err(format!(
             "labrun has not verified kind cluster `{}` yet (its API server is not known)",
             state.cluster
@@ -252,6 +267,7 @@ mod tests {
             cluster: "kind".into(),
             kubeconfig: dir.join("kubeconfig"),
             server: server.map(str::to_string),
+            ca: Some(String::new()),
             docker: Vec::new(),
         }
     }
@@ -343,6 +359,90 @@ mod tests {
         // the right name, another server
         kubeconfig(dir.path(), "kind-kind", "https://127.0.0.1:40000");
         assert!(check(&s, "kubectl", &get, &env).is_err());
+    }
+
+    /// A kubeconfig at `path` for context `kind-kind`, its cluster entry given by `cluster`
+    /// (YAML lines indented four spaces).
+    fn kubeconfig_at(path: &Path, cluster: &str) {
+        std::fs::write(
+            path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- cluster:\n{cluster}  name: c\ncontexts:\n- context:\n    cluster: c\n    user: u\n  name: kind-kind\ncurrent-context: kind-kind\nusers:\n- name: u\n  user:\n    token: t\n"
+            ),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_copy_of_the_runs_kubeconfig_is_read_as_a_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = "https://127.0.0.1:41234";
+        let own_cluster = format!("    server: {server}\n    certificate-authority-data: Q0E=\n");
+        kubeconfig_at(&dir.path().join("kubeconfig"), &own_cluster);
+        let mut s = state(dir.path(), Some(server));
+        s.ca = Some("Q0E=".into());
+        let own = dir.path().join("kubeconfig").display().to_string();
+        let env = move |n: &str| (n == "KUBECONFIG").then(|| own.clone());
+        let with = |p: &Path| {
+            vec![
+                format!("--kubeconfig={}", p.display()),
+                "get".to_string(),
+                "pods".to_string(),
+            ]
+        };
+        let copy = dir.path().join("copy");
+        // `cp "$KUBECONFIG" copy`, `kind get kubeconfig > copy`: the same cluster, CA, context
+        kubeconfig_at(&copy, &own_cluster);
+        assert_eq!(check(&s, "kubectl", &with(&copy), &env), Ok(()));
+        // what a copy must not change: the server, the CA, where a client is sent
+        for changed in [
+            "    server: https://127.0.0.1:40000\n    certificate-authority-data: Q0E=\n"
+                .to_string(),
+            format!("    server: {server}\n    certificate-authority-data: T1RIRVI=\n"),
+            format!(
+                "    server: {server}\n    certificate-authority-data: Q0E=\n    proxy-url: http://10.0.0.9:3128\n"
+            ),
+            format!("    server: {server}\n    insecure-skip-tls-verify: true\n"),
+        ] {
+            kubeconfig_at(&copy, &changed);
+            assert!(
+                check(&s, "kubectl", &with(&copy), &env).is_err(),
+                "{changed}"
+            );
+        }
+        // labrun's own file, changed the same way, is refused too
+        kubeconfig_at(
+            &dir.path().join("kubeconfig"),
+            &format!("    server: {server}\n    certificate-authority-data: T1RIRVI=\n"),
+        );
+        let get = ["get".to_string(), "pods".to_string()];
+        let e = check(&s, "kubectl", &get, &env).unwrap_err();
+        assert!(e.contains("certificate authority"), "{e}");
+        // a path no one made is no kubeconfig of the run's as the program starts
+        assert!(check(&s, "kubectl", &with(&dir.path().join("none")), &env).is_err());
+    }
+
+    #[test]
+    fn a_token_computed_in_the_step_reaches_the_verified_server() {
+        // `kubectl --token "$(kubectl create token default)" get pods`: allowed by the text
+        // check (the value is computed), and as kubectl starts, where it is a plain word
+        let dir = tempfile::tempdir().unwrap();
+        let s = state(dir.path(), Some("https://127.0.0.1:41234"));
+        kubeconfig(dir.path(), "kind-kind", "https://127.0.0.1:41234");
+        let own = dir.path().join("kubeconfig").display().to_string();
+        let env = move |n: &str| (n == "KUBECONFIG").then(|| own.clone());
+        let args: Vec<String> = ["--token", "eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "get", "pods"]
+            .iter()
+            .map(|a| a.to_string())
+            .collect();
+        assert_eq!(check(&s, "kubectl", &args, &env), Ok(()));
+        // with another server it is still refused, for the server
+        let mut other = args.clone();
+        other.splice(
+            0..0,
+            ["--server".to_string(), "https://prod:6443".to_string()],
+        );
+        assert!(check(&s, "kubectl", &other, &env).is_err());
     }
 
     #[test]
