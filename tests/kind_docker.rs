@@ -806,6 +806,58 @@ fn what_the_lint_cannot_see_is_held_by_the_endpoint_and_the_sandbox() {
     }
 }
 
+/// What a lab does with its own cluster still runs, with the lint and the shims on: kind's
+/// listing and image loading, Docker on the run's nodes, kubectl and helm with the run's
+/// context or a copy of its kubeconfig.
+#[test]
+fn ordinary_steps_on_the_runs_own_cluster_still_run() {
+    if !docker_ready() {
+        return;
+    }
+    image();
+    let name = format!("labrun-ordinary-u{}", std::process::id());
+    let doc = format!(
+        "# Ordinary\n\n```console\n$ kind create cluster --name {name}\n$ kind get clusters\n$ kind load docker-image labrun/fake-node:test --name {name}\n$ docker ps --filter label=io.x-k8s.kind.cluster={name} --format '{{{{.Names}}}}'\n$ docker exec {name}-control-plane ls /kind-images\n$ kubectl get pods -A\n$ helm install web ./chart --kube-context kind-{name}\n$ cp \"$KUBECONFIG\" /tmp/copy && kubectl --kubeconfig /tmp/copy get nodes\n$ kubectl --token \"$(echo made-during-the-run)\" get pods\n$ kind delete cluster --name {name}\n```\n"
+    );
+    let dir = project(&doc);
+    let (path, calls) = recording_path(dir.path());
+    let out = run_kind(dir.path(), &path, &["--cluster", &name]);
+    let t = text(&out);
+    let records = last_run(dir.path());
+    for r in &records {
+        assert_eq!(
+            r.exit_code, 0,
+            "`{}`: {}{}\n{t}",
+            r.command, r.stdout, r.stderr
+        );
+    }
+    assert_eq!(records.len(), 10, "{t}");
+    assert!(records[1].stdout.contains(&name), "{:?}", records[1]);
+    assert!(
+        records[3].stdout.contains(&format!("{name}-control-plane")),
+        "{:?}",
+        records[3]
+    );
+    assert!(
+        !records[4].stdout.trim().is_empty(),
+        "the loaded image: {:?}",
+        records[4]
+    );
+    let made = calls_made(&calls);
+    for call in [
+        "kubectl get pods -A".to_string(),
+        format!("helm install web ./chart --kube-context kind-{name}"),
+        "kubectl --kubeconfig /tmp/copy get nodes".to_string(),
+        "kubectl --token made-during-the-run get pods".to_string(),
+    ] {
+        assert!(
+            made.contains(&call),
+            "{call} did not reach the program: {made:?}\n{t}"
+        );
+    }
+    assert_eq!(containers_of(&name), 0, "the lab's own delete ran");
+}
+
 /// Every form, with the text lint off (`LABRUN_LINT=off`): each now runs, through the double
 /// and the run's Docker endpoint, and must still be harmless.
 #[test]
