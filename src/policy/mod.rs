@@ -1,15 +1,22 @@
 //! What labrun may do with a command, decided from its text alone: re-run it, watch it, run it
-//! in the background, expect it to change a cluster.
+//! in the background, expect it to change a cluster, create or delete the kind cluster.
 //!
-//! In: a command as the document writes it. Out: a [`Kind`] (how the run stage treats it) and
-//! [`read_only`] (whether a mismatch may be retried). The vocabulary is data: the tables
-//! below, listed in the README the same way. A directive (`retry`, `no-retry`) overrides the
-//! table for one block.
+//! In: a command as the document writes it. Out: a [`Kind`] (how the run stage treats it),
+//! [`read_only`] (whether a mismatch may be retried), [`changes_cluster`],
+//! [`creates_cluster`], [`docker_exec_targets`]. Every answer comes from the one reading of
+//! the text that [`crate::syntax`] makes with a real bash parser: the simple commands wherever
+//! they sit (behind `env`, `sudo`, `timeout`, in loops, in `$( )`, in `sh -c`), the files its
+//! redirections write, whether it runs in the background. Text bash would not parse is
+//! nothing labrun may re-run. The vocabulary is data: the tables below, listed in the README
+//! the same way. A directive (`retry`, `no-retry`) overrides the table for one block.
 
+#[cfg(test)]
+mod table;
 mod unbounded;
 
-pub use unbounded::{UNBOUNDED, Unbounded, epilogue};
-use unbounded::{innermost, unbounded};
+use crate::syntax::{self, Parsed, Simple};
+pub use unbounded::{UNBOUNDED, Unbounded};
+use unbounded::{innermost_words, row};
 
 /// Programs that never change anything, whatever their arguments.
 pub const READ_ONLY_PROGRAMS: &[&str] = &[
@@ -46,6 +53,8 @@ pub const READ_ONLY_PROGRAMS: &[&str] = &[
     "date",
     "pwd",
     "true",
+    "false",
+    "sleep",
     "sort",
     "uniq",
     "awk",
@@ -108,24 +117,64 @@ pub enum Kind {
 
 /// The kind of `command`.
 pub fn kind(command: &str) -> Kind {
-    let trimmed = command.trim_end();
-    if trimmed.ends_with('&') && !trimmed.ends_with("&&") {
+    let Ok(p) = syntax::parse(command) else {
+        return Kind::Plain;
+    };
+    if p.background {
         return Kind::Background;
     }
-    let parts = split_parts(trimmed);
-    let piped_into_head = parts
+    let piped_into_head = p
+        .commands
         .iter()
-        .skip(1)
-        .any(|p| p.first().map(String::as_str) == Some("head"));
-    if piped_into_head {
-        return Kind::Plain;
-    }
-    match innermost(trimmed) {
-        Some(words) if unbounded(&words.iter().map(String::as_str).collect::<Vec<_>>()) => {
-            Kind::Watch
-        }
+        .any(|s| matches!(s.place, Some((0, stage)) if stage > 0) && s.program() == Some("head"));
+    match innermost(&p) {
+        Some(w) if !piped_into_head && row(&refs(&w)).is_some() => Kind::Watch,
         _ => Kind::Plain,
     }
+}
+
+/// The epilogue of `command`'s program when it is unbounded: a line starting and ending so
+/// begins what it prints only as it is interrupted.
+pub fn epilogue(command: &str) -> Option<(&'static str, &'static str)> {
+    let p = syntax::parse(command).ok()?;
+    let w = innermost(&p)?;
+    row(&refs(&w)).and_then(|u| u.epilogue)
+}
+
+/// What the step's first command runs in the end: through wrappers (`sudo`, `env`, `bash -c`,
+/// `ip netns exec NS`, the commands the parser lists after them), then `docker exec C` and
+/// `kubectl exec POD --`. `None` when `timeout N` bounds it at any level. A row of
+/// [`UNBOUNDED`] met on the way is the answer (`watch` is a wrapper and unbounded).
+fn innermost(p: &Parsed) -> Option<Vec<String>> {
+    let mut i = p.commands.iter().position(|s| s.place == Some((0, 0)))?;
+    loop {
+        let s = p.commands.get(i)?;
+        let w = words(s);
+        if row(&refs(&w)).is_some() {
+            return Some(w);
+        }
+        if s.program() == Some("timeout") {
+            return None;
+        }
+        if s.wraps {
+            i += 1;
+            continue;
+        }
+        return innermost_words(w);
+    }
+}
+
+/// A simple command's words as text, the program by its file name.
+fn words(s: &Simple) -> Vec<String> {
+    let mut w: Vec<String> = s.words.iter().map(|w| w.text().to_string()).collect();
+    if let (Some(first), Some(p)) = (w.first_mut(), s.program()) {
+        *first = p.to_string();
+    }
+    w
+}
+
+fn refs(w: &[String]) -> Vec<&str> {
+    w.iter().map(String::as_str).collect()
 }
 
 /// The command with a trailing ` &` removed.
@@ -137,13 +186,33 @@ pub fn foreground(command: &str) -> &str {
     }
 }
 
-/// Whether every part of `command` (split at `|`, `&&`, `||`, `;`) only reads.
+/// Files a redirection may write without changing anything.
+const HARMLESS_WRITES: &[&str] = &["/dev/null", "/dev/stdout", "/dev/stderr", "/dev/tty"];
+
+/// Whether every command `command` runs only reads, and none of its redirections writes a
+/// file.
 pub fn read_only(command: &str) -> bool {
-    if command.contains('>') && !command.contains(">&") && !command.contains("2>") {
-        return false; // a redirection writes a file
+    let Ok(p) = syntax::parse(command) else {
+        return false;
+    };
+    p.writes
+        .iter()
+        .all(|w| HARMLESS_WRITES.contains(&w.as_str()))
+        && !p.commands.is_empty()
+        && p.commands.iter().all(simple_read_only)
+}
+
+/// Whether one simple command only reads: a wrapper by what it runs (listed after it), a
+/// shell given no script it can read never.
+fn simple_read_only(s: &Simple) -> bool {
+    if s.words.is_empty() || s.wraps {
+        return true; // an assignment; a wrapper, judged by its command
     }
-    let parts = split_parts(command);
-    !parts.is_empty() && parts.iter().all(|p| part_read_only(p))
+    match s.program() {
+        None => false,
+        Some(p) if syntax::SHELLS.contains(&p) => false,
+        Some(_) => part_read_only(&words(s)),
+    }
 }
 
 /// Programs that change a machine's network state when they do not only read.
@@ -198,16 +267,125 @@ fn ip_netns_exec(args: &[&str]) -> bool {
     args.windows(2).any(|w| w == ["netns", "exec"])
 }
 
-/// Whether `command` is a `kubectl` (or `kind create cluster`) that changes the cluster.
+/// `helm` commands that change the cluster.
+pub const HELM_WRITE_VERBS: &[&str] = &["install", "upgrade", "uninstall", "delete", "rollback"];
+
+/// Whether `command` changes the cluster anywhere in its text: `kubectl`/`oc` with a verb of
+/// [`KUBECTL_WRITE_VERBS`], `helm` with one of [`HELM_WRITE_VERBS`], `kind create` or
+/// `kind load`.
 pub fn changes_cluster(command: &str) -> bool {
-    split_parts(command).iter().any(|p| {
-        let w: Vec<&str> = p.iter().map(String::as_str).collect();
+    let Ok(all) = syntax::simple_commands(command) else {
+        return false;
+    };
+    all.iter().any(|s| {
+        let w = words(s);
+        let w = refs(&w);
         match w.as_slice() {
-            ["kubectl", rest @ ..] => verb(rest).is_some_and(|v| KUBECTL_WRITE_VERBS.contains(&v)),
-            ["kind", "create", ..] | ["kind", "load", ..] => true,
+            ["kubectl" | "oc", rest @ ..] => {
+                verb(rest).is_some_and(|v| KUBECTL_WRITE_VERBS.contains(&v))
+            }
+            ["helm", rest @ ..] => verb(rest).is_some_and(|v| HELM_WRITE_VERBS.contains(&v)),
+            ["kind", rest @ ..] => matches!(kind_verbs(rest).0.as_slice(), ["create" | "load", ..]),
             _ => false,
         }
     })
+}
+
+/// kind's flags that take a value (its global ones and those of its commands).
+const KIND_VALUE_FLAGS: &[&str] = &[
+    "--loglevel",
+    "-v",
+    "--verbosity",
+    "--name",
+    "-n",
+    "--config",
+    "--image",
+    "--kubeconfig",
+    "--wait",
+    "--nodes",
+];
+
+/// A kind command's verbs (`create cluster`) and the cluster it names with `--name`/`-n`, read
+/// as pflag reads them: `--flag value`, `--flag=value`, grouped shorthands `-qn NAME`.
+fn kind_verbs<'a>(args: &[&'a str]) -> (Vec<&'a str>, Option<&'a str>) {
+    let (mut verbs, mut name) = (Vec::new(), None);
+    let mut i = 0;
+    while let Some(a) = args.get(i).copied() {
+        i += 1;
+        if a == "--" {
+            verbs.extend(&args[i..]);
+            break;
+        }
+        if let Some(long) = a.strip_prefix("--") {
+            match long.split_once('=') {
+                Some(("name", v)) => name = Some(v),
+                Some(_) => {}
+                None if KIND_VALUE_FLAGS.contains(&a) => {
+                    if long == "name" {
+                        name = args.get(i).copied();
+                    }
+                    i += 1;
+                }
+                None => {}
+            }
+        } else if a.len() > 1 && a.starts_with('-') {
+            // the first shorthand that takes a value takes the rest, or the next word
+            if let Some(at) = a[1..].find(['n', 'v']) {
+                let rest = &a[2 + at..];
+                let value = if rest.is_empty() {
+                    i += 1;
+                    args.get(i - 1).copied()
+                } else {
+                    Some(rest.strip_prefix('=').unwrap_or(rest))
+                };
+                if a.as_bytes()[1 + at] == b'n' {
+                    name = value;
+                }
+            }
+        } else {
+            verbs.push(a);
+        }
+    }
+    (verbs, name)
+}
+
+/// The kind command of `command` whose verbs begin with `want`, and the cluster it names
+/// (`--name`, else `KIND_CLUSTER_NAME` given to it); anywhere in the text.
+fn kind_command(command: &str, want: &[&str]) -> Option<Option<String>> {
+    let all = syntax::simple_commands(command).ok()?;
+    all.iter().find_map(|s| {
+        let w = words(s);
+        let w = refs(&w);
+        let ["kind", rest @ ..] = w.as_slice() else {
+            return None;
+        };
+        let (verbs, name) = kind_verbs(rest);
+        verbs.starts_with(want).then(|| {
+            name.map(str::to_string).or_else(|| {
+                s.assignments
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == "KIND_CLUSTER_NAME")
+                    .and_then(|(_, v)| v.literal.clone())
+            })
+        })
+    })
+}
+
+/// Whether `command` runs `kind create cluster` anywhere in its text (`cd x && kind create
+/// cluster`, behind `env` or `timeout`).
+pub fn creates_cluster(command: &str) -> bool {
+    kind_command(command, &["create", "cluster"]).is_some()
+}
+
+/// Whether `command` runs `kind delete cluster` anywhere in its text.
+pub fn deletes_cluster(command: &str) -> bool {
+    kind_command(command, &["delete", "cluster"]).is_some()
+}
+
+/// The cluster `command`'s `kind create cluster` names, if it runs one and names one.
+pub fn created_cluster_name(command: &str) -> Option<String> {
+    kind_command(command, &["create", "cluster"]).flatten()
 }
 
 /// Programs that talk to a Kubernetes cluster through a kubeconfig (and any `kubectl-*`
@@ -246,30 +424,66 @@ fn runs_any(command: &str, is: impl Fn(&str) -> bool) -> bool {
     }
 }
 
-/// The containers `docker exec` targets in `command` (`docker exec -it kind-worker ip a` →
-/// `kind-worker`).
+/// The docker CLI's own flags that take a value (before its command).
+const DOCKER_VALUE_FLAGS: &[&str] = &[
+    "-H",
+    "--host",
+    "-c",
+    "--context",
+    "--config",
+    "-l",
+    "--log-level",
+    "--tlscacert",
+    "--tlscert",
+    "--tlskey",
+];
+
+/// `docker exec`'s flags that take a value.
+const DOCKER_EXEC_VALUE_FLAGS: &[&str] = &[
+    "-e",
+    "--env",
+    "-u",
+    "--user",
+    "-w",
+    "--workdir",
+    "--env-file",
+    "--detach-keys",
+];
+
+/// The containers `docker exec` (or `docker container exec`) targets anywhere in `command`
+/// (`docker exec -it kind-worker ip a` → `kind-worker`; behind `env`, `timeout`, in loops and
+/// `$( )` too).
 pub fn docker_exec_targets(command: &str) -> Vec<String> {
-    split_parts(command)
-        .iter()
-        .filter_map(|p| {
-            let w: Vec<&str> = p.iter().map(String::as_str).collect();
-            let rest = match w.as_slice() {
-                ["docker", rest @ ..] | ["sudo", "docker", rest @ ..] => rest,
+    let Ok(all) = syntax::simple_commands(command) else {
+        return Vec::new();
+    };
+    all.iter()
+        .filter_map(|s| {
+            let w = words(s);
+            let w = refs(&w);
+            let ["docker", rest @ ..] = w.as_slice() else {
+                return None;
+            };
+            let mut i = 0;
+            while rest.get(i).is_some_and(|a| a.starts_with('-')) {
+                i += if DOCKER_VALUE_FLAGS.contains(&rest[i]) {
+                    2
+                } else {
+                    1
+                };
+            }
+            let after = match rest.get(i..)? {
+                ["exec", after @ ..] | ["container", "exec", after @ ..] => after,
                 _ => return None,
             };
-            if verb(rest) != Some("exec") {
-                return None;
-            }
-            let start = rest.iter().position(|a| *a == "exec")? + 1;
-            let mut i = start;
-            while i < rest.len() {
-                let a = rest[i];
+            let mut j = 0;
+            while let Some(a) = after.get(j) {
                 if a.starts_with('-') {
-                    let takes_value = matches!(
-                        a,
-                        "-e" | "--env" | "-u" | "--user" | "-w" | "--workdir" | "--env-file"
-                    );
-                    i += if takes_value { 2 } else { 1 };
+                    j += if DOCKER_EXEC_VALUE_FLAGS.contains(a) {
+                        2
+                    } else {
+                        1
+                    };
                     continue;
                 }
                 return Some(a.to_string());
@@ -282,9 +496,14 @@ pub fn docker_exec_targets(command: &str) -> Vec<String> {
 fn part_read_only(words: &[String]) -> bool {
     let w: Vec<&str> = words.iter().map(String::as_str).collect();
     let w = match w.as_slice() {
-        ["sudo", rest @ ..] => rest,
-        other => other,
+        ["sudo", rest @ ..] => rest.to_vec(),
+        // `docker container exec` is `docker exec`
+        ["docker", "container", rest @ ..] => std::iter::once("docker")
+            .chain(rest.iter().copied())
+            .collect(),
+        other => other.to_vec(),
     };
+    let w = w.as_slice();
     match w {
         [] => false,
         ["kubectl", rest @ ..] => match verb(rest) {
@@ -298,6 +517,18 @@ fn part_read_only(words: &[String]) -> bool {
             None => false,
         },
         ["ip", rest @ ..] => ip_read_only(rest),
+        // a command given as words (`kubectl exec POD -- timeout 3 ping x`): what it bounds
+        ["timeout", rest @ ..] => {
+            let at = rest
+                .iter()
+                .position(|a| !a.starts_with('-'))
+                .map_or(rest.len(), |i| i + 1);
+            let inner: Vec<String> = rest[at.min(rest.len())..]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            part_read_only(&inner)
+        }
         ["iptables" | "ip6tables", rest @ ..] => {
             rest.iter().any(|a| {
                 matches!(*a, "-L" | "-S" | "--list" | "--list-rules")
@@ -310,10 +541,21 @@ fn part_read_only(words: &[String]) -> bool {
             })
         }
         ["curl", rest @ ..] => !rest.iter().any(|a| {
-            matches!(
-                *a,
-                "-X" | "--request" | "-d" | "--data" | "-T" | "-o" | "-O"
-            )
+            // `-XPOST`, `-dx=1`, `--data-binary`, `--request=PUT`: as curl reads them
+            ["-X", "-d", "-T", "-o", "-O", "-F"]
+                .iter()
+                .any(|f| a.starts_with(f))
+                || [
+                    "--request",
+                    "--data",
+                    "--upload-file",
+                    "--output",
+                    "--remote-name",
+                    "--form",
+                    "--json",
+                ]
+                .iter()
+                .any(|f| a.starts_with(f))
         }),
         ["bridge", rest @ ..] => rest.len() <= 1 || rest.get(1).is_some_and(|a| *a == "show"),
         ["sysctl", rest @ ..] => !rest.iter().any(|a| *a == "-w" || a.contains('=')),
@@ -421,46 +663,6 @@ fn inner(args: &[&str], word: &str) -> Option<Vec<String>> {
         return Some(rest[i..].iter().map(|s| s.to_string()).collect());
     }
     None
-}
-
-/// Split at `|`, `||`, `&&`, `;` and newlines into word lists (quotes respected, a quoted
-/// word keeps its text).
-fn split_parts(command: &str) -> Vec<Vec<String>> {
-    let mut parts = vec![Vec::new()];
-    let mut word = String::new();
-    let mut quote: Option<char> = None;
-    let mut chars = command.chars().peekable();
-    let flush = |word: &mut String, parts: &mut Vec<Vec<String>>| {
-        if !word.is_empty() {
-            parts.last_mut().unwrap().push(std::mem::take(word));
-        }
-    };
-    while let Some(c) = chars.next() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => word.push(c),
-            (None, '\'' | '"') => quote = Some(c),
-            (None, '\\') => {
-                if let Some(n) = chars.next()
-                    && n != '\n'
-                {
-                    word.push(n);
-                }
-            }
-            (None, '|' | ';' | '\n') | (None, '&') => {
-                flush(&mut word, &mut parts);
-                if chars.peek() == Some(&c) {
-                    chars.next();
-                }
-                parts.push(Vec::new());
-            }
-            (None, c) if c.is_whitespace() => flush(&mut word, &mut parts),
-            (None, c) => word.push(c),
-        }
-    }
-    flush(&mut word, &mut parts);
-    parts.retain(|p| !p.is_empty());
-    parts
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! what they print only as they are interrupted. In: a command's words. Out: whether labrun
 //! must end it, and how the lines it prints as it ends begin.
 
-use super::{inner, split_parts, verb};
+use super::{inner, verb};
 
 /// A command that never ends by itself: `program` (with `verb` as its first word that is not
 /// a flag, when given), unbounded always when `when` is empty, else only with one of those
@@ -106,20 +106,15 @@ pub const UNBOUNDED: &[Unbounded] = &[
     },
 ];
 
-/// The epilogue of `command`'s program when it is unbounded: a line starting and ending so
-/// begins what it prints only as it is interrupted.
-pub fn epilogue(command: &str) -> Option<(&'static str, &'static str)> {
-    let words = innermost(command)?;
-    let w: Vec<&str> = words.iter().map(String::as_str).collect();
-    row(&w).and_then(|u| u.epilogue)
-}
-
-/// What a command's first part runs in the end: through `sudo`, `ip netns exec NS`,
-/// `docker exec C`, `kubectl exec POD --`. `None` when `timeout N` bounds it at any level.
-pub(super) fn innermost(command: &str) -> Option<Vec<String>> {
-    let mut w: Vec<String> = split_parts(command).into_iter().next()?;
+/// What a program's argument list runs in the end (a command given to `docker exec`,
+/// `kubectl exec`, `sudo`, `ip netns exec` as words, not as shell text): `None` when
+/// `timeout N` bounds it.
+pub(super) fn innermost_words(mut w: Vec<String>) -> Option<Vec<String>> {
     loop {
         let words: Vec<&str> = w.iter().map(String::as_str).collect();
+        if row(&words).is_some() {
+            return Some(w);
+        }
         let next = match words.as_slice() {
             ["timeout", ..] => return None,
             ["sudo", rest @ ..] => Some(rest.iter().map(|s| s.to_string()).collect()),
@@ -140,13 +135,8 @@ fn netns_exec(args: &[&str]) -> Option<Vec<String>> {
     Some(args.iter().skip(i + 3).map(|s| s.to_string()).collect())
 }
 
-/// Whether the words of a simple command match a row of [`UNBOUNDED`].
-pub(super) fn unbounded(w: &[&str]) -> bool {
-    row(w).is_some()
-}
-
 /// The row of [`UNBOUNDED`] the words of a simple command match.
-fn row(w: &[&str]) -> Option<&'static Unbounded> {
+pub(super) fn row(w: &[&str]) -> Option<&'static Unbounded> {
     let (program, args) = w.split_first()?;
     let flag = |a: &str, f: &str| {
         a == f

@@ -49,6 +49,14 @@ pub struct Simple {
     pub open_ended: bool,
     /// Where it was found, when not at the top of the step: `bash -c`, `$( … )`, `sudo`, ….
     pub within: Option<&'static str>,
+    /// It runs another command that is listed after it (a wrapper given a command, a shell
+    /// given a script, `eval`, `ip netns exec`): what it does is what that one does.
+    pub wraps: bool,
+    /// The files its output redirections write (`> f`, `>> f`, `&> f`), as written.
+    pub writes: Vec<String>,
+    /// At the top of the step: its pipeline (0-based, in order) and its place in that
+    /// pipeline; a command inside a loop or group at the top gets the loop's place.
+    pub place: Option<(usize, usize)>,
 }
 
 impl Simple {
@@ -67,21 +75,54 @@ impl Simple {
 /// Nested scripts deeper than this are refused rather than followed.
 const MAX_DEPTH: usize = 24;
 
+/// A step's text as bash reads it.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    /// Every simple command, outermost first within each command.
+    pub commands: Vec<Simple>,
+    /// Every file an output redirection writes, on a simple command or a compound one
+    /// (`for …; done > f`), as written.
+    pub writes: Vec<String>,
+    /// The step's last command ends in `&`: bash starts it in the background.
+    pub background: bool,
+}
+
 /// Every simple command `text` would run, outermost first within each command.
 pub fn simple_commands(text: &str) -> Result<Vec<Simple>, String> {
+    parse(text).map(|p| p.commands)
+}
+
+/// `text` as bash reads it: its commands, the files it writes, whether it runs in the
+/// background.
+pub fn parse(text: &str) -> Result<Parsed, String> {
     let mut w = Walker {
         out: Vec::new(),
         depth: 0,
         options: brush_parser::ParserOptions::default(),
+        writes: Vec::new(),
+        top: None,
+        pipelines: 0,
+        background: false,
     };
     w.script(text, &Simple::default(), None)?;
-    Ok(w.out)
+    Ok(Parsed {
+        commands: w.out,
+        writes: w.writes,
+        background: w.background,
+    })
 }
 
 struct Walker {
     out: Vec<Simple>,
     depth: usize,
     options: brush_parser::ParserOptions,
+    /// Output redirection targets met so far.
+    writes: Vec<String>,
+    /// The place of the top-level pipeline stage being walked.
+    top: Option<(usize, usize)>,
+    /// Top-level pipelines met so far.
+    pipelines: usize,
+    background: bool,
 }
 
 /// The environment a nested command inherits: assignments and clearings of its wrappers.
@@ -115,12 +156,16 @@ impl Walker {
         env: &Env,
         within: Option<&'static str>,
     ) -> Result<(), String> {
+        let top = self.depth == 1 && within.is_none() && self.top.is_none();
         for item in &list.0 {
             let and_or = &item.0;
-            self.pipeline(&and_or.first, env, within)?;
+            self.pipeline(&and_or.first, env, within, top)?;
             for next in &and_or.additional {
                 let (ast::AndOr::And(p) | ast::AndOr::Or(p)) = next;
-                self.pipeline(p, env, within)?;
+                self.pipeline(p, env, within, top)?;
+            }
+            if top {
+                self.background = matches!(item.1, ast::SeparatorOperator::Async);
             }
         }
         Ok(())
@@ -131,8 +176,19 @@ impl Walker {
         p: &ast::Pipeline,
         env: &Env,
         within: Option<&'static str>,
+        top: bool,
     ) -> Result<(), String> {
-        p.seq.iter().try_for_each(|c| self.command(c, env, within))
+        for (stage, c) in p.seq.iter().enumerate() {
+            if top {
+                self.top = Some((self.pipelines, stage));
+            }
+            self.command(c, env, within)?;
+        }
+        if top {
+            self.top = None;
+            self.pipelines += 1;
+        }
+        Ok(())
     }
 
     fn command(
@@ -240,11 +296,18 @@ impl Walker {
 
     /// A redirection's words; the text it feeds as standard input, when it is written out.
     fn redirect(&mut self, r: &ast::IoRedirect, env: &Env) -> Result<Option<String>, String> {
+        use ast::IoFileRedirectKind as K;
         use ast::{IoFileRedirectTarget as T, IoRedirect as R};
         match r {
-            R::File(_, _, T::Filename(w) | T::Duplicate(w)) | R::OutputAndError(w, _) => {
+            R::File(_, K::Write | K::Append | K::Clobber | K::ReadAndWrite, T::Filename(w)) => {
+                self.writes.push(w.value.clone());
                 self.word(w, env).map(|_| None)
             }
+            R::OutputAndError(w, _) => {
+                self.writes.push(w.value.clone());
+                self.word(w, env).map(|_| None)
+            }
+            R::File(_, _, T::Filename(w) | T::Duplicate(w)) => self.word(w, env).map(|_| None),
             R::File(_, _, T::ProcessSubstitution(_, s)) => self
                 .list(&s.list, env, Some("a process substitution"))
                 .map(|_| None),
@@ -270,10 +333,13 @@ impl Walker {
         use ast::CommandPrefixOrSuffixItem as I;
         let mut sc = Simple {
             within,
+            place: if within.is_none() { self.top } else { None },
             ..env.clone()
         };
         sc.words.clear();
         sc.open_ended = false;
+        sc.wraps = false;
+        let writes_before = self.writes.len();
         let mut stdin = None;
         let items = s.prefix.iter().flat_map(|p| p.0.iter());
         for item in items {
@@ -302,8 +368,14 @@ impl Walker {
                 }
             }
         }
+        sc.writes = self.writes[writes_before..].to_vec();
+        let at = self.out.len();
         self.out.push(sc.clone());
-        self.inner(&sc, stdin.as_deref())
+        self.inner(&sc, stdin.as_deref())?;
+        if self.out.len() > at + 1 {
+            self.out[at].wraps = true;
+        }
+        Ok(())
     }
 
     fn assignment(

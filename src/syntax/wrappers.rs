@@ -194,8 +194,7 @@ impl Walker {
                 {
                     env.words = args[i + 3..].to_vec();
                     env.within = Some("`ip netns exec`");
-                    self.out.push(env.clone());
-                    return self.inner(&env, stdin);
+                    return self.nested(env, stdin);
                 }
                 return Ok(());
             }
@@ -274,8 +273,18 @@ impl Walker {
         env.words = rest.to_vec();
         env.open_ended = program == "xargs";
         env.within = Some(wrapper.program);
+        self.nested(env, stdin)
+    }
+
+    /// List the command a wrapper runs, then what it runs in turn.
+    fn nested(&mut self, env: Simple, stdin: Option<&str>) -> Result<(), String> {
+        let at = self.out.len();
         self.out.push(env.clone());
-        self.inner(&env, stdin)
+        self.inner(&env, stdin)?;
+        if self.out.len() > at + 1 {
+            self.out[at].wraps = true;
+        }
+        Ok(())
     }
 }
 

@@ -114,24 +114,14 @@ fn rename_in(command: &str, pattern: &regex::Regex, run: &str) -> String {
         .into_owned()
 }
 
-/// The cluster a lab creates: `--name` of its `kind create cluster` step, else `kind`.
+/// The cluster a lab creates: the name its `kind create cluster` step gives (`--name`, `-n`,
+/// `KIND_CLUSTER_NAME=`), else `kind`.
 pub fn cluster_name(steps: &[Step]) -> String {
-    for s in steps {
-        let words: Vec<&str> = s.command.split_whitespace().collect();
-        if words.starts_with(&["kind", "create", "cluster"]) {
-            for (i, w) in words.iter().enumerate() {
-                if let Some(n) = w.strip_prefix("--name=") {
-                    return n.to_string();
-                }
-                if *w == "--name"
-                    && let Some(n) = words.get(i + 1)
-                {
-                    return n.to_string();
-                }
-            }
-        }
-    }
-    "kind".into()
+    steps
+        .iter()
+        .find(|s| policy::creates_cluster(&s.command))
+        .and_then(|s| policy::created_cluster_name(&s.command))
+        .unwrap_or_else(|| "kind".into())
 }
 
 /// labrun's own kubeconfig for a document's runs: `<out>/kube/config` (its directory is the
@@ -486,17 +476,11 @@ fn lock_of(kubeconfig: &Path) -> PathBuf {
 }
 
 fn is_create(command: &str) -> bool {
-    command
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .starts_with(&["kind", "create", "cluster"])
+    policy::creates_cluster(command)
 }
 
 fn is_delete(command: &str) -> bool {
-    command
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .starts_with(&["kind", "delete", "cluster"])
+    policy::deletes_cluster(command)
 }
 
 impl Backend for Kind {
