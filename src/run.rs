@@ -181,14 +181,19 @@ fn squash(command: &str) -> String {
     command.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The retry budget of a step: `None` when it must run once only.
-fn retry_budget(step: &Step, command: &str, opts: &Options) -> Option<Duration> {
+/// The retry budget of a step: `None` when it must run once only. Without a directive, only
+/// a read-only step is tried again, and only where the backend [`retries`](Backend::retries).
+fn retry_budget(step: &Step, command: &str, opts: &Options, retries: bool) -> Option<Duration> {
     match step.directives.retry {
         Some(Some(budget)) => Some(budget),
         Some(None) => None,
-        None => policy::read_only(command).then_some(opts.retry),
+        None => (retries && policy::read_only(command)).then_some(opts.retry),
     }
 }
+
+/// Tries after which, with nothing around the step changing, a drift is known (before the
+/// budget ends): its output is what it will stay.
+const STEADY: u32 = 3;
 
 async fn run_plain<B: Backend>(
     step: &Step,
@@ -203,10 +208,9 @@ async fn run_plain<B: Backend>(
         .timeout
         .or_else(|| backend.timeout(command))
         .unwrap_or(opts.timeout);
-    let budget = retry_budget(step, command, opts);
-    let steady = backend
-        .steady_after()
-        .filter(|_| step.directives.retry.is_none());
+    let budget = retry_budget(step, command, opts, backend.retries());
+    let directed = step.directives.retry.is_some();
+    let steady = backend.steady_after();
     let started = Instant::now();
     let mut tries = 0;
     let mut last: Option<u64> = None;
@@ -237,7 +241,8 @@ async fn run_plain<B: Backend>(
         if trial.status != Status::Fail
             || timed_out
             || started.elapsed() + opts.interval > budget
-            || steady.is_some_and(|n| same >= n)
+            || (!directed && steady.is_some_and(|n| same >= n))
+            || (!directed && tries >= STEADY && !backend.changing().await)
         {
             return Ok(record);
         }

@@ -94,6 +94,32 @@ fn a_read_only_step_is_retried_until_a_background_writer_makes_it_match() {
 }
 
 #[test]
+fn a_drift_with_nothing_running_is_known_after_three_tries() {
+    // nothing the run started is still running: neither a steady output nor one that changes
+    // at every try (`date +%N`) will match by waiting
+    let dir = project(
+        "# Drift\n\n```console\n$ echo goodbye\nhello\n$ date +%N\n123\n```\n",
+        "",
+    );
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let records = last_run(dir.path());
+    assert_eq!(records[0].tries, Some(3), "{}", text(&out));
+    assert_eq!(records[1].tries, Some(3), "{}", text(&out));
+}
+
+#[test]
+fn a_process_left_running_that_changes_nothing_ends_the_retries_after_five_same_outputs() {
+    let dir = project(
+        "# Server\n\n```console\n$ sleep 300 &\n$ echo goodbye\nhello\n```\n",
+        "",
+    );
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(last_run(dir.path())[1].tries, Some(5), "{}", text(&out));
+}
+
+#[test]
 fn a_step_that_changes_state_is_never_rerun() {
     let dir = project(
         "# Once\n\n```console\n$ echo run >> tally.txt; wc -l < tally.txt\n5\n$ cat tally.txt\nrun\n```\n",

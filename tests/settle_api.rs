@@ -336,3 +336,20 @@ async fn a_deployment_past_its_progress_deadline_fails_at_once() {
     // not after waiting out the bound
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+/// What a retry asks between tries: is the cluster still changing? One list of each kind,
+/// judged as settle judges it; an API that does not answer is not quiet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_asks_whether_the_cluster_is_quiet_now() {
+    let (url, _) = serve("rolled-out").await;
+    assert!(settle::quiet_now(&client(&url)).await);
+    for state in ["pending", "rolling-out", "endpoints-lagging", "terminating"] {
+        let (url, _) = serve(state).await;
+        assert!(!settle::quiet_now(&client(&url)).await, "{state}");
+    }
+    // nothing listens there
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", gone.local_addr().unwrap());
+    drop(gone);
+    assert!(!settle::quiet_now(&client(&url)).await);
+}

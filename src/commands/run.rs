@@ -296,13 +296,23 @@ impl Progress {
                 record,
                 status,
             } => {
-                tracing::info!(
-                    "{} {} in {} ms (exit {})",
-                    step.id,
+                // each verdict as it ends, on a terminal or not (a CI log shows the run going)
+                let tries = record
+                    .tries
+                    .filter(|t| *t > 1)
+                    .map(|t| format!(", {t} tries"))
+                    .unwrap_or_default();
+                let line = format!(
+                    "{:<8} {} (line {}) {} ms{tries}",
                     status.label(),
-                    record.duration_ms,
-                    record.exit_code
+                    step.id,
+                    step.line,
+                    record.duration_ms
                 );
+                match &self.bar {
+                    Some(bar) => bar.println(line),
+                    None => eprintln!("{line}"),
+                }
             }
         }
     }

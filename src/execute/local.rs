@@ -330,9 +330,13 @@ impl Backend for Local {
         Ok(())
     }
 
-    /// On this machine nothing settles behind a step: an output that stayed the same for five
-    /// tries (about five seconds) is not going to match; a drift is known then, not after the
-    /// whole budget (60 s).
+    /// On this machine only what the run left running can change what a step prints.
+    async fn changing(&mut self) -> bool {
+        self.shell.background().await > 0
+    }
+
+    /// A process left running that changes nothing for five tries (about five seconds) is not
+    /// going to: the drift is known then, not after the whole budget (60 s).
     fn steady_after(&self) -> Option<u32> {
         Some(5)
     }

@@ -66,9 +66,22 @@ pub trait Backend {
         None
     }
 
-    /// How many tries in a row with the same output end a read-only step's retries before its
-    /// budget (nothing around it can change what it prints); `None`: only the budget does.
-    /// A `retry=` directive always gets its whole budget.
+    /// Whether a read-only step whose output does not match is tried again without a `retry`
+    /// directive (while [`changing`](Backend::changing) says something around it may still
+    /// change what it prints). A `retry=` directive always gets its whole budget.
+    fn retries(&self) -> bool {
+        true
+    }
+
+    /// Whether something around the steps is still changing now: while it is, a step that
+    /// does not match is tried again; once it is not, the drift is known.
+    async fn changing(&mut self) -> bool {
+        false
+    }
+
+    /// How many tries in a row with the same output end a step's retries even while
+    /// something around it is changing (a server left running in the background changes
+    /// nothing a `cat` prints); `None`: only [`changing`](Backend::changing) and the budget do.
     fn steady_after(&self) -> Option<u32> {
         None
     }

@@ -578,6 +578,21 @@ impl Backend for Kind {
         is_create(command).then_some(self.opts.create)
     }
 
+    /// The cluster is changing unless every object is settled now (one list of each kind), or
+    /// what the run left running on this machine is.
+    async fn changing(&mut self) -> bool {
+        if self.local.changing().await {
+            return true;
+        }
+        if self.deleted {
+            return false;
+        }
+        match self.client().await {
+            Ok(client) => !settle::quiet_now(&client).await,
+            Err(_) => false,
+        }
+    }
+
     async fn finish(&mut self) -> Result<()> {
         self.local.reap().await;
         self.cleanup()

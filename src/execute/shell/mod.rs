@@ -272,6 +272,28 @@ impl Shell {
         })
     }
 
+    /// How many processes of the session run besides its bash and the sandbox's first
+    /// process: background jobs, watch terminals, daemons a step left. While there are,
+    /// something may still change what a later step prints.
+    pub async fn background(&self) -> usize {
+        let s = self.session.lock().await;
+        let helper = s.helper.id().unwrap_or(0);
+        let tree = s.tree();
+        let pid_ns = s.isolation.as_ref().is_some_and(|i| i.pid);
+        let first = if pid_ns {
+            tree.iter().find(|p| p.ppid == helper).map(|p| p.pid)
+        } else {
+            None
+        };
+        let bash_parent = first.unwrap_or(helper);
+        let comm =
+            |pid: u32| std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        tree.iter()
+            .filter(|p| Some(p.pid) != first)
+            .filter(|p| !(p.ppid == bash_parent && comm(p.pid).trim() == "bash"))
+            .count()
+    }
+
     /// The isolation the session got.
     pub async fn isolation(&self) -> Isolation {
         self.session

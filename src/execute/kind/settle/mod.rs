@@ -359,6 +359,38 @@ where
         .collect()
 }
 
+/// Whether the whole cluster is quiet now, from one list of each kind of object (no watch):
+/// a read-only step whose output stays the same while this is true is not going to change.
+/// An API that does not answer counts as not quiet.
+pub async fn quiet_now(client: &Client) -> bool {
+    async fn list<K>(client: &Client) -> Option<Vec<K>>
+    where
+        K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+        K::DynamicType: Default,
+    {
+        Api::<K>::all(client.clone())
+            .list(&Default::default())
+            .await
+            .ok()
+            .map(|l| l.items)
+    }
+    let c = async {
+        Some(Cluster {
+            nodes: list(client).await?,
+            deployments: list(client).await?,
+            statefulsets: list(client).await?,
+            daemonsets: list(client).await?,
+            pods: list(client).await?,
+            services: list(client).await?,
+            slices: list(client).await?,
+        })
+    };
+    match tokio::time::timeout(Duration::from_secs(5), c).await {
+        Ok(Some(c)) => unsettled(&c, &BTreeSet::new()).is_empty(),
+        _ => false,
+    }
+}
+
 /// Wait until `namespaces` (and the nodes) are quiet, at most `bound`. The error lists what is
 /// not ready and the latest events of those objects.
 pub async fn wait(
