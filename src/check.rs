@@ -123,6 +123,10 @@ pub struct Options {
     /// its own): nothing will write it (in CI), and for an output of hundreds of megabytes it
     /// is as large again.
     pub skip_pending: bool,
+    /// A step whose printed output disagrees with the accepted snapshot is only listed, not
+    /// failed (`--allow-doc-drift`): by default the document is what readers see, so a
+    /// document that prints something the step does not is a failed step.
+    pub allow_doc_drift: bool,
 }
 
 /// Verdicts one step at a time, carrying the bindings learned so far: what `check` uses for a
@@ -247,7 +251,7 @@ pub fn check(
     let mut checker = Checker::new(norm, snapshot, opts);
     for step in steps {
         let record = by_id.get(step.id.as_str()).copied();
-        let v = checker.verdict(step, record);
+        let mut v = checker.verdict(step, record);
         let entry = snapshot.and_then(|s| s.get(&step.id));
         if let (Some(entry), true) = (entry, step.has_expected()) {
             let doc = norm.lines(step.expected.text(), &step.command);
@@ -260,14 +264,23 @@ pub fn check(
                 compare::compare(norm, &snap, &doc, step.directives.unordered)
             };
             if !c.pass {
-                report.doc_drift.push((
-                    step.id.clone(),
-                    format!(
-                        "line {}: the printed output disagrees with the accepted snapshot ({})",
-                        step.expected_line.unwrap_or(step.line),
-                        c.reason.unwrap_or_default()
-                    ),
-                ));
+                let why = format!(
+                    "line {}: the printed output disagrees with the accepted snapshot ({})",
+                    step.expected_line.unwrap_or(step.line),
+                    c.reason.unwrap_or_default()
+                );
+                if !opts.allow_doc_drift && v.status == Status::Pass {
+                    v.status = Status::Fail;
+                    v.reason = Some(format!(
+                        "document drift: {why}; `labrun promote --from-snapshot` writes the \
+                         accepted output into the document"
+                    ));
+                    v.diff = Some(compare::unified_diff(
+                        step.expected.text(),
+                        &entry.lines.join("\n"),
+                    ));
+                }
+                report.doc_drift.push((step.id.clone(), why));
             }
         }
         report.verdicts.push(v);

@@ -123,6 +123,10 @@ enum Command {
         /// Not-run steps and stale prose fail too.
         #[arg(long)]
         strict: bool,
+        /// A step whose printed output disagrees with the accepted snapshot passes, with a
+        /// warning (by default it fails: the document is what readers see).
+        #[arg(long)]
+        allow_doc_drift: bool,
     },
     /// Accept outputs into the document's snapshot.
     Accept {
@@ -296,6 +300,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             replay,
             format,
             strict,
+            allow_doc_drift,
         } => {
             // the run file is read while the document opens; the document's errors come first
             let (lab, records) = std::thread::scope(|scope| {
@@ -310,7 +315,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             labrun::list::warnings(&lab.doc, &lab.steps, &mut std::io::stderr().lock()).ok();
             lab.release_text();
             let records = records?;
-            let code = check_and_report(&lab, &path, &replay, &records, format, strict, None);
+            let code = check_and_report(
+                &lab,
+                &path,
+                &replay,
+                &records,
+                format,
+                (strict, allow_doc_drift),
+                None,
+            );
             // the process ends here: freeing a large document's and run's lines one by one
             // would only cost time
             std::mem::forget((lab, records));
@@ -470,7 +483,7 @@ fn check_and_report(
     run_file: &std::path::Path,
     records: &[labrun::record::StepRecord],
     format: ReportFormat,
-    strict: bool,
+    (strict, allow_doc_drift): (bool, bool),
     doc_report: Option<(&std::path::Path, usize)>,
 ) -> anyhow::Result<ExitCode> {
     let mut report = labrun::check::check(
@@ -482,6 +495,7 @@ fn check_and_report(
         labrun::check::Options {
             strict,
             skip_pending: !labrun::snapshot::may_write_pending(),
+            allow_doc_drift,
         },
     )?;
     emit(&report, format, path)?;

@@ -141,25 +141,81 @@ fn accept_from_doc_then_review_a_pending_change() {
     let out = s.labrun(&["review", "lab.adoc"], false, "a\n");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!s.path("snaps/lab.snap.new").exists());
+    // The document still prints Running where the accepted output does not: what readers see
+    // is wrong, so the step fails as document drift, with the accepted output beside it.
     let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], true, "");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "accepted: {}",
-        text(&out.stdout)
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("FAIL       explore-statefulsets/2"),
+        "{stdout}"
     );
-    // The document still prints Running: its prose is now stale against the snapshot.
+    assert!(stdout.contains("document drift: line"), "{stdout}");
+    assert!(stdout.contains("promote --from-snapshot"), "{stdout}");
+    assert!(stdout.contains("1 failed"), "{stdout}");
+    // the old behaviour, asked for: a warning only
+    let out = s.labrun(
+        &[
+            "check",
+            "lab.adoc",
+            "--replay",
+            "run.jsonl",
+            "--allow-doc-drift",
+        ],
+        true,
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("warning: explore-statefulsets/2"),
         "{stdout}"
     );
     let out = s.labrun(
-        &["check", "lab.adoc", "--replay", "run.jsonl", "--strict"],
+        &[
+            "check",
+            "lab.adoc",
+            "--replay",
+            "run.jsonl",
+            "--allow-doc-drift",
+            "--strict",
+        ],
         true,
         "",
     );
     assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn a_document_edited_after_accept_fails_its_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("doc.md");
+    std::fs::write(&doc, "# Hi\n\n```console\n$ echo hello\nhello\n```\n").unwrap();
+    let run = |args: &[&str]| common::labrun_with_stdin(dir.path(), args, true, "");
+    assert_eq!(run(&["run", "doc.md"]).status.code(), Some(0));
+    let last = "target/labrun/doc/last.jsonl";
+    let out = run(&["accept", "doc.md", "--replay", last]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // the author edits what the book shows; the command still prints hello
+    std::fs::write(&doc, "# Hi\n\n```console\n$ echo hello\ngoodbye\n```\n").unwrap();
+    let out = run(&["run", "doc.md"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("document drift"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = run(&["check", "doc.md", "--replay", last]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("+hello"),
+        "the accepted output beside it: {}",
+        text(&out.stdout)
+    );
+    assert_eq!(
+        run(&["run", "doc.md", "--allow-doc-drift"]).status.code(),
+        Some(0)
+    );
 }
 
 #[test]

@@ -283,8 +283,18 @@ fn the_pod_on_host_chapter_promotes_from_a_real_netns_run_to_the_authors_text() 
     let dir = scratch_project();
     let original = stale_chapter(dir.path());
     let run = labrun(dir.path(), &["run", POD, "--netns"]);
-    // the snapshot agrees with the run; the stale prose is reported
-    assert_eq!(run.status.code(), Some(0), "{}", text(&run));
+    // the snapshot agrees with the run; the stale prose is a failed step: document drift
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert!(
+        text(&run).contains("document drift: line"),
+        "{}",
+        text(&run)
+    );
+    assert!(
+        text(&run).contains("promote --from-snapshot"),
+        "{}",
+        text(&run)
+    );
     let last = "target/labrun/book/src/pod-on-host/last.jsonl";
     let out = labrun(dir.path(), &["promote", POD, "--replay", last]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

@@ -68,6 +68,10 @@ pub(crate) struct RunArgs {
     /// Not-run steps and stale prose fail too.
     #[arg(long)]
     pub(crate) strict: bool,
+    /// A step whose printed output disagrees with the accepted snapshot passes, with a
+    /// warning (by default it fails: the document is what readers see).
+    #[arg(long)]
+    pub(crate) allow_doc_drift: bool,
     /// When another labrun is running a document, wait for it instead of refusing.
     #[arg(long)]
     pub(crate) wait: bool,
@@ -230,7 +234,15 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
     }
     eprintln!("labrun: run recorded in {}", file.display());
     let doc_report = args.report_file.as_deref().map(|f| (f, args.index));
-    let code = check_and_report(&lab, path, &file, &records, format, strict, doc_report)?;
+    let code = check_and_report(
+        &lab,
+        path,
+        &file,
+        &records,
+        format,
+        (strict, args.allow_doc_drift),
+        doc_report,
+    )?;
     if code == ExitCode::Success {
         labrun::suite::record_pass(
             workspace.dir(),

@@ -226,6 +226,7 @@ async fn one(
     for (on, flag) in [
         (args.netns, "--netns"),
         (args.strict, "--strict"),
+        (args.allow_doc_drift, "--allow-doc-drift"),
         (args.wait, "--wait"),
         (args.kind.reuse, "--reuse"),
         (args.kind.keep_cluster, "--keep-cluster"),
