@@ -120,6 +120,16 @@ fn a_process_left_running_that_changes_nothing_ends_the_retries_after_five_same_
 }
 
 #[test]
+fn date_and_ls_times_printed_on_another_day_pass() {
+    let dir = project(
+        "# Times\n\n```console\n$ date\nMon Jan  5 10:00:00 UTC 2026\n$ date -R\nMon, 05 Jan 2026 10:00:00 +0000\n$ touch a && ls -go a\n-rw-r--r-- 1 0 Jan  5 10:00 a\n```\n",
+        "",
+    );
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+}
+
+#[test]
 fn a_step_that_changes_state_is_never_rerun() {
     let dir = project(
         "# Once\n\n```console\n$ echo run >> tally.txt; wc -l < tally.txt\n5\n$ cat tally.txt\nrun\n```\n",

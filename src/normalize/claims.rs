@@ -362,6 +362,7 @@ pub(super) fn claims<'s>(
     masks: &[Compiled],
     active: &[usize],
     starts: Option<&Starts>,
+    group: usize,
     scratch: &'s mut Scratch,
 ) -> &'s [Claim] {
     scratch.claims.clear();
@@ -376,76 +377,128 @@ pub(super) fn claims<'s>(
     let Scratch {
         caches, at, claims, ..
     } = scratch;
-    for &i in active {
-        let m = &masks[i];
-        let starts = &at[i];
-        if from_starts && starts.is_empty() {
-            continue;
+    // The first `group` masks (the user's) are taken together: where their matches overlap,
+    // the one that starts first wins, then the longer, then the one declared first.
+    let grouped: Vec<usize> = active.iter().copied().filter(|&i| i < group).collect();
+    let together = grouped.len() > 1;
+    if together {
+        let mut found: Vec<Claim> = Vec::new();
+        for &i in &grouped {
+            let mut own = Vec::new();
+            mask_claims(
+                &masks[i],
+                &at[i],
+                from_starts,
+                ascii,
+                line,
+                &mut own,
+                &mut caches[i],
+            );
+            found.append(&mut own);
         }
-        let built = m.built();
-        let mut claim = Claimer {
-            mask: m,
-            m: built,
-            line,
-            claims,
-            cache: &mut caches[i],
-        };
-        // from the starts, where an anchored search can end them; else a search of the line
-        let anchored = from_starts && (built.ends.is_some() || m.meta().is_some());
-        if anchored {
-            let mut next = starts.len();
-            let mut from = 0;
-            loop {
-                // the leftmost start not before `from` (the list is last first)
-                while next > 0 && (starts[next - 1] as usize) < from {
-                    next -= 1;
-                }
-                if next == 0 {
-                    break;
-                }
-                let s = starts[next - 1] as usize;
-                let Some(e) = claim.end_from(s) else {
-                    // cannot be: the automaton saw a match start here; go on past it
-                    next -= 1;
-                    continue;
-                };
-                claim.found(s, e);
-                from = e + usize::from(e == s);
-                if from > line.len() {
-                    break;
-                }
-            }
-        } else if let Some(re) = ascii.then(|| m.meta()).flatten() {
-            let mut from = 0;
-            loop {
-                let input = Input::new(bytes).range(from..);
-                let Some(whole) = re.search_with(claim.cache(re), &input) else {
-                    break;
-                };
-                claim.found(whole.start(), whole.end());
-                from = whole.end() + usize::from(whole.is_empty());
-                if from > line.len() {
-                    break;
-                }
-            }
-        } else {
-            let re = m.unicode();
-            let mut locs = re.capture_locations();
-            let mut from = 0;
-            while let Some(whole) = re.captures_read_at(&mut locs, line, from) {
-                claim.claim_all(&locs);
-                from = if whole.is_empty() {
-                    whole.end() + line[whole.end()..].chars().next().map_or(1, char::len_utf8)
-                } else {
-                    whole.end()
-                };
-                if from > line.len() {
-                    break;
-                }
+        found.sort_by_key(|c| (c.0, std::cmp::Reverse(c.1)));
+        for c in found {
+            let at = claims.partition_point(|x| x.0 < c.0);
+            let overlaps_prev = at > 0 && claims[at - 1].1 > c.0;
+            let overlaps_next = at < claims.len() && claims[at].0 < c.1;
+            if !overlaps_prev && !overlaps_next {
+                claims.insert(at, c);
             }
         }
     }
+    for &i in active {
+        if together && i < group {
+            continue;
+        }
+        mask_claims(
+            &masks[i],
+            &at[i],
+            from_starts,
+            ascii,
+            line,
+            claims,
+            &mut caches[i],
+        );
+    }
     &scratch.claims
+}
+
+/// One mask's claims on `line`, added to `claims` where no claim there holds their text.
+fn mask_claims(
+    m: &Compiled,
+    starts: &[u32],
+    from_starts: bool,
+    ascii: bool,
+    line: &str,
+    claims: &mut Vec<Claim>,
+    cache: &mut Option<meta::Cache>,
+) {
+    let bytes = line.as_bytes();
+    if from_starts && starts.is_empty() {
+        return;
+    }
+    let built = m.built();
+    let mut claim = Claimer {
+        mask: m,
+        m: built,
+        line,
+        claims,
+        cache,
+    };
+    // from the starts, where an anchored search can end them; else a search of the line
+    let anchored = from_starts && (built.ends.is_some() || m.meta().is_some());
+    if anchored {
+        let mut next = starts.len();
+        let mut from = 0;
+        loop {
+            // the leftmost start not before `from` (the list is last first)
+            while next > 0 && (starts[next - 1] as usize) < from {
+                next -= 1;
+            }
+            if next == 0 {
+                break;
+            }
+            let s = starts[next - 1] as usize;
+            let Some(e) = claim.end_from(s) else {
+                // cannot be: the automaton saw a match start here; go on past it
+                next -= 1;
+                continue;
+            };
+            claim.found(s, e);
+            from = e + usize::from(e == s);
+            if from > line.len() {
+                break;
+            }
+        }
+    } else if let Some(re) = ascii.then(|| m.meta()).flatten() {
+        let mut from = 0;
+        loop {
+            let input = Input::new(bytes).range(from..);
+            let Some(whole) = re.search_with(claim.cache(re), &input) else {
+                break;
+            };
+            claim.found(whole.start(), whole.end());
+            from = whole.end() + usize::from(whole.is_empty());
+            if from > line.len() {
+                break;
+            }
+        }
+    } else {
+        let re = m.unicode();
+        let mut locs = re.capture_locations();
+        let mut from = 0;
+        while let Some(whole) = re.captures_read_at(&mut locs, line, from) {
+            claim.claim_all(&locs);
+            from = if whole.is_empty() {
+                whole.end() + line[whole.end()..].chars().next().map_or(1, char::len_utf8)
+            } else {
+                whole.end()
+            };
+            if from > line.len() {
+                break;
+            }
+        }
+    }
 }
 
 /// One mask's claims on one line.
@@ -640,8 +693,8 @@ mod tests {
         let mut slow = Scratch::new(masks, None);
         let mut claimed = 0;
         for line in super::super::split::tests::lines() {
-            let a = claims(&line, masks, &active, Some(starts), &mut fast).to_vec();
-            let b = claims(&line, masks, &active, None, &mut slow);
+            let a = claims(&line, masks, &active, Some(starts), 0, &mut fast).to_vec();
+            let b = claims(&line, masks, &active, None, 0, &mut slow);
             assert_eq!(a, b, "{line:?}");
             claimed += a.len();
         }

@@ -75,6 +75,38 @@ pub static MASKS: &[MaskSpec] = &[
         ),
     },
     MaskSpec {
+        name: "date-default",
+        pattern: r"(?P<TIME>\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d{2}:\d{2}:\d{2} (?:[A-Z]{2,5} |[+-]\d{4} )?\d{4})",
+        when: None,
+        keep: &[],
+        valid: None,
+        example: ("date", "Sat Dec  5 22:20:08 UTC 2026", "<TIME>"),
+    },
+    MaskSpec {
+        name: "http-date",
+        pattern: r"(?P<TIME>\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} (?:GMT|UTC|[+-]\d{4}))",
+        when: None,
+        keep: &[],
+        valid: None,
+        example: (
+            "curl -sI localhost:8080",
+            "Date: Sat, 05 Dec 2026 22:20:08 GMT",
+            "Date: <TIME>",
+        ),
+    },
+    MaskSpec {
+        name: "ls-long-time",
+        pattern: r"(?P<TIME>\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d (?:\d{2}:\d{2}| \d{4}))",
+        when: Some(r"\bls\b"),
+        keep: &[],
+        valid: None,
+        example: (
+            "ls -l",
+            "-rw-r--r-- 1 root root 6 Dec  5 22:20 status.txt",
+            "-rw-r--r-- 1 root root 6 <TIME> status.txt",
+        ),
+    },
+    MaskSpec {
         name: "docker-relative-time",
         pattern: r"(?P<AGE>\b(?:About (?:a|an) (?:minute|hour)|Less than a second|\d+ (?:seconds?|minutes?|hours?|days?|weeks?|months?|years?))(?: ago)?)",
         when: None,

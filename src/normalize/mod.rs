@@ -70,6 +70,8 @@ pub struct Normalizer {
     starts: Option<Starts>,
     /// Scratch left by earlier calls, its automata's caches warm, for the next to take.
     scratch: Mutex<Vec<Scratch>>,
+    /// How many of `masks`, first, are the user's (in the order declared).
+    user: usize,
 }
 
 static ANSI: LazyLock<Regex> =
@@ -87,9 +89,11 @@ impl Normalizer {
     /// Built-in masks plus `user` masks. An error names the user mask that does not compile.
     pub fn new(user: &[UserMask]) -> Result<Self, String> {
         let mut masks = BUILT_IN.as_ref().map_err(Clone::clone)?.clone();
+        // the user's masks come first, in the order declared: before every built-in one, and
+        // among themselves the earliest match wins, then the longest (see `claims`)
         let mut kinds: HashMap<&'static str, Kind> =
             CLASSES.iter().map(|(c, k)| (*c, *k)).collect();
-        for m in user {
+        for (declared, m) in user.iter().enumerate() {
             let kind = match m.kind.as_deref() {
                 None | Some("identity") => Kind::Identity,
                 Some("placement") => Kind::Placement,
@@ -106,7 +110,7 @@ impl Normalizer {
             for class in c.classes() {
                 kinds.entry(class.as_str()).or_insert(kind);
             }
-            masks.insert(0, c); // the user's masks take priority
+            masks.insert(declared, c);
         }
         let class_kinds = kinds.iter().map(|(c, k)| (Class::new(c), *k)).collect();
         let starts = if user.is_empty() {
@@ -120,6 +124,7 @@ impl Normalizer {
             class_kinds,
             starts,
             scratch: Mutex::new(Vec::new()),
+            user: user.len(),
         })
     }
 
@@ -198,6 +203,7 @@ impl Normalizer {
             &self.masks,
             &active,
             self.starts.as_ref(),
+            self.user,
             &mut scratch,
         )
         .iter()
@@ -220,6 +226,7 @@ impl Normalizer {
             &self.masks,
             active,
             self.starts.as_ref(),
+            self.user,
             &mut worker.scratch,
         );
         let shape = &mut worker.shape;
@@ -566,6 +573,46 @@ mod tests {
             n.render(&lines, &mut Labels::default()),
             "inet <IP1>/32 brd <IP1> <none> <AGE>"
         );
+    }
+
+    #[test]
+    fn among_the_users_masks_the_earliest_match_wins_then_the_longest() {
+        let mask = |name: &str, pattern: &str, class: &str| UserMask {
+            name: name.into(),
+            pattern: pattern.into(),
+            class: Some(class.into()),
+            kind: Some("volatile".into()),
+        };
+        let stamp = mask(
+            "stamp",
+            r"[A-Z][a-z]{2} [A-Z][a-z]{2} +\d+ [\d:]+ UTC \d{4}",
+            "STAMP",
+        );
+        let mtime = mask("mtime", r"[A-Z][a-z]{2} +\d+ \d{2}:\d{2}", "MTIME");
+        let line = "built Sat Dec  5 22:20:52 UTC 2026";
+        // declared in either order, the match that starts first wins
+        for user in [
+            [stamp.clone(), mtime.clone()],
+            [mtime.clone(), stamp.clone()],
+        ] {
+            let n = Normalizer::new(&user).unwrap();
+            assert_eq!(n.normalize(line, ""), "built <STAMP>");
+        }
+        // the same start: the longer wins, whatever the order
+        let short = mask("short", r"Sat Dec", "SHORT");
+        for user in [
+            [short.clone(), stamp.clone()],
+            [stamp.clone(), short.clone()],
+        ] {
+            let n = Normalizer::new(&user).unwrap();
+            assert_eq!(n.normalize(line, ""), "built <STAMP>");
+        }
+        // the same start and length: the one declared first
+        let other = mask("other", r"Sat Dec", "OTHER");
+        let n = Normalizer::new(&[short.clone(), other.clone()]).unwrap();
+        assert_eq!(n.normalize("Sat Dec", ""), "<SHORT>");
+        let n = Normalizer::new(&[other, short]).unwrap();
+        assert_eq!(n.normalize("Sat Dec", ""), "<OTHER>");
     }
 
     #[test]
