@@ -14,6 +14,7 @@ use similar::{Algorithm, DiffOp, TextDiff};
 use crate::bind::Bindings;
 use crate::normalize::{Class, Kind, Labels, Line, Normalizer, Value};
 
+mod lists;
 mod matcher;
 use matcher::Matcher;
 #[cfg(test)]
@@ -71,6 +72,20 @@ pub fn compare_held(
         ));
     }
     let groups = groups(expected, unordered);
+    // a line's value lists compared as the sets they are (see `lists`)
+    let mut adjusted: Option<Vec<Line>> = None;
+    let mut free: Vec<(usize, usize)> = Vec::new();
+    for &(a, b) in &groups {
+        if b - a != 1 {
+            continue;
+        }
+        let (moved, f) = lists::reorder(norm, &expected[a], &live[a], held);
+        free.extend(f.into_iter().map(|slot| (a, slot)));
+        if let Some(line) = moved {
+            adjusted.get_or_insert_with(|| live.to_vec())[a] = line;
+        }
+    }
+    let live: &[Line] = adjusted.as_deref().unwrap_or(live);
     for &(a, b) in &groups {
         let mut want: HashMap<&str, isize> = HashMap::default();
         for l in &expected[a..b] {
@@ -104,7 +119,7 @@ pub fn compare_held(
     // both are megabytes, and holding the two at once would set the check's peak
     drop(m);
     let pairs = pairs_of(norm, expected, live, &order);
-    let determined = determined(norm, expected, live, &order, &groups, held);
+    let determined = determined(norm, expected, live, &order, &groups, held, &free);
     Comparison {
         pass: true,
         reason: None,
@@ -123,16 +138,21 @@ fn determined(
     order: &[usize],
     groups: &[(usize, usize)],
     held: &Bindings,
+    free: &[(usize, usize)],
 ) -> Vec<(Pair, Option<String>)> {
     let mut out = Vec::new();
     for &(a, b) in groups {
         for e in a..b {
             let l = order[e];
+            // a list member no earlier step placed was paired by choice, not determined
             let identity = || {
                 expected[e]
                     .slots
                     .iter()
                     .zip(&live[l].slots)
+                    .enumerate()
+                    .filter(move |(k, _)| !free.contains(&(e, *k)))
+                    .map(|(_, p)| p)
                     .filter(|(es, _)| norm.class_kind(es.class) == Kind::Identity)
             };
             // the value an earlier step determined that fixes this row, and that step's chain

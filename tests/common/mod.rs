@@ -144,6 +144,25 @@ pub const FRESH: &[(&str, &str)] = &[
 /// The lab's outputs as a fresh cluster would print them: every volatile value changed
 /// consistently, ages changed, tables realigned, rows of generated names reordered, and the
 /// commands written with the new values.
+/// Address lists as the Endpoints controller keeps them: a subset's addresses sorted by IP,
+/// as text; kubectl prints them in that order (`describe ep`'s Addresses, `get ep`'s
+/// ENDPOINTS). New addresses sort differently. A list kubectl cut short (`+ 1 more...`) is
+/// left as it is: which members it shows depends on the ones it hides.
+pub fn sorted_lists(text: &str) -> String {
+    let list =
+        regex::Regex::new(r"\d+\.\d+\.\d+\.\d+(?::\d+)?(?:,\d+\.\d+\.\d+\.\d+(?::\d+)?)+").unwrap();
+    list.replace_all(text, |c: &regex::Captures| {
+        let whole = c.get(0).unwrap();
+        if text[whole.end()..].starts_with(" + ") {
+            return whole.as_str().to_string();
+        }
+        let mut members: Vec<&str> = whole.as_str().split(',').collect();
+        members.sort_by_key(|m| m.split(':').next().unwrap_or(m).to_string());
+        members.join(",")
+    })
+    .into_owned()
+}
+
 pub fn fresh_cluster() -> Vec<StepRecord> {
     let steps = lab_steps();
     let ages = regex::Regex::new(r"\b(\d+)([smhd])\b").unwrap();
@@ -156,6 +175,9 @@ pub fn fresh_cluster() -> Vec<StepRecord> {
             format!("{}{}", c[1].parse::<u32>().unwrap() + 7, &c[2])
         });
         r.stdout = columns.replace_all(&out, "${1}      ").into_owned();
+    }
+    for r in &mut run {
+        r.stdout = sorted_lists(&r.stdout);
     }
     // kubectl lists pods by name; new names sort differently.
     let reorder = run.iter_mut().find(|r| r.step == "nodeport/2").unwrap();
