@@ -115,8 +115,15 @@ pub fn explain(
         doc.path.display(),
         doc.blocks.len()
     )?;
-    for (block, roles) in doc.blocks.iter().zip(roles) {
-        let language = block.language.as_deref().unwrap_or("no language");
+    for (index, (block, roles)) in doc.blocks.iter().zip(roles).enumerate() {
+        let language = match (
+            block.language.as_deref(),
+            crate::steps::untyped_rule(doc, index),
+        ) {
+            (Some(l), _) => l.to_string(),
+            (None, Some(rule)) => format!("no language: {rule}"),
+            (None, None) => "no language".to_string(),
+        };
         writeln!(out, "\n-- line {} ({language})", block.line)?;
         let lines: Vec<&str> = block.raw.lines().collect();
         let width = lines

@@ -19,8 +19,8 @@ pub struct AsciiDoc;
 
 impl Format for AsciiDoc {
     fn parse(&self, path: &Path, source: &str) -> Result<Parsed> {
-        with_ast(path, source, |ast, mut warnings| {
-            let mut parsed = walk(source, ast);
+        with_ast(path, source, |ast, mut warnings, read| {
+            let mut parsed = walk(read, ast);
             warnings.extend(includes(source));
             parsed.warnings = warnings;
             Ok(parsed)
@@ -60,14 +60,18 @@ fn includes(source: &str) -> Vec<Warning> {
 /// sees it.
 pub const MAX_NESTING: usize = 64;
 
-/// Refuse delimited blocks nested more than [`MAX_NESTING`] deep, and a block never closed,
-/// in one pass over the lines: a delimiter line closes the innermost block it matches, or
-/// opens one; inside a listing, literal, passthrough or comment block, delimiters of other
-/// kinds are text. asciidork refuses an unclosed block too, with these words, but 0.38 can
-/// first loop without end on one (after a heading out of sequence): this answers before it
-/// starts. Returns the lines (0-based) of the delimiters of empty tables (nothing but blank
-/// lines and comments inside), on which asciidork 0.38 loops too: [`with_ast`] blanks them.
-fn nesting(path: &Path, source: &str) -> Result<Vec<usize>> {
+/// A block never closed: its delimiter and its line (0-based).
+type Unclosed = (String, usize);
+
+/// Refuse delimited blocks nested more than [`MAX_NESTING`] deep, in one pass over the lines:
+/// a delimiter line closes the innermost block it matches, or opens one; inside a listing,
+/// literal, passthrough or comment block, delimiters of other kinds are text. Returns the
+/// lines (0-based) of the delimiters of empty tables (nothing but blank lines and comments
+/// inside), on which asciidork 0.38 loops: [`with_ast`] blanks them; and the blocks never
+/// closed, innermost first (delimiter, 0-based line): Asciidoctor reads such a block to the end
+/// of the document with a warning, where asciidork refuses it (and 0.38 can first loop
+/// without end): [`with_ast`] closes them at the end.
+fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
     // (delimiter, 0-based line, whether anything but blanks and comments came inside)
     let mut open: Vec<(&str, usize, bool)> = Vec::new();
     let mut empty_tables = Vec::new();
@@ -107,19 +111,105 @@ fn nesting(path: &Path, source: &str) -> Result<Vec<usize>> {
             ));
         }
     }
-    match open.last() {
-        Some(("|===", line, _)) => Err(Error::input(
-            path,
-            line + 1,
-            "Table never closed, started here",
-        )),
-        Some((_, line, _)) => Err(Error::input(
-            path,
-            line + 1,
-            "This delimiter was never closed",
-        )),
-        None => Ok(empty_tables),
+    let unclosed = open
+        .iter()
+        .rev()
+        .map(|(d, at, _)| (d.to_string(), *at))
+        .collect();
+    Ok((empty_tables, unclosed))
+}
+
+/// The characters that underline a two-line section title, by level (`=` the document title,
+/// `-` a section of level 1, …), as Asciidoctor reads them.
+const UNDERLINES: &[char] = &['=', '-', '~', '^', '+'];
+
+/// `source` with two-line (setext) section titles written as one-line ones, the way
+/// Asciidoctor reads them: a line with a letter or digit, not starting with `.`, `[`, `/`,
+/// `:`, `*`, `-`, `<`, `|`, white space or a delimiter, after a blank line (or at the start),
+/// underlined by one of [`UNDERLINES`] repeated, the underline's length within one of the
+/// title's (`Install` over `-------`). The pair keeps its length (the marker `== ` is taken
+/// from the underline, which becomes spaces), so the AST's offsets into the source stay true;
+/// a title whose underline is too short for its marker is left as written. Inside a listing,
+/// literal, passthrough or comment block nothing is a title. `None` when there is none.
+fn setext_titles(source: &str) -> Option<String> {
+    if !source.contains("\n-") && !source.contains("\n=") && !source.contains("\n~") {
+        return None;
     }
+    let lines: Vec<&str> = source.split_inclusive('\n').collect();
+    let mut out = String::with_capacity(source.len());
+    let mut verbatim: Option<&str> = None;
+    let mut changed = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        let body = line.trim_end_matches(['\n', '\r']);
+        let delimiter = body.len() >= 4
+            && ["-", ".", "+", "/"]
+                .iter()
+                .any(|c| body.chars().all(|x| x.to_string() == *c));
+        if let Some(d) = verbatim {
+            if body == d {
+                verbatim = None;
+            }
+            out.push_str(line);
+            i += 1;
+            continue;
+        }
+        let after_blank = i == 0 || lines[i - 1].trim().is_empty();
+        let title_like = after_blank
+            && body.chars().any(char::is_alphanumeric)
+            && !body.starts_with(['.', '[', '/', ':', '*', '-', '<', '|', '=', ' ', '\t'])
+            && !body.starts_with("```");
+        if title_like && let Some(next) = lines.get(i + 1) {
+            let under = next.trim_end_matches(['\n', '\r']);
+            let first = under.chars().next();
+            let level = first.and_then(|c| UNDERLINES.iter().position(|u| *u == c));
+            let uniform = first.is_some_and(|c| under.chars().all(|x| x == c));
+            let (tl, ul) = (body.chars().count(), under.chars().count());
+            let marker = level.map_or(0, |l| l + 2);
+            if let Some(level) = level
+                && uniform
+                && ul >= 2
+                && tl.abs_diff(ul) <= 1
+                && under.len() >= marker
+            {
+                out.push_str(&"=".repeat(level + 1));
+                out.push(' ');
+                out.push_str(line);
+                out.push_str(&" ".repeat(under.len() - marker));
+                out.push_str(&next[under.len()..]);
+                changed = true;
+                i += 2;
+                continue;
+            }
+        }
+        if delimiter {
+            verbatim = Some(body);
+        }
+        out.push_str(line);
+        i += 1;
+    }
+    changed.then_some(out)
+}
+
+/// Lines (0-based) that hold a list marker and nothing else (`- `, `* `, `.. `; never four or
+/// more, which delimit blocks): Asciidoctor
+/// strips the trailing space and reads no list item there, where asciidork 0.38 opens an
+/// empty item and, when a table holding a listing follows, loops without end (found by the
+/// fuzzer). [`with_ast`] blanks them.
+fn bare_markers(source: &str) -> Vec<usize> {
+    source
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| {
+            let t = l.trim();
+            !t.is_empty()
+                && t.len() <= 3
+                && (t.chars().all(|c| c == '*') || t.chars().all(|c| c == '.') || t == "-")
+                && l.trim_start().len() > t.len()
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// `source` with the given lines (0-based) blanked: spaces of the same length, so the AST's
@@ -138,25 +228,51 @@ fn blank_lines(source: &str, lines: &[usize]) -> String {
     out
 }
 
-/// What asciidork treats as an error and Asciidoctor only warns about (and renders): such a
-/// document is read again, leniently, and each of these becomes a warning at its line.
-pub const WARNINGS: &[&str] = &["Section title out of sequence"];
-
 /// Parse `source` with asciidork and hand the AST to `f` (it lives in an arena that ends with
 /// this call), with the warnings of a lenient parse. The one place AsciiDoc is parsed: the
 /// document stage and the Markdown converter share the parse.
 pub fn with_ast<R>(
     path: &Path,
     source: &str,
-    f: impl FnOnce(&asciidork_ast::Document, Vec<Warning>) -> Result<R>,
+    f: impl FnOnce(&asciidork_ast::Document, Vec<Warning>, &str) -> Result<R>,
 ) -> Result<R> {
-    let empty_tables = nesting(path, source)?;
-    let blanked;
-    let source = if empty_tables.is_empty() {
+    let titled = setext_titles(source);
+    let source = titled.as_deref().unwrap_or(source);
+    let (_, unclosed) = nesting(path, source)?;
+    let mut early = Vec::new();
+    let closed;
+    let source = if unclosed.is_empty() {
         source
     } else {
-        blanked = blank_lines(source, &empty_tables);
+        let mut text = source.to_string();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        for (delimiter, at) in &unclosed {
+            early.push(Warning {
+                line: at + 1,
+                message: format!(
+                    "this `{delimiter}` block is never closed: read to the end of the document, as Asciidoctor does"
+                ),
+            });
+            text.push_str(delimiter);
+            text.push('\n');
+        }
+        closed = text;
+        &closed
+    };
+    let (mut blank, _) = nesting(path, source)?;
+    blank.extend(bare_markers(source));
+    let blanked;
+    let source = if blank.is_empty() {
+        source
+    } else {
+        blanked = blank_lines(source, &blank);
         &blanked
+    };
+    let f = |ast: &asciidork_ast::Document, mut warnings: Vec<Warning>, read: &str| {
+        early.append(&mut warnings);
+        f(ast, early, read)
     };
     // asciidork 0.38 panics on a URL scheme that ends a line (`see http://`); such a
     // document is read again with those lines disarmed (same length: the AST's offsets stay
@@ -214,53 +330,38 @@ fn disarm_bare_schemes(source: &str) -> String {
     out
 }
 
-/// One strict parse, and a lenient one when every diagnostic is of the kind Asciidoctor only
-/// warns about; `f` (taken from its slot) gets the AST. `None` when the parser panicked (`f`
-/// is left in its slot).
+/// One parse, lenient as Asciidoctor is: what asciidork reports about a document it could read
+/// (a `toc::[]` with no `:toc:`, a cross reference to another page, a section out of
+/// sequence) is a warning at its line, and the document is read. Only what asciidork cannot
+/// read at all is refused. `f` (taken from its slot) gets the AST. `None` when the parser
+/// panicked (`f` is left in its slot).
 fn parse_checked<R, F>(path: &Path, source: &str, f: &mut Option<F>) -> Result<Option<R>>
 where
-    F: FnOnce(&asciidork_ast::Document, Vec<Warning>) -> Result<R>,
+    F: FnOnce(&asciidork_ast::Document, Vec<Warning>, &str) -> Result<R>,
 {
-    let bump = Bump::new();
-    let parser = Parser::from_str(source, SourceFile::Tmp, &bump);
     let error = |d: &asciidork_parser::Diagnostic| {
         Error::input(path, d.line_num as usize, d.message.clone())
     };
-    let lenient =
-        |d: &asciidork_parser::Diagnostic| WARNINGS.iter().any(|w| d.message.starts_with(w));
-    let take = |f: &mut Option<F>| f.take().expect("the callback runs once");
-    let parse = parse_quietly;
-    let Some(first) = parse(parser) else {
+    let bump = Bump::new();
+    let mut parser = Parser::from_str(source, SourceFile::Tmp, &bump);
+    parser.apply_job_settings(asciidork_core::JobSettings {
+        strict: false,
+        ..Default::default()
+    });
+    let Some(parsed) = parse_quietly(parser) else {
         return Ok(None);
     };
-    match first {
-        Ok(result) => take(f)(&result.document, Vec::new()).map(Some),
-        Err(diagnostics) if !diagnostics.iter().all(lenient) => Err(error(&diagnostics[0])),
-        Err(_) => {
-            let bump = Bump::new();
-            let mut parser = Parser::from_str(source, SourceFile::Tmp, &bump);
-            parser.apply_job_settings(asciidork_core::JobSettings {
-                strict: false,
-                ..Default::default()
-            });
-            let Some(second) = parse(parser) else {
-                return Ok(None);
-            };
-            let result = second.map_err(|d| error(&d[0]))?;
-            if let Some(d) = result.warnings.iter().find(|d| !lenient(d)) {
-                return Err(error(d));
-            }
-            let warnings = result
-                .warnings
-                .iter()
-                .map(|d| Warning {
-                    line: d.line_num as usize,
-                    message: format!("{} (read as Asciidoctor would, with a warning)", d.message),
-                })
-                .collect();
-            take(f)(&result.document, warnings).map(Some)
-        }
-    }
+    let result = parsed.map_err(|d| error(&d[0]))?;
+    let warnings = result
+        .warnings
+        .iter()
+        .map(|d| Warning {
+            line: d.line_num as usize,
+            message: format!("{} (read as Asciidoctor would, with a warning)", d.message),
+        })
+        .collect();
+    let f = f.take().expect("the callback runs once");
+    f(&result.document, warnings, source).map(Some)
 }
 
 /// Sections and code blocks of a parsed AsciiDoc document.
@@ -310,8 +411,8 @@ pub fn parse_with_ast<R>(
         None => (source, false),
     };
     let src = source.clone();
-    with_ast(path, &src, |ast, warnings| {
-        let mut parsed = walk(&src, ast);
+    with_ast(path, &src, |ast, warnings, read| {
+        let mut parsed = walk(read, ast);
         super::unique_slugs(&mut parsed.sections);
         let blocks = super::attach_directives(path, &src, &AsciiDoc, parsed.blocks)?;
         let doc = super::Document {

@@ -82,7 +82,7 @@ impl Format for Markdown {
                 }
                 Event::End(TagEnd::CodeBlock) => {
                     if let Some(o) = open.take() {
-                        reader.code_block(path, o)?;
+                        reader.code_block(o);
                     }
                 }
                 _ => {}
@@ -137,7 +137,7 @@ impl Reader<'_> {
         }
     }
 
-    fn code_block(&mut self, path: &Path, open: Open) -> Result<()> {
+    fn code_block(&mut self, open: Open) {
         let Open {
             kind,
             range,
@@ -166,11 +166,14 @@ impl Reader<'_> {
                     && closing.starts_with(&fence)
                     && closing.chars().all(|c| c == fence_char);
                 if !closed {
-                    return Err(Error::input(
-                        path,
-                        first_line,
-                        format!("code block opened with `{fence}` is never closed"),
-                    ));
+                    // CommonMark (and mdBook) read an unclosed fence to the end of its
+                    // container: so does labrun, with a warning at its line
+                    self.out.warnings.push(super::Warning {
+                        line: first_line,
+                        message: format!(
+                            "code block opened with `{fence}` is never closed: read to the end, as CommonMark does"
+                        ),
+                    });
                 }
                 let lang = info
                     .split([' ', ',', '{'])
@@ -192,6 +195,5 @@ impl Reader<'_> {
             ..CodeBlock::default()
         };
         self.push(block, range.start, range.end);
-        Ok(())
     }
 }

@@ -22,7 +22,7 @@ pub fn to_markdown(
     title: &str,
     after_block: &mut dyn FnMut(usize) -> String,
 ) -> Result<String> {
-    crate::document::asciidoc_ast(&doc.path, &doc.source, |ast, _| {
+    crate::document::asciidoc_ast(&doc.path, &doc.source, |ast, _, _| {
         Ok(from_ast(doc, ast, title, after_block))
     })
 }

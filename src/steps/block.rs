@@ -122,9 +122,12 @@ pub(super) fn read(block: &CodeBlock, vocab: &Vocabulary) -> Read {
         .lines()
         .map(|l| l.trim_end_matches('\r'))
         .collect();
-    // A bare `# ` is a root prompt only in a transcript-typed block that opens with one;
-    // everywhere else it starts a comment.
-    let transcript = matches!(block.language.as_deref(), Some("console" | "shell-session"));
+    // A bare `# ` is a root prompt only in a transcript-typed block (or one without a
+    // language, read as a terminal) that opens with one; everywhere else it starts a comment.
+    let transcript = matches!(
+        block.language.as_deref(),
+        None | Some("console" | "shell-session")
+    );
     let root_prompt = transcript
         && lines.iter().find(|l| !is_blank(l)).is_some_and(|l| {
             l.trim_start()

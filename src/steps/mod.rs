@@ -56,6 +56,12 @@ const FORMATTED: &[(&str, &[&str])] = &[
     ("yml", &["yaml", "yml", "yq "]),
 ];
 
+/// What in a command says it prints a file or a structured format: the only commands a block
+/// without a language that reads as a file's content may be the output of.
+const PRINTS_FILES: &[&str] = &[
+    "yaml", "yml", "json", "jq ", "yq ", "curl", "cat ", "tree", "ls", "find ",
+];
+
 /// One executable step: a command and the output printed under it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Step {
@@ -173,7 +179,7 @@ fn read(doc: &Document) -> Reading {
     let mut ordinals = vec![0usize; doc.sections.len() + 1];
     let mut last_shell_block: Option<usize> = None;
     for (index, block) in doc.blocks.iter().enumerate() {
-        let shell = is_shell(block);
+        let shell = is_shell(block) || untyped_claim(block, &vocab).is_some();
         let read = shell.then(|| block::read(block, &vocab));
         if let Some(&n) = read.as_ref().and_then(|r| r.unterminated.first()) {
             unterminated.get_or_insert(block.line + n);
@@ -257,6 +263,57 @@ fn is_shell(block: &CodeBlock) -> bool {
         .is_some_and(|l| SHELL_LANGUAGES.contains(&l))
 }
 
+/// Why a block without a language is read as shell, by the same rules as a shell block: the
+/// rules, in order. A block that reads as a file's content is never claimed (see
+/// [`reads_as_content`]).
+pub const UNTYPED_RULES: &[&str] = &[
+    "a block without a language with a prompted line (`$ `, `user@host:~$ `, `# program` opening it) is read as shell",
+    "a block without a language whose first line is a known program with arguments, or a command of the document's own aliases or functions, is read as shell",
+];
+
+/// Which of [`UNTYPED_RULES`] claims `block` (a block without a language), if one does.
+fn untyped_claim(block: &CodeBlock, vocab: &Vocabulary) -> Option<&'static str> {
+    if block.language.is_some() {
+        return None;
+    }
+    let first = block.raw.lines().find(|l| !block::is_blank(l))?.trim();
+    if reads_as_content(first) {
+        return None;
+    }
+    // read as a terminal: `# program …` opening the block is a root prompt
+    let root = first
+        .strip_prefix("# ")
+        .is_some_and(|c| vocab.starts_command(c));
+    if block
+        .raw
+        .lines()
+        .any(|l| vocab.strip_prompt(l, root).is_some())
+    {
+        return Some(UNTYPED_RULES[0]);
+    }
+    let mut words = first.split_whitespace();
+    let opens = words.next().is_some_and(|w| !words::is_assignment(w)) && words.next().is_some();
+    (opens && vocab.starts_command(first)).then_some(UNTYPED_RULES[1])
+}
+
+/// Which rule reads `doc.blocks[index]` as shell although it has no language, for `list
+/// --explain`.
+pub fn untyped_rule(doc: &Document, index: usize) -> Option<&'static str> {
+    untyped_claim(doc.blocks.get(index)?, &vocabulary(doc))
+}
+
+/// Whether a block's first line reads as a file's content rather than a terminal: JSON, a
+/// YAML document or mapping (`apiVersion: v1`, `---`), an INI section, XML, a directory
+/// tree's root (`.` or `├──`).
+fn reads_as_content(first: &str) -> bool {
+    let key = first.split_whitespace().next().unwrap_or("");
+    first.starts_with(['{', '[', '<', '├', '└', '│'])
+        || first == "---"
+        || first == "."
+        || (key.ends_with(':') && key.len() > 1 && !key.contains('@'))
+        || first.contains(" = ") && !first.contains("==")
+}
+
 /// A block that yields no command, right after a shell block in the same section, with no
 /// prose between or after prose ending in a colon ("The output is similar to:"), in an output
 /// language (or none): the output of the shell block's last command, if that printed nothing.
@@ -302,6 +359,14 @@ fn attach_output_block(
     if let Some((_, marks)) = FORMATTED.iter().find(|(l, _)| Some(*l) == language) {
         let command = last.command.to_ascii_lowercase();
         if !marks.iter().any(|m| command.contains(m)) {
+            return false;
+        }
+    }
+    // a block without a language that reads as a file (a YAML manifest after "create a file
+    // with:") is output only under a command that prints files or a format
+    if language.is_none() && first.is_some_and(reads_as_content) {
+        let command = last.command.to_ascii_lowercase();
+        if !PRINTS_FILES.iter().any(|m| command.contains(m)) {
             return false;
         }
     }
