@@ -14,6 +14,11 @@ use crate::normalize::UserMask;
 /// A step's timeout when neither the block nor `labrun.toml` says otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// The largest `output-cap`: a record labrun writes is one it reads back (at most
+/// [`crate::input::RECORD_CAP`]), and a control byte is written as six (`\u001b`), on standard
+/// output and standard error both: 6 × 2 × 16 MiB = 192 MiB, room left for the command.
+pub const MAX_OUTPUT_CAP: usize = crate::input::RECORD_CAP as usize / 16;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
@@ -134,7 +139,7 @@ impl Config {
                 })?;
                 cfg.root = dir.to_path_buf();
                 if let Some(cap) = cfg.output_cap
-                    && !(1024..=crate::input::RECORD_CAP as usize / 8).contains(&cap)
+                    && !(1024..=MAX_OUTPUT_CAP).contains(&cap)
                 {
                     let line = text
                         .lines()
@@ -144,8 +149,9 @@ impl Config {
                         &file,
                         line,
                         format!(
-                            "output-cap = {cap}: expected 1024 to {} bytes",
-                            crate::input::RECORD_CAP / 8
+                            "output-cap = {cap}: expected 1024 to {MAX_OUTPUT_CAP} bytes (a step's \
+                             record must stay readable: a control byte takes six in it, on both \
+                             streams)"
                         ),
                     ));
                 }
@@ -255,8 +261,16 @@ impl Config {
                 .map(|d| d.unwrap_or(default))
                 .map_err(|m| Error::input(&file, 0, m))
         };
+        let timeout = parse(&self.timeout, DEFAULT_TIMEOUT)?;
+        if timeout.is_zero() {
+            return Err(Error::input(
+                &file,
+                0,
+                "`timeout = \"0s\"`: a step needs some time to run (at least 1ms)",
+            ));
+        }
         Ok((
-            parse(&self.timeout, DEFAULT_TIMEOUT)?,
+            timeout,
             parse(&self.retry, crate::directive::DEFAULT_RETRY)?,
         ))
     }

@@ -91,7 +91,14 @@ impl Directives {
                 Ok(())
             }
             "timeout" => {
-                self.timeout = Some(parse_duration(need(key, value)?)?);
+                let t = parse_duration(need(key, value)?)?;
+                if t.is_zero() {
+                    return Err(format!(
+                        "`timeout={}`: a step needs some time to run (at least 1ms)",
+                        value.unwrap_or_default()
+                    ));
+                }
+                self.timeout = Some(t);
                 Ok(())
             }
             "exit" => {
@@ -140,7 +147,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| bad())?;
+    if digits.is_empty() {
+        return Err(bad());
+    }
+    // digits too many for a number are a duration all the same, and a long one
+    let n: u64 = digits.parse().unwrap_or(u64::MAX);
     let per = match unit {
         "ms" => 1,
         "" | "s" => 1000,
@@ -243,5 +254,15 @@ mod tests {
         assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
         assert!(parse_duration("1d").is_err());
+        // a number too long to hold is a long duration, said so
+        assert!(
+            parse_duration("99999999999999999999h")
+                .unwrap_err()
+                .contains("longer than labrun waits")
+        );
+        assert!(parse_duration("h").unwrap_err().contains("not a duration"));
+        let mut d = Directives::default();
+        assert!(d.add("timeout=0s").unwrap_err().contains("at least 1ms"));
+        assert!(d.add("timeout=1ms").is_ok());
     }
 }

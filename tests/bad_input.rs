@@ -348,6 +348,19 @@ fn configuration_that_cannot_work_is_an_error() {
     let (code, _, stderr) = labrun_in(dir.path(), &["run", "d.md"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("labrun.toml:2: output-cap = 0"), "{stderr}");
+    // a cap whose record could not be read back (control bytes on both streams)
+    std::fs::write(dir.path().join("labrun.toml"), "output-cap = 33554432\n").unwrap();
+    let (code, _, stderr) = labrun_in(dir.path(), &["run", "d.md"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("labrun.toml:1: output-cap = 33554432: expected 1024 to 16777216"),
+        "{stderr}"
+    );
+    // no step may have no time at all
+    std::fs::write(dir.path().join("labrun.toml"), "timeout = \"0s\"\n").unwrap();
+    let (code, _, stderr) = labrun_in(dir.path(), &["run", "d.md"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("at least 1ms"), "{stderr}");
     std::fs::remove_file(dir.path().join("labrun.toml")).unwrap();
     std::fs::create_dir(dir.path().join("labrun.toml")).unwrap();
     let (code, _, stderr) = labrun_in(dir.path(), &["run", "d.md"]);

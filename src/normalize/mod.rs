@@ -630,8 +630,18 @@ mod tests {
         );
         let bad = UserMask {
             class: None,
-            ..user
+            ..user.clone()
         };
         assert!(Normalizer::new(&[bad]).is_err());
+        // a pattern that can match nothing matches everywhere: refused, named
+        let empty = UserMask {
+            pattern: r"(?P<BUILD>\d*)".into(),
+            ..user
+        };
+        let e = Normalizer::new(&[empty]).err().unwrap();
+        assert!(
+            e.contains("mask `build`") && e.contains("empty text"),
+            "{e}"
+        );
     }
 }
