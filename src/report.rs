@@ -314,13 +314,22 @@ pub fn github_suite(s: &SuiteReport, out: &mut dyn Write) -> std::io::Result<()>
     Ok(())
 }
 
+/// A workflow command's message, escaped as GitHub's toolkit escapes data: `%`, CR, LF.
+fn github_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value, escaped as GitHub's toolkit escapes properties: the
+/// data's three and `:` and `,`, so a file name can neither end the command nor add a property.
+fn github_property(s: &str) -> String {
+    github_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
 fn github_doc(d: &DocReport, out: &mut dyn Write) -> std::io::Result<()> {
-    let esc = |s: &str| {
-        s.replace('%', "%25")
-            .replace('\r', "%0D")
-            .replace('\n', "%0A")
-    };
-    let document = &d.document;
+    let esc = |s: &str| github_data(s);
+    let document = &github_property(&d.document);
     if d.outcome == Outcome::Error {
         writeln!(
             out,
@@ -352,4 +361,33 @@ fn github_doc(d: &DocReport, out: &mut dyn Write) -> std::io::Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_name_cannot_forge_a_workflow_command_or_a_property() {
+        let d = DocReport {
+            document: "a,line=1\n::add-mask::x%0A\r:b.md".into(),
+            index: 0,
+            outcome: Outcome::Error,
+            exit_code: 2,
+            duration_ms: 0,
+            message: Some("bad\n::stop-commands::x".into()),
+            steps: Vec::new(),
+            summary: Summary::default(),
+            stale: Vec::new(),
+            doc_drift: Vec::new(),
+        };
+        let mut out = Vec::new();
+        github_doc(&d, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert_eq!(
+            text,
+            "::error file=a%2Cline=1%0A%3A%3Aadd-mask%3A%3Ax%250A%0D%3Ab.md,title=labrun::bad%0A::stop-commands::x\n"
+        );
+    }
 }
