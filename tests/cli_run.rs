@@ -435,3 +435,52 @@ fn an_authors_ctrl_c_and_pings_statistics_are_read_as_ping_prints_them() {
         r.stdout
     );
 }
+
+#[test]
+fn a_run_killed_after_its_third_step_keeps_three_records_that_check_reads() {
+    let dir = project(
+        "# Five\n\n```console\n$ echo one\none\n$ echo two\ntwo\n$ echo three\nthree\n$ sleep 300\n$ echo five\nfive\n```\n",
+        "",
+    );
+    let mut child = Command::new(BIN)
+        .arg("run")
+        .arg(dir.path().join("doc.md"))
+        .env_remove("CI")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // each record is on disk as its step ends: wait for the third
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let file = loop {
+        let file = std::fs::read_dir(dir.path().join("target/labrun/doc"))
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path().join("run.jsonl"))
+            .find(|f| f.is_file());
+        if let Some(f) = &file
+            && std::fs::read_to_string(f).is_ok_and(|t| t.lines().count() == 3)
+        {
+            break f.clone();
+        }
+        assert!(Instant::now() < deadline, "no third record");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    child.kill().unwrap(); // SIGKILL: no handler runs
+    child.wait().unwrap();
+    let records = labrun::record::read(&file).unwrap();
+    assert_eq!(records.len(), 3);
+    assert_eq!(records[2].stdout, "three\n");
+    let out = Command::new(BIN)
+        .args(["check", "doc.md", "--replay"])
+        .arg(&file)
+        .current_dir(dir.path())
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(t.contains("3 passed"), "{t}");
+    assert!(t.contains("not run"), "{t}");
+}

@@ -17,13 +17,14 @@ pub(crate) async fn drive<B: labrun::execute::Backend>(
     backend: &mut B,
     opts: &labrun::run::Options,
     records: &mut Vec<labrun::record::StepRecord>,
+    file: &std::path::Path,
 ) -> anyhow::Result<(Option<ExitCode>, Option<Error>)> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     // the terminal closed: the run ends as on SIGTERM, its file written
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
-    let mut progress = Progress::new();
+    let mut progress = Progress::new(file);
     let mut failed = None;
     let interrupted = {
         let mut show = |e: labrun::run::Event<'_>| progress.show(e);
@@ -174,7 +175,7 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
                 let mut local =
                     labrun::execute::Local::new(&lab.config.root, &workdir, &out, cap, &sandboxing)
                         .await?;
-                drive(&lab, &mut local, &opts, &mut records).await
+                drive(&lab, &mut local, &opts, &mut records, &file).await
             }
             BackendName::Kind => {
                 let settle = match &kind.settle {
@@ -207,12 +208,20 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
                 )
                 .await?;
                 k.preflight(path, &lab.steps)?;
-                drive(&lab, &mut k, &opts, &mut records).await
+                drive(&lab, &mut k, &opts, &mut records, &file).await
             }
         }
     })?;
     let (interrupted, failed) = interrupted;
-    labrun::record::write(&file, &records)?;
+    // the run file already holds each finished step (appended as it ended); written whole
+    // again, atomically, it is the same text
+    if let Err(e) = labrun::record::write(&file, &records) {
+        let kept = labrun::record::read(&file).map(|r| r.len()).unwrap_or(0);
+        if kept != records.len() {
+            return Err(e.into());
+        }
+        eprintln!("labrun: warning: {e}; the run file holds every step as it ended");
+    }
     labrun::record::write(&workspace.last(), &records)?;
     if let Some(e) = failed {
         eprintln!(
@@ -244,13 +253,16 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
         doc_report,
     )?;
     if code == ExitCode::Success {
-        labrun::suite::record_pass(
+        // what `--changed` reads next time; not being able to write it changes no verdict
+        if let Err(e) = labrun::suite::record_pass(
             workspace.dir(),
             &labrun::suite::Passed {
                 inputs,
                 run: this_run.id.clone(),
             },
-        )?;
+        ) {
+            eprintln!("labrun: warning: {e}; --changed will run this document again");
+        }
     }
     Ok(code)
 }
@@ -259,10 +271,15 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
 /// creation and settling take minutes), log lines otherwise (`LABRUN_LOG=info`).
 struct Progress {
     bar: Option<indicatif::ProgressBar>,
+    /// The run file, each step's record appended (and flushed) as the step ends: a run killed
+    /// or stopped by a full disk keeps every step it finished.
+    file: std::path::PathBuf,
+    /// Appending failed once (said then; the run goes on, its records kept in memory).
+    append_failed: bool,
 }
 
 impl Progress {
-    fn new() -> Self {
+    fn new(file: &std::path::Path) -> Self {
         use std::io::IsTerminal;
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = indicatif::ProgressBar::new_spinner();
@@ -273,7 +290,31 @@ impl Progress {
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bar
         });
-        Progress { bar }
+        Progress {
+            bar,
+            file: file.to_path_buf(),
+            append_failed: false,
+        }
+    }
+
+    /// Append one record to the run file.
+    fn append(&mut self, record: &labrun::record::StepRecord) {
+        if self.append_failed {
+            return;
+        }
+        use std::io::Write as _;
+        let line = labrun::record::to_text(std::slice::from_ref(record));
+        let done = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.file)
+            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|_| f.flush()));
+        if let Err(e) = done {
+            self.append_failed = true;
+            eprintln!(
+                "labrun: warning: could not add a step to {}: {e}; the run goes on, and is written whole at its end",
+                self.file.display()
+            );
+        }
     }
 
     fn show(&mut self, e: labrun::run::Event) {
@@ -308,6 +349,7 @@ impl Progress {
                 record,
                 status,
             } => {
+                self.append(record);
                 // each verdict as it ends, on a terminal or not (a CI log shows the run going)
                 let tries = record
                     .tries
