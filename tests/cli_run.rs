@@ -484,3 +484,27 @@ fn a_run_killed_after_its_third_step_keeps_three_records_that_check_reads() {
     assert!(t.contains("3 passed"), "{t}");
     assert!(t.contains("not run"), "{t}");
 }
+
+/// The guide's first tutorial is a chapter labrun runs: it passes as written, and the drift
+/// the chapter describes (`butter` for `eggs`) fails that step alone.
+#[test]
+fn the_guides_first_tutorial_passes_and_its_drift_fails_there() {
+    let chapter = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("guide/src/first-tutorial.md"),
+    )
+    .unwrap();
+    let dir = project(&chapter, "");
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("5 passed, 0 failed"), "{}", text(&out));
+    std::fs::write(
+        dir.path().join("doc.md"),
+        chapter.replace("\neggs\n", "\nbutter\n"),
+    )
+    .unwrap();
+    let out = run(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("FAIL       read-it-back/1"), "{t}");
+    assert!(t.contains("4 passed, 1 failed"), "{t}");
+}

@@ -28,10 +28,7 @@ fn every_step_of_the_book_and_the_lab_passes_with_the_runs_own_cluster() {
         root.join("book/src/kubernetes-networking-abstractions.adoc"),
         root.join("book/src/pod-on-host.md"),
     ];
-    let user = root.join("../shared/lab/kubernetes-networking-abstractions.adoc");
-    if user.exists() {
-        docs.push(user);
-    }
+    docs.push(root.join("tests/fixtures/lab/kubernetes-networking-abstractions.adoc"));
     let mut seen = 0;
     for doc in &docs {
         for s in steps(doc) {

@@ -124,9 +124,9 @@ fn ids_do_not_shift_when_an_unrelated_block_is_added() {
 /// in order.
 #[test]
 fn book_copy_keeps_every_line_of_the_original_in_order() {
-    let original = Path::new("../shared/lab/kubernetes-networking-abstractions.adoc");
+    let original = Path::new("tests/fixtures/lab/kubernetes-networking-abstractions.adoc");
     let original = std::fs::read_to_string(original)
-        .expect("../shared/lab must be present beside the project (see README)");
+        .expect("the user's lab, kept byte for byte in tests/fixtures/lab/");
     let book = std::fs::read_to_string(LAB).unwrap();
     let b: Vec<&str> = book.split('\n').collect();
     let mut at = 0;
@@ -202,13 +202,14 @@ fn the_added_sections_are_illustrative_until_a_live_run() {
     assert!(!build.has_expected() && !build.directives.illustrative);
 }
 
-/// The user's lab, as written in `../shared`, splits into exactly its 65 steps with the lines,
+/// The user's lab, as written (kept byte for byte in `tests/fixtures/lab/`), splits into exactly its 65 steps with the lines,
 /// commands and outputs the reader gave before it learned shortcodes, containers, grammar and
 /// the rest (`tests/fixtures/user-lab.steps.json`, written by that earlier `labrun list`).
 #[test]
 fn the_users_lab_keeps_its_65_steps() {
-    let path = Path::new("../shared/lab/kubernetes-networking-abstractions.adoc");
-    let doc = document::load(path).expect("../shared/lab beside the project (see README)");
+    let path = Path::new("tests/fixtures/lab/kubernetes-networking-abstractions.adoc");
+    let doc =
+        document::load(path).expect("the user's lab, kept byte for byte in tests/fixtures/lab/");
     let steps = steps::split(&doc);
     let mut out = Vec::new();
     labrun::list::json(&doc, &steps, &mut out).unwrap();
