@@ -221,7 +221,8 @@ fn live_mode_runs_the_chapters_now_and_refuses_the_cluster_steps() {
     let out = build(dir.path(), &["--mode", "live"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let pod = page(dir.path(), "pod-on-host.html");
-    assert!(pod.contains("this build (live)"), "run in this build");
+    assert!(pod.contains("run by this build"), "run in this build");
+    assert!(!pod.contains("non-live"), "a live build's header says so");
     assert!(!pod.contains("labrun-badge\">drifted"), "{}", text(&out));
     assert!(pod.contains("labrun-badge\">passed"));
     let lab = page(dir.path(), "kubernetes-networking-abstractions.html");
@@ -252,4 +253,32 @@ fn a_committed_run_that_is_not_the_one_its_snapshot_names_is_refused() {
         text(&out)
     );
     assert!(text(&out).contains("pod-on-host.snap"), "{}", text(&out));
+}
+
+/// The published book can be searched, as one `mdbook build` makes: a search box on every
+/// page and an index that holds the chapters' words.
+#[test]
+fn the_book_has_a_search_box_and_an_index_of_its_chapters() {
+    let dir = project();
+    let out = build(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(page(dir.path(), "pod-on-host.html").contains("mdbook-searchbar"));
+    let index = std::fs::read_dir(dir.path().join("book/book"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("searchindex"))
+        .expect("a search index");
+    let text = std::fs::read_to_string(index.path()).unwrap();
+    assert!(text.contains("veth"), "the index holds the chapters' words");
+    // the AsciiDoc chapter is published as its page, not as its raw source too
+    assert!(
+        dir.path()
+            .join("book/book/kubernetes-networking-abstractions.html")
+            .is_file()
+    );
+    assert!(
+        !dir.path()
+            .join("book/book/kubernetes-networking-abstractions.adoc")
+            .exists()
+    );
 }

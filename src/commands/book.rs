@@ -48,7 +48,11 @@ pub(crate) fn build(
     md.with_preprocessor(Labrun {
         overrides: Some(opts),
     });
-    match md.build() {
+    let built = md.build();
+    // mdBook copies every file of the source it does not render: an AsciiDoc chapter's raw
+    // source would be published beside its page
+    drop_asciidoc_sources(&md.source_dir(), &md.build_dir_for("html"));
+    match built {
         Ok(()) => {
             eprintln!(
                 "labrun: book written to {}",
@@ -61,6 +65,32 @@ pub(crate) fn build(
             Ok(ExitCode::StepsFailed)
         }
         Err(e) => Err(anyhow::anyhow!("building {}: {e:#}", book.display())),
+    }
+}
+
+/// Remove from the HTML output the AsciiDoc files of the book's source (chapters labrun
+/// rendered to pages), so the site holds the pages, not their raw sources.
+fn drop_asciidoc_sources(src: &std::path::Path, out: &std::path::Path) {
+    let mut todo = vec![src.to_path_buf()];
+    while let Some(dir) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(path),
+                Ok(t) if t.is_file() => {
+                    let adoc = path
+                        .extension()
+                        .is_some_and(|x| x == "adoc" || x == "asciidoc" || x == "asc");
+                    if adoc && let Ok(rel) = path.strip_prefix(src) {
+                        let _ = std::fs::remove_file(out.join(rel));
+                    }
+                }
+                _ => {}
+            }
+        }
     }
 }
 

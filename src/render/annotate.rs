@@ -37,6 +37,8 @@ pub struct RunInfo {
     pub versions: Option<serde_json::Value>,
     /// Every record is a live execution by labrun.
     pub live: bool,
+    /// Run by this build (`--mode live`), not read from a file.
+    pub now: bool,
 }
 
 /// How a step is shown: its verdict, except that a record that labrun did not observe live
@@ -171,19 +173,26 @@ pub fn chapter(view: &ChapterView, steps: &[Step]) -> String {
     }
     match &view.run {
         Some(run) => {
-            h.push_str(&format!(
-                "<div class=\"labrun-meta\">from {} run <code>{}</code>{}</div>",
-                if run.live {
-                    "the recorded"
-                } else {
-                    "a non-live"
-                },
-                esc(&run.file),
-                run.at
-                    .as_ref()
-                    .map(|a| format!(" of {}", esc(a)))
-                    .unwrap_or_default()
-            ));
+            let at = run
+                .at
+                .as_ref()
+                .map(|a| format!(" of {}", esc(a)))
+                .unwrap_or_default();
+            if run.now {
+                h.push_str(&format!(
+                    "<div class=\"labrun-meta\">run by this build{at}</div>"
+                ));
+            } else {
+                h.push_str(&format!(
+                    "<div class=\"labrun-meta\">from {} run <code>{}</code>{at}</div>",
+                    if run.live {
+                        "the recorded"
+                    } else {
+                        "a non-live"
+                    },
+                    esc(&run.file),
+                ));
+            }
             if let Some(serde_json::Value::Object(v)) = &run.versions {
                 let list: Vec<String> = v
                     .iter()

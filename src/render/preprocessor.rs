@@ -269,6 +269,7 @@ fn annotated(
             at: records.iter().find_map(|r| r.at.clone()),
             versions: records.iter().find_map(|r| r.versions.clone()),
             live: !records.is_empty() && records.iter().all(StepRecord::is_live),
+            now: matches!(opts.mode, Mode::Live),
         });
     }
     view.verdicts = report
