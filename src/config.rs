@@ -117,8 +117,9 @@ fn expand(paths: &[String], root: &Path) -> Vec<PathBuf> {
 }
 
 impl Config {
-    /// The nearest `labrun.toml` at or above the document's directory; defaults (rooted at the
-    /// current directory) when there is none.
+    /// The nearest `labrun.toml` at or above the document's directory; defaults when there is
+    /// none, rooted at the repository the document is in (the nearest directory above it
+    /// holding `.git`), else at the document's own directory.
     pub fn for_document(document: &Path) -> Result<Config> {
         let start = std::fs::canonicalize(document)
             .ok()
@@ -158,8 +159,16 @@ impl Config {
                 return Ok(cfg);
             }
         }
+        // no labrun.toml: the repository the document is in, else its own directory; never
+        // wherever labrun happens to be started (the same document keeps one name, and
+        // `target/` and `snapshots/` go beside it, not into the current directory)
+        let root = start
+            .ancestors()
+            .find(|d| d.join(".git").exists())
+            .unwrap_or(&start)
+            .to_path_buf();
         Ok(Config {
-            root: std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")),
+            root,
             ..Config::default()
         })
     }

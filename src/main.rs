@@ -115,9 +115,9 @@ enum Command {
     /// Check a recorded run against the snapshots (or the document's printed output).
     Check {
         path: PathBuf,
-        /// The recorded run (JSON Lines) to check.
+        /// The recorded run (JSON Lines) to check (default: the document's last run).
         #[arg(long)]
-        replay: PathBuf,
+        replay: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "human")]
         format: ReportFormat,
         /// Not-run steps and stale prose fail too.
@@ -131,12 +131,8 @@ enum Command {
     /// Accept outputs into the document's snapshot.
     Accept {
         path: PathBuf,
-        /// From a recorded run.
-        #[arg(
-            long,
-            conflicts_with = "from_doc",
-            required_unless_present = "from_doc"
-        )]
+        /// From a recorded run (default: the document's last run).
+        #[arg(long, conflicts_with = "from_doc")]
         replay: Option<PathBuf>,
         /// From the outputs printed in the document (marked not yet verified).
         #[arg(long)]
@@ -154,12 +150,9 @@ enum Command {
     /// Write a run's output into the document where it drifted, keeping the author's values.
     Promote {
         path: PathBuf,
-        /// The recorded run to promote.
-        #[arg(
-            long,
-            conflicts_with = "from_snapshot",
-            required_unless_present = "from_snapshot"
-        )]
+        /// The recorded run to promote (default: the document's last run, unless
+        /// `--from-snapshot`).
+        #[arg(long, conflicts_with = "from_snapshot")]
         replay: Option<PathBuf>,
         /// The live run kept beside the document's snapshot (`labrun accept`).
         #[arg(long)]
@@ -302,6 +295,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             strict,
             allow_doc_drift,
         } => {
+            let replay = match replay {
+                Some(r) => r,
+                None => last_run(&path)?,
+            };
             // the run file is read while the document opens; the document's errors come first
             let (lab, records) = std::thread::scope(|scope| {
                 let records = scope.spawn(|| labrun::record::read(&replay));
@@ -333,15 +330,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             path,
             replay,
             from_doc,
-        } => commands::snapshot::accept(&path, replay.as_deref(), from_doc),
+        } => {
+            let replay = match (replay, from_doc) {
+                (None, false) => Some(last_run(&path)?),
+                (r, _) => r,
+            };
+            commands::snapshot::accept(&path, replay.as_deref(), from_doc)
+        }
         Command::Review { path, replay } => commands::snapshot::review(&path, replay.as_deref()),
         Command::Promote {
             path,
             replay,
-            from_snapshot: _,
+            from_snapshot,
             steps,
             dry_run,
-        } => commands::snapshot::promote(&path, replay, &steps, dry_run),
+        } => {
+            let replay = match (replay, from_snapshot) {
+                (None, false) => Some(last_run(&path)?),
+                (r, _) => r,
+            };
+            commands::snapshot::promote(&path, replay, &steps, dry_run)
+        }
         Command::Build {
             book,
             mode,
@@ -475,6 +484,25 @@ fn read_chunks(
             return Ok(());
         }
     }
+}
+
+/// The document's last run (`target/labrun/<key>/last.jsonl`), the default of `--replay`.
+fn last_run(path: &std::path::Path) -> anyhow::Result<PathBuf> {
+    let config = labrun::config::Config::for_document(path)?;
+    let last = config.run_dir(path).join("last.jsonl");
+    if !last.is_file() {
+        return Err(Error::input(
+            path,
+            0,
+            format!(
+                "no run of this document yet ({} is not there): run `labrun run {}` first, or name a run with --replay",
+                last.display(),
+                path.display()
+            ),
+        )
+        .into());
+    }
+    Ok(last)
 }
 
 fn check_and_report(

@@ -409,3 +409,41 @@ fn a_watchs_collected_lines_bind_the_values_they_show() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn without_a_labrun_toml_the_document_keeps_one_name_and_its_last_run_is_the_default() {
+    // no labrun.toml, no repository: the project is the document's directory, wherever
+    // labrun is started from
+    let dir = tempfile::tempdir().unwrap();
+    let docs = dir.path().join("docs");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(
+        docs.join("doc.md"),
+        "# Hi\n\n```console\n$ echo hello\nhello\n```\n",
+    )
+    .unwrap();
+    let labrun = |args: &[&str]| common::labrun_with_stdin(&elsewhere, args, true, "");
+    assert_eq!(labrun(&["run", "../docs/doc.md"]).status.code(), Some(0));
+    assert!(docs.join("target/labrun/doc/last.jsonl").is_file());
+    assert!(!elsewhere.join("target").exists());
+    // check, accept and promote read the last run without --replay
+    let out = labrun(&["check", "../docs/doc.md"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("1 passed"));
+    let out = labrun(&["accept", "../docs/doc.md"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(docs.join("snapshots/doc.snap").is_file());
+    let out = labrun(&["promote", "../docs/doc.md", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // a document never run: the message says what to do
+    std::fs::write(docs.join("new.md"), "# New\n").unwrap();
+    let out = labrun(&["check", "../docs/new.md"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no run of this document yet"),
+        "{}",
+        text(&out.stderr)
+    );
+}
