@@ -386,11 +386,10 @@ pub(super) fn claims<'s>(
     } = scratch;
     // The first `group` masks (the user's) are taken together: where their matches overlap,
     // the one that starts first wins, then the longer, then the one declared first.
-    let grouped: Vec<usize> = active.iter().copied().filter(|&i| i < group).collect();
-    let together = grouped.len() > 1;
+    let together = group > 1 && active.iter().filter(|&&i| i < group).nth(1).is_some();
     if together {
         let mut found: Vec<Claim> = Vec::new();
-        for &i in &grouped {
+        for &i in active.iter().filter(|&&i| i < group) {
             let mut own = Vec::new();
             mask_claims(
                 &masks[i],
