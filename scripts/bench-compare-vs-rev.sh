@@ -17,12 +17,17 @@ build() { # DIR OUT
 git worktree add --detach "$work/tree" "$rev" >/dev/null
 build "$work/tree" "$work/before"
 build "$PWD" "$work/after"
-for _ in $(seq "$rounds"); do
-  for v in before after; do
-    "$work/$v" --bench "$filter" --noplot --warm-up-time 2 --measurement-time 5 2>&1 |
-      awk -v v="$v" '/time:/ { gsub(/\[|\]/, ""); print v, $4; exit }'
-  done
-done | tee "$work/times"
-awk '{ s[$1] += $2; n[$1]++ } END {
-  printf "%s at %s: %.1f ms, this tree: %.1f ms, ratio %.3f\n", "'"$filter"'", "'"$rev"'",
-    s["before"] / n["before"], s["after"] / n["after"], (s["after"] / n["after"]) / (s["before"] / n["before"]) }' "$work/times"
+# FILTER may name several benchmarks, separated by spaces: each is measured from the same two
+# builds.
+for f in $filter; do
+  for _ in $(seq "$rounds"); do
+    for v in before after; do
+      "$work/$v" --bench "$f" --noplot --warm-up-time 2 --measurement-time 5 2>&1 |
+        awk -v v="$v" '/time:/ { gsub(/\[|\]/, ""); print v, $4; exit }'
+    done
+  done >"$work/times"
+  cat "$work/times"
+  awk '{ s[$1] += $2; n[$1]++ } END {
+    printf "%s at %s: %.1f ms, this tree: %.1f ms, ratio %.3f\n", "'"$f"'", "'"$rev"'",
+      s["before"] / n["before"], s["after"] / n["after"], (s["after"] / n["after"]) / (s["before"] / n["before"]) }' "$work/times"
+done

@@ -33,11 +33,25 @@ fn might_be_open(text: &str) -> bool {
 static OPTIONS: LazyLock<brush_parser::ParserOptions> =
     LazyLock::new(brush_parser::ParserOptions::default);
 
-/// Whether bash, having read `text`, would still be reading the same command.
+/// A `<name>` written where a value goes (`export TOKEN=<your-token>`, `ssh <user>@host`): the
+/// author's placeholder for what the reader types, not two redirections. Bash would wait for
+/// the second redirection's file and read the next line into the command.
+static PLACEHOLDER: LazyLock<regex::Regex> =
+    LazyLock::new(|| regex::Regex::new(r"<[A-Za-z][A-Za-z0-9_-]*>").unwrap());
+
+/// Whether bash, having read `text`, would still be reading the same command. A placeholder
+/// (see [`PLACEHOLDER`]) is read as the word it stands for.
 pub fn is_open(text: &str) -> bool {
     if !might_be_open(text) {
         return false;
     }
+    let unplaced;
+    let text = if text.contains('<') && PLACEHOLDER.is_match(text) {
+        unplaced = PLACEHOLDER.replace_all(text, "value");
+        unplaced.as_ref()
+    } else {
+        text
+    };
     match brush_parser::Parser::new(text.as_bytes(), &OPTIONS).parse_program() {
         Ok(_) => false,
         Err(ParseError::ParsingAtEndOfInput) => true,
@@ -66,6 +80,21 @@ pub fn heredoc_terminator(line: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_placeholder_is_a_value_not_two_redirections() {
+        for closed in [
+            "export TOKEN=<your-token>",
+            "ssh <user>@<host> uptime",
+            "kubectl -n <namespace> get pods",
+        ] {
+            assert!(!is_open(closed), "{closed:?}");
+        }
+        // real redirections and here-documents are read as bash reads them
+        assert!(!is_open("sort <in.txt >out.txt"));
+        assert!(is_open("cat <<EOF\n<name>"));
+        assert!(is_open("echo <name> |"));
+    }
 
     #[test]
     fn open_until_bash_would_stop_reading() {
