@@ -116,6 +116,25 @@ fn expand(paths: &[String], root: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// One component of a document's key, written so that distinct names stay distinct and no
+/// name leaves its directory: `%` is `%25`, a byte that is not UTF-8 is `%XX`, and a stem of
+/// `.` or `..` (the documents `..md` and `...md`) is `%2E` or `%2E%2E`.
+fn key_component(name: &std::ffi::OsStr) -> String {
+    let mut out = String::new();
+    for chunk in name.as_encoded_bytes().utf8_chunks() {
+        out.push_str(&chunk.valid().replace('%', "%25"));
+        for b in chunk.invalid() {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    match out.as_str() {
+        "" => "%".into(),
+        "." => "%2E".into(),
+        ".." => "%2E%2E".into(),
+        _ => out,
+    }
+}
+
 impl Config {
     /// The nearest `labrun.toml` at or above the document's directory; defaults when there is
     /// none, rooted at the repository the document is in (the nearest directory above it
@@ -189,7 +208,7 @@ impl Config {
         let stem = || {
             document
                 .file_stem()
-                .map_or("document".into(), |s| s.to_string_lossy().into_owned())
+                .map_or("document".into(), key_component)
         };
         match canon.strip_prefix(&root) {
             Ok(rel)
@@ -197,8 +216,13 @@ impl Config {
                     .components()
                     .all(|c| matches!(c, std::path::Component::Normal(_))) =>
             {
-                let mut key = rel.to_path_buf();
-                key.set_file_name(stem());
+                let mut key: PathBuf = rel
+                    .parent()
+                    .into_iter()
+                    .flat_map(Path::components)
+                    .map(|c| key_component(c.as_os_str()))
+                    .collect();
+                key.push(stem());
                 key
             }
             _ => {
@@ -287,5 +311,38 @@ impl Config {
     pub fn snapshot_dir(&self) -> PathBuf {
         self.root
             .join(self.snapshots.as_deref().unwrap_or(Path::new("snapshots")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt as _;
+
+    #[test]
+    fn document_names_are_keys_one_to_one_that_stay_in_their_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            root: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let key = |name: &[u8]| {
+            let path = dir.path().join(std::ffi::OsStr::from_bytes(name));
+            std::fs::write(&path, "# T\n").unwrap();
+            config.key(&path)
+        };
+        // dot segments: `..md` and `...md` would name the run directory's parent
+        assert_eq!(key(b"..md"), PathBuf::from("%2E"));
+        assert_eq!(key(b"...md"), PathBuf::from("%2E%2E"));
+        assert!(
+            config
+                .run_dir(&dir.path().join("...md"))
+                .starts_with(config.output_dir())
+        );
+        // bytes that are not UTF-8 stay apart, and `%` cannot forge an escape
+        assert_ne!(key(b"\xff.md"), key(b"\xfe.md"));
+        assert_eq!(key(b"\xff.md"), PathBuf::from("%FF"));
+        assert_eq!(key(b"%FF.md"), PathBuf::from("%25FF"));
+        assert_eq!(key(b"intro.md"), PathBuf::from("intro"));
     }
 }
