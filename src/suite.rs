@@ -37,6 +37,14 @@ pub fn documents(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         } else {
             return Err(Error::input(p, 0, "no such document or directory"));
         };
+        if found.is_empty() && p.is_dir() {
+            let looked = if p.join("book.toml").is_file() {
+                "no chapter: its SUMMARY.md links no file"
+            } else {
+                "no document here: labrun looked for .md, .adoc and .asciidoc files (not SUMMARY.md, not under target/ or hidden directories)"
+            };
+            return Err(Error::input(p, 0, looked));
+        }
         for f in found {
             let canon = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
             if seen.insert(canon) {

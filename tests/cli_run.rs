@@ -508,3 +508,80 @@ fn the_guides_first_tutorial_passes_and_its_drift_fails_there() {
     assert!(t.contains("FAIL       read-it-back/1"), "{t}");
     assert!(t.contains("4 passed, 1 failed"), "{t}");
 }
+
+/// The README's first tutorial: the document it shows, run, prints the two reports the README
+/// shows (passing, then drifting with `butter` written for `eggs`), line for line.
+#[test]
+fn the_readmes_first_tutorial_prints_the_reports_the_readme_shows() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let doc = readme
+        .split("````markdown\n")
+        .nth(1)
+        .and_then(|r| r.split("````\n").next())
+        .expect("the tutorial document in the README");
+    // the reports: the console blocks that begin `$ labrun run hello.md`
+    let reports: Vec<String> = readme
+        .split("```console\n$ labrun run hello.md\n")
+        .skip(1)
+        .map(|r| r.split("```\n").next().unwrap().to_string())
+        .collect();
+    assert_eq!(reports.len(), 2, "a passing and a drifting report");
+    let dir = tempfile::tempdir().unwrap();
+    let report_of = |text: &str| {
+        std::fs::write(dir.path().join("hello.md"), text).unwrap();
+        let out = Command::new(BIN)
+            .args(["run", "hello.md"])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env_remove("CI")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(report_of(doc), (Some(0), reports[0].clone()));
+    assert_eq!(
+        report_of(&doc.replace("\neggs\n", "\nbutter\n")),
+        (Some(1), reports[1].clone())
+    );
+}
+
+/// The user guide runs green: every chapter read, the first tutorial's steps passing, the
+/// benchmark list skipped as its directive says.
+#[test]
+fn the_user_guide_runs_green() {
+    let guide = Path::new(env!("CARGO_MANIFEST_DIR")).join("guide");
+    let work = tempfile::tempdir().unwrap();
+    // a copy: the run's files go beside the copy, not into the repository
+    let copy = work.path().join("guide");
+    common::copy_tree(&guide, &copy);
+    let _ = std::fs::remove_dir_all(copy.join("book"));
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(&copy)
+        .env_remove("CI")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("steps: 5 passed, 0 failed, 4 skipped"), "{t}");
+}
+
+#[test]
+fn a_directory_with_no_document_is_an_error_saying_what_was_looked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .arg("run")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("no document here: labrun looked for .md, .adoc"),
+        "{}",
+        text(&out)
+    );
+}
