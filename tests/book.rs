@@ -282,3 +282,23 @@ fn the_book_has_a_search_box_and_an_index_of_its_chapters() {
             .exists()
     );
 }
+
+/// `labrun build` where the book is not: the books nearby are suggested.
+#[test]
+fn build_without_a_book_suggests_the_books_nearby() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("docs/guide/src")).unwrap();
+    std::fs::write(dir.path().join("docs/guide/book.toml"), "[book]\n").unwrap();
+    let out = Command::new(BIN)
+        .arg("build")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .contains("no book.toml: not an mdBook book; books here: `labrun build docs/guide`"),
+        "{}",
+        text(&out)
+    );
+}

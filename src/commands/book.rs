@@ -1,6 +1,8 @@
 //! `labrun build` (the book through mdbook-driver, the preprocessor registered in-process) and
 //! `labrun preprocess` (mdBook's preprocessor protocol).
 
+use std::path::Path;
+
 use anyhow::Context;
 use labrun::error::{Error, ExitCode};
 
@@ -14,10 +16,21 @@ pub(crate) fn build(
 ) -> anyhow::Result<ExitCode> {
     use labrun::render::preprocessor::{Drifted, Labrun, Mode, Options};
     if !book.join("book.toml").is_file() {
+        let found = books_near(Path::new("."));
+        let hint = match found.as_slice() {
+            [] => String::new(),
+            some => format!(
+                "; books here: {}",
+                some.iter()
+                    .map(|b| format!("`labrun build {}`", b.display()))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
         return Err(Error::input(
             book.join("book.toml"),
             0,
-            "no book.toml: not an mdBook book",
+            format!("no book.toml: not an mdBook book{hint}"),
         )
         .into());
     }
@@ -66,6 +79,36 @@ pub(crate) fn build(
         }
         Err(e) => Err(anyhow::anyhow!("building {}: {e:#}", book.display())),
     }
+}
+
+/// Directories holding a `book.toml` at most two levels under `dir` (not under `target/` or
+/// hidden ones), sorted: what `labrun build` suggests when its book is not one.
+fn books_near(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut level = vec![dir.to_path_buf()];
+    for _ in 0..2 {
+        let mut next = Vec::new();
+        for d in level {
+            for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if !e.file_type().is_ok_and(|t| t.is_dir())
+                    || name.starts_with('.')
+                    || name == "target"
+                {
+                    continue;
+                }
+                let path = e.path();
+                if path.join("book.toml").is_file() {
+                    found.push(path.strip_prefix(dir).unwrap_or(&path).to_path_buf());
+                }
+                next.push(path);
+            }
+        }
+        level = next;
+    }
+    found.sort();
+    found
 }
 
 /// Remove from the HTML output the AsciiDoc files of the book's source (chapters labrun
