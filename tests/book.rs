@@ -302,3 +302,20 @@ fn build_without_a_book_suggests_the_books_nearby() {
         text(&out)
     );
 }
+
+/// A run file named on purpose that is not there is an error, not a book built with no run.
+#[test]
+fn a_missing_run_file_is_an_error_naming_it() {
+    let dir = project();
+    let out = build(dir.path(), &["--run", "nowhere.jsonl"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--run nowhere.jsonl: no such run file"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !dir.path().join("book/book/index.html").exists(),
+        "no book written"
+    );
+}

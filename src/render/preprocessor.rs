@@ -311,7 +311,20 @@ fn run_file(
     Ok(match opts.run.as_deref().unwrap_or("committed") {
         "committed" => crate::snapshot::committed_run_checked(snapshot_path, snapshot)?,
         "last" => Some(config.run_dir(doc).join("last.jsonl")),
-        other => Some(book_root.join(other)),
+        other => {
+            // a run named on purpose that is not there is a mistake, not a book with no run
+            let file = book_root.join(other);
+            if !file.is_file() {
+                return Err(crate::error::Error::input(
+                    &file,
+                    0,
+                    format!(
+                        "--run {other}: no such run file (a path is read from the book's directory)"
+                    ),
+                ));
+            }
+            Some(file)
+        }
     })
 }
 
