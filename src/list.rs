@@ -115,11 +115,9 @@ pub fn explain(
         doc.path.display(),
         doc.blocks.len()
     )?;
-    for (index, (block, roles)) in doc.blocks.iter().zip(roles).enumerate() {
-        let language = match (
-            block.language.as_deref(),
-            crate::steps::untyped_rule(doc, index),
-        ) {
+    let untyped = crate::steps::untyped_rules(doc);
+    for ((block, roles), rule) in doc.blocks.iter().zip(roles).zip(untyped) {
+        let language = match (block.language.as_deref(), rule) {
             (Some(l), _) => l.to_string(),
             (None, Some(rule)) => format!("no language: {rule}"),
             (None, None) => "no language".to_string(),

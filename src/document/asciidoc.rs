@@ -238,7 +238,7 @@ pub fn with_ast<R>(
 ) -> Result<R> {
     let titled = setext_titles(source);
     let source = titled.as_deref().unwrap_or(source);
-    let (_, unclosed) = nesting(path, source)?;
+    let (empty_tables, unclosed) = nesting(path, source)?;
     let mut early = Vec::new();
     let closed;
     let source = if unclosed.is_empty() {
@@ -261,7 +261,12 @@ pub fn with_ast<R>(
         closed = text;
         &closed
     };
-    let (mut blank, _) = nesting(path, source)?;
+    // closing blocks at the end may have made a table empty: read the nesting again then only
+    let mut blank = if unclosed.is_empty() {
+        empty_tables
+    } else {
+        nesting(path, source)?.0
+    };
     blank.extend(bare_markers(source));
     let blanked;
     let source = if blank.is_empty() {

@@ -404,12 +404,7 @@ pub(super) fn claims<'s>(
         }
         found.sort_by_key(|c| (c.0, std::cmp::Reverse(c.1)));
         for c in found {
-            let at = claims.partition_point(|x| x.0 < c.0);
-            let overlaps_prev = at > 0 && claims[at - 1].1 > c.0;
-            let overlaps_next = at < claims.len() && claims[at].0 < c.1;
-            if !overlaps_prev && !overlaps_next {
-                claims.insert(at, c);
-            }
+            insert_free(claims, c);
         }
     }
     for &i in active {
@@ -427,6 +422,21 @@ pub(super) fn claims<'s>(
         );
     }
     &scratch.claims
+}
+
+/// Whether `s..e`, to be inserted at `at` of the sorted `claims`, overlaps no claim there.
+fn free_at(claims: &[Claim], at: usize, s: usize, e: usize) -> bool {
+    let overlaps_prev = at > 0 && claims[at - 1].1 > s;
+    let overlaps_next = at < claims.len() && claims[at].0 < e;
+    !overlaps_prev && !overlaps_next
+}
+
+/// Insert `c` into the sorted `claims` unless it overlaps a claim there.
+fn insert_free(claims: &mut Vec<Claim>, c: Claim) {
+    let at = claims.partition_point(|x| x.0 < c.0);
+    if free_at(claims, at, c.0, c.1) {
+        claims.insert(at, c);
+    }
 }
 
 /// One mask's claims on `line`, added to `claims` where no claim there holds their text.
@@ -531,9 +541,7 @@ impl Claimer<'_> {
         }
         let claims = &mut *self.claims;
         let at = claims.partition_point(|c| c.0 < s);
-        let overlaps_prev = at > 0 && claims[at - 1].1 > s;
-        let overlaps_next = at < claims.len() && claims[at].0 < e;
-        if !overlaps_prev && !overlaps_next {
+        if free_at(claims, at, s, e) {
             claims.insert(at, (s, e, *class, form.canonical(value)));
         }
     }

@@ -296,8 +296,17 @@ fn untyped_claim(block: &CodeBlock, vocab: &Vocabulary) -> Option<&'static str> 
     (opens && vocab.starts_command(first)).then_some(UNTYPED_RULES[1])
 }
 
-/// Which rule reads `doc.blocks[index]` as shell although it has no language, for `list
-/// --explain`.
+/// For each block of `doc`, the rule that reads it as shell although it has no language, for
+/// `list --explain` (the document's vocabulary learned once).
+pub fn untyped_rules(doc: &Document) -> Vec<Option<&'static str>> {
+    let vocab = vocabulary(doc);
+    doc.blocks
+        .iter()
+        .map(|b| untyped_claim(b, &vocab))
+        .collect()
+}
+
+/// [`untyped_rules`] of one block.
 pub fn untyped_rule(doc: &Document, index: usize) -> Option<&'static str> {
     untyped_claim(doc.blocks.get(index)?, &vocabulary(doc))
 }
