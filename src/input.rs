@@ -27,9 +27,41 @@ fn size(bytes: u64) -> String {
     format!("{} MiB", bytes / MIB)
 }
 
+/// `path` opened for reading if it is a regular file (after links). A FIFO, a device, a
+/// socket or a directory is refused before anything is read: a FIFO with no writer would
+/// block forever and a device may never end. The file is opened without blocking, so even
+/// opening a FIFO returns at once.
+pub fn open(path: &Path) -> Result<std::fs::File> {
+    use std::os::unix::fs::{FileTypeExt as _, OpenOptionsExt as _};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let kind = file.metadata().map_err(|e| Error::io(path, e))?.file_type();
+    let what = if kind.is_file() {
+        return Ok(file);
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Err(Error::input(
+        path,
+        0,
+        format!("{what}: labrun reads regular files only"),
+    ))
+}
+
 /// The whole of `path`, at most `cap` bytes, as UTF-8.
 pub fn read_text(path: &Path, cap: u64, what: &str) -> Result<String> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = open(path)?;
     // a regular file's size sizes the buffer (read once, not grown and copied); a pipe's is
     // unknown, and the cap bounds it either way
     let known = file
@@ -74,7 +106,7 @@ pub fn decode(path: &Path, bytes: Vec<u8>, first_line: usize) -> Result<String> 
 /// The lines of a run file, each at most [`RECORD_CAP`] bytes and all of them at most
 /// [`RUN_CAP`], handed to `each` (1-based line number, text) as they are read.
 pub fn each_line(path: &Path, mut each: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = open(path)?;
     let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
     let mut line = Vec::new();
     let (mut n, mut total) = (0usize, 0u64);

@@ -174,7 +174,7 @@ impl Snapshot {
 /// The document a snapshot file's header names, read from its first lines only.
 pub fn document_named(path: &Path) -> Option<String> {
     use std::io::{BufRead as _, Read as _};
-    let file = std::fs::File::open(path).ok()?;
+    let file = crate::input::open(path).ok()?;
     std::io::BufReader::new(file)
         .take(64 * 1024)
         .lines()
@@ -195,7 +195,7 @@ pub fn digest_of(bytes: &[u8]) -> String {
 pub fn digest_file(path: &Path) -> Result<String> {
     use sha2::Digest as _;
     use std::io::Read as _;
-    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut file = crate::input::open(path)?;
     let mut hasher = sha2::Sha256::new();
     let mut chunk = vec![0u8; 1 << 16];
     loop {

@@ -205,7 +205,7 @@ fn review_refuses_a_pending_entry_for_a_step_the_document_lacks() {
     let dir = scratch("d.md", "# T\n\n```bash\necho a\na\n```\n");
     std::fs::create_dir(dir.path().join("snapshots")).unwrap();
     std::fs::write(
-        dir.path().join("snapshots/d.snap.new"),
+        dir.path().join("snapshots/d.md.snap.new"),
         "# labrun snapshot of d.md\n\n=== gone/1\ncommand: echo b\norigin: run\nexit: 0\n| b\n",
     )
     .unwrap();
@@ -293,7 +293,7 @@ fn control_sequences_a_step_printed_never_reach_the_terminal_and_junit_stays_wel
             "check",
             "esc.md",
             "--replay",
-            "target/labrun/esc/last.jsonl",
+            "target/labrun/esc.md/last.jsonl",
             "--format",
             "junit",
         ],
@@ -307,22 +307,64 @@ fn control_sequences_a_step_printed_never_reach_the_terminal_and_junit_stays_wel
 }
 
 #[test]
-fn endless_inputs_are_refused_after_their_cap_not_read_to_the_end() {
+fn endless_inputs_are_refused_before_they_are_read() {
     let dir = scratch("d.md", "# T\n\n```bash\necho a\na\n```\n");
     let d = dir.path();
     std::os::unix::fs::symlink("/dev/zero", d.join("zero.md")).unwrap();
     let (code, _, stderr) = labrun_in(d, &["list", "zero.md"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains("zero.md: larger than 64 MiB, the most labrun reads for a document"),
+        stderr.contains("zero.md: a device: labrun reads regular files only"),
         "{stderr}"
     );
     let (code, _, stderr) = labrun_in(d, &["check", "d.md", "--replay", "/dev/zero"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(
-        stderr.contains("/dev/zero:1: a record longer than 256 MiB"),
+        stderr.contains("/dev/zero: a device: labrun reads regular files only"),
         "{stderr}"
     );
+    // a regular file past the cap is refused after the cap, not read to its end
+    let big = std::fs::File::create(d.join("big.md")).unwrap();
+    big.set_len(65 << 20).unwrap();
+    let (code, _, stderr) = labrun_in(d, &["list", "big.md"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("big.md: larger than 64 MiB, the most labrun reads for a document"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_fifo_given_as_document_run_or_snapshot_is_refused_at_once_not_waited_on() {
+    let dir = scratch("d.md", "# T\n\n```bash\necho a\na\n```\n");
+    let d = dir.path();
+    for name in ["fifo.md", "run.jsonl"] {
+        nix::unistd::mkfifo(
+            &d.join(name),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+    }
+    let (code, _, stderr) = labrun_in(d, &["list", "fifo.md"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("fifo.md: a FIFO: labrun reads regular files only"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = labrun_in(d, &["check", "d.md", "--replay", "run.jsonl"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("run.jsonl: a FIFO"), "{stderr}");
+    // the snapshot where the document's would be
+    let snaps = d.join("snapshots");
+    std::fs::create_dir_all(&snaps).unwrap();
+    nix::unistd::mkfifo(
+        &snaps.join("d.md.snap"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let (code, _, stderr) = labrun_in(d, &["check", "d.md", "--replay", "/dev/null"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("d.md.snap: a FIFO"), "{stderr}");
 }
 
 #[test]
@@ -402,7 +444,7 @@ fn check_keeps_exit_1_when_only_the_pending_file_cannot_be_written() {
     let r = r#"{"step":"t/1","command":"echo a","stdout":"b\n","stderr":"","exit_code":0,"duration_ms":1,"origin":"live"}"#;
     std::fs::write(dir.path().join("run.jsonl"), format!("{r}\n")).unwrap();
     // the pending file's name is taken by a directory: it cannot be written
-    std::fs::create_dir_all(dir.path().join("snapshots/d.snap.new/x")).unwrap();
+    std::fs::create_dir_all(dir.path().join("snapshots/d.md.snap.new/x")).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_labrun"))
         .args(["check", "d.md", "--replay", "run.jsonl"])
         .current_dir(dir.path())
