@@ -138,7 +138,9 @@ fn key_component(name: &std::ffi::OsStr) -> String {
 impl Config {
     /// The nearest `labrun.toml` at or above the document's directory; defaults when there is
     /// none, rooted at the repository the document is in (the nearest directory above it
-    /// holding `.git`), else at the document's own directory.
+    /// holding `.git`), else at the book it is a chapter of (the nearest directory above it
+    /// holding `book.toml`: runs never land inside a book's `src`, which mdBook publishes),
+    /// else at the document's own directory.
     pub fn for_document(document: &Path) -> Result<Config> {
         let start = std::fs::canonicalize(document)
             .ok()
@@ -184,6 +186,7 @@ impl Config {
         let root = start
             .ancestors()
             .find(|d| d.join(".git").exists())
+            .or_else(|| start.ancestors().find(|d| d.join("book.toml").is_file()))
             .unwrap_or(&start)
             .to_path_buf();
         Ok(Config {
@@ -197,17 +200,19 @@ impl Config {
         self.root.join("target").join("labrun")
     }
 
-    /// A document's name in the project: its path relative to the project root with the
-    /// extension dropped (`book/src/intro`). Its snapshot and its run directory are named
-    /// after it, so two documents of one file name in different folders share neither. A
-    /// document outside the root is named after its file stem and a digest of its absolute
-    /// path (`intro-1a2b3c4d`).
+    /// A document's name in the project: its path relative to the project root, extension
+    /// kept (`book/src/intro.md`). Its snapshot and its run directory are named after it, so
+    /// no two documents share them: not two of one file name in different folders, not
+    /// `intro.md` and `intro.adoc` side by side. Each part of the path is escaped so the name
+    /// maps back to one file: `%` as `%25`, a byte that is not UTF-8 as `%XX`, a part that is
+    /// `.` or `..` as `%2E`/`%2E%2E`. A document outside the root is named after its file
+    /// name and a digest of its absolute path (`intro.md-1a2b3c4d`).
     pub fn key(&self, document: &Path) -> PathBuf {
         let canon = std::fs::canonicalize(document).unwrap_or_else(|_| document.to_path_buf());
         let root = std::fs::canonicalize(&self.root).unwrap_or_else(|_| self.root.clone());
-        let stem = || {
+        let name = || {
             document
-                .file_stem()
+                .file_name()
                 .map_or("document".into(), key_component)
         };
         match canon.strip_prefix(&root) {
@@ -222,14 +227,14 @@ impl Config {
                     .flat_map(Path::components)
                     .map(|c| key_component(c.as_os_str()))
                     .collect();
-                key.push(stem());
+                key.push(name());
                 key
             }
             _ => {
                 use sha2::Digest as _;
                 let digest = sha2::Sha256::digest(canon.as_os_str().as_encoded_bytes());
                 let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-                PathBuf::from(format!("{}-{short}", stem()))
+                PathBuf::from(format!("{}-{short}", name()))
             }
         }
     }
@@ -249,21 +254,28 @@ impl Config {
         PathBuf::from(p)
     }
 
-    /// Where labrun before 0.2 kept this document's snapshot (`<snapshots>/<stem>.snap`),
-    /// when a file is there, the new name is not, and its header names this document.
+    /// Where an earlier labrun kept this document's snapshot, when a file is there, the
+    /// current name is not, and the file's header names this document: beside the current
+    /// name without the extension (`<snapshots>/<dir>/<stem>.snap`, before names kept their
+    /// extension), or at the top (`<snapshots>/<stem>.snap`, before names were paths).
     pub fn legacy_snapshot(&self, document: &Path) -> Option<PathBuf> {
-        let stem = document.file_stem()?.to_str()?;
-        let old = self.snapshot_dir().join(format!("{stem}.snap"));
         let new = self.snapshot_path(document);
-        if old == new || new.exists() || !old.is_file() {
+        if new.exists() {
             return None;
         }
-        let named = crate::snapshot::document_named(&old)?;
+        let stem = document.file_stem()?.to_str()?;
+        let beside = new.with_file_name(format!("{}.snap", key_component(stem.as_ref())));
+        let top = self.snapshot_dir().join(format!("{stem}.snap"));
         let canon = std::fs::canonicalize(document).ok()?;
-        let same = [self.root.join(&named), PathBuf::from(&named)]
-            .iter()
-            .any(|p| std::fs::canonicalize(p).is_ok_and(|p| p == canon));
-        same.then_some(old)
+        [beside, top].into_iter().find(|old| {
+            *old != new
+                && old.is_file()
+                && crate::snapshot::document_named(old).is_some_and(|named| {
+                    [self.root.join(&named), PathBuf::from(&named)]
+                        .iter()
+                        .any(|p| std::fs::canonicalize(p).is_ok_and(|p| p == canon))
+                })
+        })
     }
 
     /// Bytes kept of each stream of a step.
@@ -331,18 +343,21 @@ mod tests {
             std::fs::write(&path, "# T\n").unwrap();
             config.key(&path)
         };
-        // dot segments: `..md` and `...md` would name the run directory's parent
-        assert_eq!(key(b"..md"), PathBuf::from("%2E"));
-        assert_eq!(key(b"...md"), PathBuf::from("%2E%2E"));
+        // names that are dot segments once the extension is dropped keep it, and stay in
+        assert_eq!(key(b"..md"), PathBuf::from("..md"));
         assert!(
             config
-                .run_dir(&dir.path().join("...md"))
-                .starts_with(config.output_dir())
+                .run_dir(&dir.path().join("..md"))
+                .starts_with(config.output_dir().join("..md"))
         );
+        // one stem, two formats: two names
+        assert_eq!(key(b"intro.md"), PathBuf::from("intro.md"));
+        assert_eq!(key(b"intro.adoc"), PathBuf::from("intro.adoc"));
         // bytes that are not UTF-8 stay apart, and `%` cannot forge an escape
         assert_ne!(key(b"\xff.md"), key(b"\xfe.md"));
-        assert_eq!(key(b"\xff.md"), PathBuf::from("%FF"));
-        assert_eq!(key(b"%FF.md"), PathBuf::from("%25FF"));
-        assert_eq!(key(b"intro.md"), PathBuf::from("intro"));
+        assert_eq!(key(b"\xff.md"), PathBuf::from("%FF.md"));
+        assert_eq!(key(b"%FF.md"), PathBuf::from("%25FF.md"));
+        // a folder named `..` cannot be made, but a key part that is one is escaped
+        assert_eq!(key_component(std::ffi::OsStr::new("..")), "%2E%2E");
     }
 }

@@ -106,6 +106,10 @@ enum Command {
         /// Fail (exit 1) when a step drifted.
         #[arg(long)]
         fail_on_drift: bool,
+        /// Run the preprocessors and renderers book.toml names (mdBook runs their commands);
+        /// without it such a book is refused.
+        #[arg(long)]
+        allow_book_programs: bool,
     },
     /// mdBook's preprocessor protocol (`[preprocessor.labrun] command = "labrun preprocess"`).
     Preprocess {
@@ -356,7 +360,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             mode,
             run,
             fail_on_drift,
-        } => commands::book::build(&book, mode, run, fail_on_drift),
+            allow_book_programs,
+        } => commands::book::build(&book, mode, run, fail_on_drift, allow_book_programs),
         Command::Preprocess { supports } => commands::book::preprocess(supports),
         Command::Doctor {
             path,
@@ -375,7 +380,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let (name, input) = match file {
                 Some(f) => {
-                    let opened = std::fs::File::open(&f).map_err(|e| Error::io(&f, e))?;
+                    let opened = labrun::input::open(&f)?;
                     (f, opened)
                 }
                 None => {

@@ -116,11 +116,11 @@ fn a_failure_exits_one_with_a_diff_and_writes_pending_entries_only_outside_ci() 
         stdout.contains("+dnsutils 1/1 Pending 0 <AGE> <IP1> <NODE> <none> <none>"),
         "{stdout}"
     );
-    assert!(!s.path("snaps/lab.snap.new").exists(), "never in CI");
+    assert!(!s.path("snaps/lab.adoc.snap.new").exists(), "never in CI");
 
     let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], false, "");
     assert_eq!(out.status.code(), Some(1));
-    let pending = std::fs::read_to_string(s.path("snaps/lab.snap.new")).unwrap();
+    let pending = std::fs::read_to_string(s.path("snaps/lab.adoc.snap.new")).unwrap();
     assert!(pending.contains("=== explore-statefulsets/2"));
     assert!(pending.contains("origin: simulated (not yet verified)"));
 }
@@ -130,7 +130,7 @@ fn accept_from_doc_then_review_a_pending_change() {
     let s = Scratch::new();
     let out = s.labrun(&["accept", "lab.adoc", "--from-doc"], true, "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let snap = std::fs::read_to_string(s.path("snaps/lab.snap")).unwrap();
+    let snap = std::fs::read_to_string(s.path("snaps/lab.adoc.snap")).unwrap();
     assert!(snap.contains("=== cluster-ip/3\ncommand: kubectl exec dnsutils -- host clusterip-service\norigin: document (not yet verified)\nexit: 0\n| clusterip-service.default.svc.cluster.local has address <IP1>\n"), "{snap}");
     assert!(!snap.contains("origin: run"), "nothing was observed");
 
@@ -140,7 +140,7 @@ fn accept_from_doc_then_review_a_pending_change() {
     assert_eq!(out.status.code(), Some(1));
     let out = s.labrun(&["review", "lab.adoc"], false, "a\n");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(!s.path("snaps/lab.snap.new").exists());
+    assert!(!s.path("snaps/lab.adoc.snap.new").exists());
     // The document still prints Running where the accepted output does not: what readers see
     // is wrong, so the step fails as document drift, with the accepted output beside it.
     let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], true, "");
@@ -193,7 +193,7 @@ fn a_document_edited_after_accept_fails_its_run() {
     std::fs::write(&doc, "# Hi\n\n```console\n$ echo hello\nhello\n```\n").unwrap();
     let run = |args: &[&str]| common::labrun_with_stdin(dir.path(), args, true, "");
     assert_eq!(run(&["run", "doc.md"]).status.code(), Some(0));
-    let last = "target/labrun/doc/last.jsonl";
+    let last = "target/labrun/doc.md/last.jsonl";
     let out = run(&["accept", "doc.md", "--replay", last]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // the author edits what the book shows; the command still prints hello
@@ -222,7 +222,7 @@ fn a_document_edited_after_accept_fails_its_run() {
 fn stale_snapshot_entries_are_reported() {
     let s = Scratch::new();
     s.labrun(&["accept", "lab.adoc", "--from-doc"], true, "");
-    let p = s.path("snaps/lab.snap");
+    let p = s.path("snaps/lab.adoc.snap");
     let mut snap = std::fs::read_to_string(&p).unwrap();
     snap.push_str("\n=== gone/1\ncommand: echo\norigin: document\nexit: 0\n| hi\n");
     std::fs::write(&p, snap).unwrap();
@@ -276,13 +276,13 @@ fn broken_run_file_unknown_step_and_nonsense_snapshot_are_bad_input() {
 
     std::fs::create_dir_all(s.path("snaps")).unwrap();
     std::fs::write(
-        s.path("snaps/lab.snap"),
+        s.path("snaps/lab.adoc.snap"),
         "=== a/1\ncommand: x\nthis is nonsense\n",
     )
     .unwrap();
     assert_bad(
         &s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], true, ""),
-        "lab.snap:3",
+        "lab.adoc.snap:3",
     );
 }
 
@@ -291,7 +291,7 @@ fn accept_from_a_run_is_atomic_and_keeps_origin() {
     let s = Scratch::new();
     let out = s.labrun(&["accept", "lab.adoc", "--replay", "run.jsonl"], true, "");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let snap = std::fs::read_to_string(s.path("snaps/lab.snap")).unwrap();
+    let snap = std::fs::read_to_string(s.path("snaps/lab.adoc.snap")).unwrap();
     assert!(snap.contains("origin: simulated (not yet verified)"));
     let leftovers: Vec<_> = std::fs::read_dir(s.path("snaps"))
         .unwrap()
@@ -299,7 +299,7 @@ fn accept_from_a_run_is_atomic_and_keeps_origin() {
         .collect();
     assert_eq!(
         leftovers,
-        [std::ffi::OsString::from("lab.snap")],
+        [std::ffi::OsString::from("lab.adoc.snap")],
         "no temporary files left"
     );
 }
@@ -426,7 +426,7 @@ fn without_a_labrun_toml_the_document_keeps_one_name_and_its_last_run_is_the_def
     .unwrap();
     let labrun = |args: &[&str]| common::labrun_with_stdin(&elsewhere, args, true, "");
     assert_eq!(labrun(&["run", "../docs/doc.md"]).status.code(), Some(0));
-    assert!(docs.join("target/labrun/doc/last.jsonl").is_file());
+    assert!(docs.join("target/labrun/doc.md/last.jsonl").is_file());
     assert!(!elsewhere.join("target").exists());
     // check, accept and promote read the last run without --replay
     let out = labrun(&["check", "../docs/doc.md"]);
@@ -434,7 +434,7 @@ fn without_a_labrun_toml_the_document_keeps_one_name_and_its_last_run_is_the_def
     assert!(text(&out.stdout).contains("1 passed"));
     let out = labrun(&["accept", "../docs/doc.md"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(docs.join("snapshots/doc.snap").is_file());
+    assert!(docs.join("snapshots/doc.md.snap").is_file());
     let out = labrun(&["promote", "../docs/doc.md", "--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     // a document never run: the message says what to do

@@ -38,7 +38,7 @@ fn run(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn last_run(dir: &Path) -> Vec<StepRecord> {
-    labrun::record::read(&dir.join("target/labrun/doc/last.jsonl")).unwrap()
+    labrun::record::read(&dir.join("target/labrun/doc.md/last.jsonl")).unwrap()
 }
 
 fn processes_with(marker: &str) -> Vec<PathBuf> {
@@ -69,7 +69,7 @@ fn the_session_persists_and_bindings_rewrite_later_commands() {
     assert_eq!(records[2].command, format!("grep -c {live_ip} \"$FILE\""));
     assert!(records.iter().all(|r| r.origin.as_deref() == Some("live")));
     // The run also sits in a directory of its own, named after its time.
-    let runs = common::run_dirs(dir.path(), "doc");
+    let runs = common::run_dirs(dir.path(), "doc.md");
     assert_eq!(runs.len(), 1);
     assert_eq!(
         labrun::record::read(&runs[0].join("run.jsonl")).unwrap(),
@@ -361,7 +361,7 @@ fn a_step_whose_directory_was_removed_writes_nowhere_as_in_a_terminal() {
         !dir.path().join("written-here").exists(),
         "a step wrote into the directory labrun was started from"
     );
-    let scratch = common::run_dirs(dir.path(), "doc")[0].join("work");
+    let scratch = common::run_dirs(dir.path(), "doc.md")[0].join("work");
     assert!(!scratch.join("written-here").exists());
     let records = last_run(dir.path());
     // the session stays in the removed directory, as a terminal's shell does
@@ -453,7 +453,7 @@ fn a_run_killed_after_its_third_step_keeps_three_records_that_check_reads() {
     // each record is on disk as its step ends: wait for the third
     let deadline = Instant::now() + Duration::from_secs(60);
     let file = loop {
-        let file = std::fs::read_dir(dir.path().join("target/labrun/doc"))
+        let file = std::fs::read_dir(dir.path().join("target/labrun/doc.md"))
             .ok()
             .into_iter()
             .flatten()

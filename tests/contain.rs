@@ -120,7 +120,8 @@ fn sighup_ends_the_run_like_sigterm_with_exit_129_and_the_run_written() {
     assert_eq!(status.code(), Some(129));
     let left = gone(&marker, Duration::from_secs(2));
     assert!(left.is_empty(), "left behind: {left:?}");
-    let records = labrun::record::read(&dir.path().join("target/labrun/doc/last.jsonl")).unwrap();
+    let records =
+        labrun::record::read(&dir.path().join("target/labrun/doc.md/last.jsonl")).unwrap();
     assert_eq!(records.len(), 1, "the step that ended is recorded");
     assert_eq!(records[0].stdout, "one\n");
 }

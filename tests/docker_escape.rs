@@ -176,7 +176,7 @@ fn no_docker_escape_reaches_another_clusters_node_lint_on_or_off() {
         );
         assert!(!dir.path().join("stolen").exists());
         let records =
-            labrun::record::read(&dir.path().join("target/labrun/doc/last.jsonl")).unwrap();
+            labrun::record::read(&dir.path().join("target/labrun/doc.md/last.jsonl")).unwrap();
         let n = ESCAPES.len();
         // refusals read as the daemon's own
         assert!(

@@ -186,7 +186,7 @@ fn project(doc: &str) -> tempfile::TempDir {
 }
 
 fn last_run(dir: &Path) -> Vec<labrun::record::StepRecord> {
-    labrun::record::read(&dir.join("target/labrun/doc/last.jsonl")).unwrap()
+    labrun::record::read(&dir.join("target/labrun/doc.md/last.jsonl")).unwrap()
 }
 
 #[test]
@@ -1313,7 +1313,7 @@ fn a_create_that_outlives_its_budget_or_is_interrupted_leaves_no_node() {
         "an interrupted create leaves no node"
     );
     // 3. a lock a killed kind left beside labrun's kubeconfig does not stop the next run
-    let lock = dir.path().join("target/labrun/doc/kube/config.lock");
+    let lock = dir.path().join("target/labrun/doc.md/kube/config.lock");
     std::fs::write(&lock, "").unwrap();
     let out = labrun(&[], "0").output().unwrap();
     let records = last_run(dir.path());
@@ -1369,7 +1369,7 @@ fn no_false_refusal_for_ha_ipv6_or_a_non_loopback_api_address() {
             "{tag}: {t}"
         );
         let conf =
-            std::fs::read_to_string(dir.path().join("target/labrun/doc/kube/config")).unwrap();
+            std::fs::read_to_string(dir.path().join("target/labrun/doc.md/kube/config")).unwrap();
         assert!(conf.contains(&format!("server: {server}")), "{tag}: {conf}");
         let records = last_run(dir.path());
         assert_eq!(records[0].exit_code, 0, "{tag}: {t}");
@@ -1557,7 +1557,7 @@ fn two_kind_documents_in_parallel_get_two_clusters_and_reach_only_their_own_node
     let dir_name = docs.file_name().unwrap().to_str().unwrap().to_string();
     let names: Vec<String> = ["a", "b"]
         .iter()
-        .map(|l| labrun::suite::cluster_name(Path::new(&format!("{dir_name}/{l}"))))
+        .map(|l| labrun::suite::cluster_name(Path::new(&format!("{dir_name}/{l}.md"))))
         .collect();
     assert_ne!(names[0], names[1]);
     let out = Command::new(BIN)
@@ -1598,7 +1598,7 @@ fn two_kind_documents_in_parallel_get_two_clusters_and_reach_only_their_own_node
     for (lab, name) in ["a", "b"].iter().zip(&names) {
         let records = labrun::record::read(
             &dir.path()
-                .join(format!("target/labrun/{dir_name}/{lab}/last.jsonl")),
+                .join(format!("target/labrun/{dir_name}/{lab}.md/last.jsonl")),
         )
         .unwrap();
         // what ran named this document's cluster, and its node answered as itself

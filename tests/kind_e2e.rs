@@ -40,7 +40,7 @@ fn the_lab_runs_end_to_end_on_a_kind_cluster_of_its_own() {
     assert!(matches!(out.status.code(), Some(0 | 1)), "{stderr}");
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let records = labrun::record::read(
-        &root.join("target/labrun/book/src/kubernetes-networking-abstractions/last.jsonl"),
+        &root.join("target/labrun/book/src/kubernetes-networking-abstractions.adoc/last.jsonl"),
     )
     .unwrap();
     let steps = labrun::steps::split(&labrun::document::load(&root.join(LAB)).unwrap());

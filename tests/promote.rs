@@ -24,7 +24,7 @@ fn project() -> tempfile::TempDir {
     let dir = scratch_project();
     std::fs::remove_file(
         dir.path()
-            .join("snapshots/book/src/kubernetes-networking-abstractions.snap"),
+            .join("snapshots/book/src/kubernetes-networking-abstractions.adoc.snap"),
     )
     .ok();
     dir
@@ -246,7 +246,7 @@ fn a_markdown_document_promotes_from_a_real_run_keeping_its_containers() {
     std::fs::write(dir.path().join("labrun.toml"), "retry = \"1s\"\n").unwrap();
     let run = labrun(dir.path(), &["run", "files.md"]);
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
-    let last = dir.path().join("target/labrun/files/last.jsonl");
+    let last = dir.path().join("target/labrun/files.md/last.jsonl");
     let out = labrun(
         dir.path(),
         &["promote", "files.md", "--replay", last.to_str().unwrap()],
@@ -295,7 +295,7 @@ fn the_pod_on_host_chapter_promotes_from_a_real_netns_run_to_the_authors_text() 
         "{}",
         text(&run)
     );
-    let last = "target/labrun/book/src/pod-on-host/last.jsonl";
+    let last = "target/labrun/book/src/pod-on-host.md/last.jsonl";
     let out = labrun(dir.path(), &["promote", POD, "--replay", last]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("promoted 1 step(s)"), "{}", text(&out));
@@ -328,7 +328,11 @@ fn from_snapshot_promotes_the_live_run_kept_beside_the_snapshot() {
         original
     );
     // nothing kept: a clear refusal
-    std::fs::remove_file(dir.path().join("snapshots/book/src/pod-on-host.run.jsonl")).unwrap();
+    std::fs::remove_file(
+        dir.path()
+            .join("snapshots/book/src/pod-on-host.md.run.jsonl"),
+    )
+    .unwrap();
     let out = labrun(dir.path(), &["promote", POD, "--from-snapshot"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no live run is kept"), "{}", text(&out));
@@ -337,8 +341,11 @@ fn from_snapshot_promotes_the_live_run_kept_beside_the_snapshot() {
 #[test]
 fn review_can_promote_an_entry_into_the_document_as_well() {
     let dir = scratch_project();
-    let kept = std::fs::read_to_string(dir.path().join("snapshots/book/src/pod-on-host.run.jsonl"))
-        .unwrap();
+    let kept = std::fs::read_to_string(
+        dir.path()
+            .join("snapshots/book/src/pod-on-host.md.run.jsonl"),
+    )
+    .unwrap();
     // the chapter's real run, with its first ping's statistics changed: a run that drifted
     let drifted = kept.replace(
         "2 packets transmitted, 2 received, 0% packet loss",
@@ -391,7 +398,7 @@ fn line_endings_and_tabs_stay_as_the_author_wrote_them() {
             "promote",
             "tabs.md",
             "--replay",
-            "target/labrun/tabs/last.jsonl",
+            "target/labrun/tabs.md/last.jsonl",
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -408,7 +415,7 @@ fn an_unordered_block_keeps_its_order_and_the_authors_cuts_stay_cut() {
     std::fs::write(dir.path().join("labrun.toml"), "retry = \"1s\"\n").unwrap();
     let run = labrun(dir.path(), &["run", "order.md"]);
     assert_eq!(run.status.code(), Some(1), "{}", text(&run));
-    let last = "target/labrun/order/last.jsonl";
+    let last = "target/labrun/order.md/last.jsonl";
     // only the first step
     let out = labrun(
         dir.path(),

@@ -39,7 +39,7 @@ fn labrun(dir: &Path, args: &[&str], lint: bool) -> Output {
 }
 
 fn records(dir: &Path) -> Vec<StepRecord> {
-    labrun::record::read(&dir.join("target/labrun/doc/last.jsonl")).unwrap()
+    labrun::record::read(&dir.join("target/labrun/doc.md/last.jsonl")).unwrap()
 }
 
 /// A document of one console block, one step per command.
@@ -162,7 +162,7 @@ fn writing_through_a_link_reaches_the_copy_never_the_source() {
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), "kept\n");
     let r = records(dir.path());
     assert_eq!(r[0].exit_code, 0, "the copy's own link works: {:?}", r[0]);
-    let copy = common::run_dirs(dir.path(), "doc")[0].join("work");
+    let copy = common::run_dirs(dir.path(), "doc.md")[0].join("work");
     assert_eq!(
         std::fs::read_to_string(copy.join("data.txt")).unwrap(),
         "source\nx\n"
@@ -216,7 +216,7 @@ fn a_planted_lock_link_is_refused_and_its_target_left_alone() {
     let dir = project(&doc(&["echo hi"]), "");
     let victim = dir.path().join("victim.txt");
     std::fs::write(&victim, "precious\n").unwrap();
-    let ws = dir.path().join("target/labrun/doc");
+    let ws = dir.path().join("target/labrun/doc.md");
     std::fs::create_dir_all(&ws).unwrap();
     std::os::unix::fs::symlink(&victim, ws.join("lock")).unwrap();
     let out = labrun(dir.path(), &[], true);
@@ -370,7 +370,7 @@ fn special_files_are_left_out_and_a_sparse_file_stays_sparse() {
     }
     let r = records(p);
     assert_eq!(r[0].stdout, "big\ndoc.md\nlabrun.toml\ntarget-stderr.txt\n");
-    let copy = common::run_dirs(p, "doc")[0].join("work/big");
+    let copy = common::run_dirs(p, "doc.md")[0].join("work/big");
     let meta = std::fs::metadata(&copy).unwrap();
     assert_eq!(meta.len(), 2 << 30);
     assert!(meta.blocks() < 1024, "{} blocks", meta.blocks());
@@ -400,12 +400,16 @@ fn promote_and_accept_write_through_a_linked_document_and_snapshot() {
     std::os::unix::fs::symlink("real/doc.md", p.join("doc.md")).unwrap();
     std::fs::create_dir_all(p.join("snapshots/real")).unwrap();
     std::fs::create_dir_all(p.join("store")).unwrap();
-    std::fs::write(p.join("store/doc.snap"), "").unwrap();
-    std::os::unix::fs::symlink("../../store/doc.snap", p.join("snapshots/real/doc.snap")).unwrap();
+    std::fs::write(p.join("store/doc.md.snap"), "").unwrap();
+    std::os::unix::fs::symlink(
+        "../../store/doc.md.snap",
+        p.join("snapshots/real/doc.md.snap"),
+    )
+    .unwrap();
     let out = labrun(p, &[], true);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     // named after where the document really is
-    let last = p.join("target/labrun/real/doc/last.jsonl");
+    let last = p.join("target/labrun/real/doc.md/last.jsonl");
     for args in [&["promote"][..], &["accept"][..]] {
         let out = Command::new(BIN)
             .args(args)
@@ -423,7 +427,7 @@ fn promote_and_accept_write_through_a_linked_document_and_snapshot() {
             .is_symlink()
     );
     assert!(
-        std::fs::symlink_metadata(p.join("snapshots/real/doc.snap"))
+        std::fs::symlink_metadata(p.join("snapshots/real/doc.md.snap"))
             .unwrap()
             .is_symlink()
     );
@@ -433,7 +437,7 @@ fn promote_and_accept_write_through_a_linked_document_and_snapshot() {
             .contains("new\n")
     );
     assert!(
-        std::fs::read_to_string(p.join("store/doc.snap"))
+        std::fs::read_to_string(p.join("store/doc.md.snap"))
             .unwrap()
             .contains("new")
     );
@@ -448,7 +452,7 @@ fn pruning_old_runs_never_crosses_into_a_mount_left_in_them() {
     let dir = project(&doc(&["true"]), "");
     let script = format!(
         "set -e; mount --make-rprivate /; for i in 1 2 3; do {BIN} run doc.md > /dev/null 2>&1; \
-         m=$(ls -d target/labrun/doc/2*/work | tail -1)/m; mkdir -p $m; \
+         m=$(ls -d target/labrun/doc.md/2*/work | tail -1)/m; mkdir -p $m; \
          mount --bind {out} $m; done; \
          for i in 1 2 3; do {BIN} run doc.md > run.txt 2>&1; done; ls {out}",
         out = outside.path().display()

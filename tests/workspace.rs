@@ -47,18 +47,18 @@ fn documents_of_one_file_name_in_two_folders_share_no_snapshot_and_no_run() {
                 "accept",
                 doc,
                 "--replay",
-                &format!("target/labrun/{}/last.jsonl", &doc[..7]),
+                &format!("target/labrun/{doc}/last.jsonl"),
             ],
         );
         assert_eq!(out.status.code(), Some(0), "{doc}: {}", text(&out));
     }
-    let a = std::fs::read_to_string(dir.path().join("snapshots/a/intro.snap")).unwrap();
-    let b = std::fs::read_to_string(dir.path().join("snapshots/b/intro.snap")).unwrap();
+    let a = std::fs::read_to_string(dir.path().join("snapshots/a/intro.md.snap")).unwrap();
+    let b = std::fs::read_to_string(dir.path().join("snapshots/b/intro.md.snap")).unwrap();
     assert!(a.contains("| hello") && !a.contains("bonjour"), "{a}");
     assert!(b.contains("| bonjour") && !b.contains("| hello"), "{b}");
     assert!(a.contains("# document: a/intro.md"), "{a}");
-    assert_eq!(common::run_dirs(dir.path(), "a/intro").len(), 1);
-    assert_eq!(common::run_dirs(dir.path(), "b/intro").len(), 1);
+    assert_eq!(common::run_dirs(dir.path(), "a/intro.md").len(), 1);
+    assert_eq!(common::run_dirs(dir.path(), "b/intro.md").len(), 1);
     // each still passes against its own snapshot
     for doc in ["a/intro.md", "b/intro.md"] {
         let out = labrun(dir.path(), &["run", doc]);
@@ -73,12 +73,12 @@ fn runs_of_one_document_in_quick_succession_each_get_their_own_directory() {
         let out = labrun(dir.path(), &["run", "doc.md"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     }
-    let runs = common::run_dirs(dir.path(), "doc");
+    let runs = common::run_dirs(dir.path(), "doc.md");
     assert_eq!(runs.len(), 3, "{runs:?}");
     // only the newest runs keep their scratch copy
     let with_work = runs.iter().filter(|r| r.join("work").exists()).count();
     assert_eq!(with_work, labrun::workspace::SCRATCH_KEPT);
-    let last = std::fs::read(dir.path().join("target/labrun/doc/last.jsonl")).unwrap();
+    let last = std::fs::read(dir.path().join("target/labrun/doc.md/last.jsonl")).unwrap();
     assert_eq!(last, std::fs::read(runs[2].join("run.jsonl")).unwrap());
 }
 
@@ -94,7 +94,7 @@ fn a_second_run_of_a_running_document_is_refused_or_waits_with_wait() {
         .spawn()
         .unwrap();
     // the lock exists once the first run holds it
-    let lock = dir.path().join("target/labrun/doc/lock");
+    let lock = dir.path().join("target/labrun/doc.md/lock");
     let held = |p: &Path| {
         std::fs::read_to_string(p).is_ok_and(|t| t.contains(&format!("pid {}", first.id())))
     };
@@ -119,7 +119,7 @@ fn a_second_run_of_a_running_document_is_refused_or_waits_with_wait() {
     let mut first = first;
     assert!(first.wait().unwrap().success());
     // two runs recorded, each whole, in directories of their own; the refused one made none
-    let runs = common::run_dirs(dir.path(), "doc");
+    let runs = common::run_dirs(dir.path(), "doc.md");
     assert_eq!(runs.len(), 2, "{runs:?}");
     for r in &runs {
         let records = labrun::record::read(&r.join("run.jsonl")).unwrap();
@@ -168,9 +168,9 @@ fn concurrent_accepts_leave_a_snapshot_and_its_run_from_the_same_accept() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let snap_path = dir.path().join("snapshots/doc.snap");
+    let snap_path = dir.path().join("snapshots/doc.md.snap");
     let snap = std::fs::read_to_string(&snap_path).unwrap();
-    let kept = dir.path().join("snapshots/doc.run.jsonl");
+    let kept = dir.path().join("snapshots/doc.md.run.jsonl");
     let digest = labrun::snapshot::digest_file(&kept).unwrap();
     assert!(snap.contains(&format!("# run: {digest}")), "{snap}");
     // and the entry is the kept run's output
@@ -187,7 +187,7 @@ fn concurrent_accepts_leave_a_snapshot_and_its_run_from_the_same_accept() {
             "check",
             "doc.md",
             "--replay",
-            "snapshots/doc.run.jsonl",
+            "snapshots/doc.md.run.jsonl",
             "--allow-doc-drift",
         ],
     );
@@ -200,8 +200,8 @@ fn accept_keeps_the_modes_of_the_snapshot_and_of_the_kept_run() {
     let first = live_run(dir.path(), "one.jsonl", "hello");
     let out = labrun(dir.path(), &["accept", "doc.md", "--replay", &first]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let snap = dir.path().join("snapshots/doc.snap");
-    let kept = dir.path().join("snapshots/doc.run.jsonl");
+    let snap = dir.path().join("snapshots/doc.md.snap");
+    let kept = dir.path().join("snapshots/doc.md.run.jsonl");
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     // new files: what any program writing them would give (0666 less the umask)
     assert_eq!(mode(&snap) & 0o600, 0o600);
@@ -217,39 +217,70 @@ fn accept_keeps_the_modes_of_the_snapshot_and_of_the_kept_run() {
 }
 
 #[test]
-fn a_snapshot_under_its_old_stem_name_is_read_and_moved_by_the_next_accept() {
-    let dir = project(&[("docs/doc.md", ECHO)]);
-    let run = live_run(dir.path(), "one.jsonl", "hello");
-    let out = labrun(dir.path(), &["accept", "docs/doc.md", "--replay", &run]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    // put it where labrun used to: snapshots/<stem>.snap
-    let new = dir.path().join("snapshots/docs/doc.snap");
-    let old = dir.path().join("snapshots/doc.snap");
-    std::fs::rename(&new, &old).unwrap();
-    std::fs::rename(
-        dir.path().join("snapshots/docs/doc.run.jsonl"),
-        dir.path().join("snapshots/doc.run.jsonl"),
-    )
-    .unwrap();
-    let out = labrun(dir.path(), &["check", "docs/doc.md", "--replay", &run]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+fn a_snapshot_under_an_old_name_is_read_and_moved_by_the_next_accept() {
+    // the names earlier labruns used: the stem at the top (before names were paths), and the
+    // path without the extension (before names kept it)
+    for old_name in ["doc", "docs/doc"] {
+        let dir = project(&[("docs/doc.md", ECHO)]);
+        let run = live_run(dir.path(), "one.jsonl", "hello");
+        let out = labrun(dir.path(), &["accept", "docs/doc.md", "--replay", &run]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        let snaps = dir.path().join("snapshots");
+        let new = snaps.join("docs/doc.md.snap");
+        let old = snaps.join(format!("{old_name}.snap"));
+        std::fs::rename(&new, &old).unwrap();
+        std::fs::rename(
+            snaps.join("docs/doc.md.run.jsonl"),
+            snaps.join(format!("{old_name}.run.jsonl")),
+        )
+        .unwrap();
+        let out = labrun(dir.path(), &["check", "docs/doc.md", "--replay", &run]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(
+            text(&out).contains("the name labrun used before"),
+            "{old_name}: {}",
+            text(&out)
+        );
+        let out = labrun(dir.path(), &["accept", "docs/doc.md", "--replay", &run]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(new.is_file() && !old.exists(), "{old_name}");
+        assert!(snaps.join("docs/doc.md.run.jsonl").is_file());
+        assert!(!snaps.join(format!("{old_name}.run.jsonl")).exists());
+        // an old-named snapshot of another document is never taken for this one's
+        std::fs::write(&old, "# labrun snapshot\n# document: elsewhere/doc.md\n").unwrap();
+        std::fs::remove_file(&new).unwrap();
+        let out = labrun(dir.path(), &["check", "docs/doc.md", "--replay", &run]);
+        assert!(
+            !text(&out).contains("the name labrun used before"),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+/// `intro.md` and `intro.adoc` side by side: two names, two snapshots, two run directories;
+/// accepting one leaves the other as it was.
+#[test]
+fn one_stem_in_two_formats_shares_no_snapshot_and_no_run() {
+    let adoc = "= Intro\n\n[source,console]\n----\n$ echo bonjour\nbonjour\n----\n";
+    let dir = project(&[("intro.md", ECHO), ("intro.adoc", adoc)]);
+    for doc in ["intro.md", "intro.adoc"] {
+        let out = labrun(dir.path(), &["run", doc]);
+        assert_eq!(out.status.code(), Some(0), "{doc}: {}", text(&out));
+        let out = labrun(dir.path(), &["accept", doc]);
+        assert_eq!(out.status.code(), Some(0), "{doc}: {}", text(&out));
+    }
+    let md = std::fs::read_to_string(dir.path().join("snapshots/intro.md.snap")).unwrap();
+    let adoc = std::fs::read_to_string(dir.path().join("snapshots/intro.adoc.snap")).unwrap();
+    assert!(md.contains("| hello") && !md.contains("bonjour"), "{md}");
     assert!(
-        text(&out).contains("the name labrun used before"),
-        "{}",
-        text(&out)
+        adoc.contains("| bonjour") && !adoc.contains("hello"),
+        "{adoc}"
     );
-    let out = labrun(dir.path(), &["accept", "docs/doc.md", "--replay", &run]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(new.is_file() && !old.exists());
-    assert!(dir.path().join("snapshots/docs/doc.run.jsonl").is_file());
-    assert!(!dir.path().join("snapshots/doc.run.jsonl").exists());
-    // a stem-named snapshot of another document is never taken for this one's
-    std::fs::write(&old, "# labrun snapshot\n# document: elsewhere/doc.md\n").unwrap();
-    std::fs::remove_file(&new).unwrap();
-    let out = labrun(dir.path(), &["check", "docs/doc.md", "--replay", &run]);
-    assert!(
-        !text(&out).contains("the name labrun used before"),
-        "{}",
-        text(&out)
-    );
+    assert_eq!(common::run_dirs(dir.path(), "intro.md").len(), 1);
+    assert_eq!(common::run_dirs(dir.path(), "intro.adoc").len(), 1);
+    for doc in ["intro.md", "intro.adoc"] {
+        let out = labrun(dir.path(), &["check", doc]);
+        assert_eq!(out.status.code(), Some(0), "{doc}: {}", text(&out));
+    }
 }
