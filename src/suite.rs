@@ -92,17 +92,18 @@ pub fn chapters(book: &Path) -> Result<Vec<PathBuf>> {
     let summary = book.join(src).join("SUMMARY.md");
     let text = crate::input::read_text(&summary, crate::input::DOCUMENT_CAP, "a SUMMARY.md")?;
     let mut out = Vec::new();
-    for event in pulldown_cmark::Parser::new(&text) {
+    for (event, range) in pulldown_cmark::Parser::new(&text).into_offset_iter() {
         if let pulldown_cmark::Event::Start(pulldown_cmark::Tag::Link { dest_url, .. }) = event
             && !dest_url.is_empty()
             && !dest_url.contains("://")
         {
+            let line = text[..range.start].matches('\n').count() + 1;
             let file = dest_url.split('#').next().unwrap_or("");
-            let path = book.join(src).join(file);
+            let path = crate::render::confine::chapter(&summary, &book.join(src), file, line)?;
             if !path.is_file() {
                 return Err(Error::input(
                     &summary,
-                    0,
+                    line,
                     format!("chapter `{file}` does not exist"),
                 ));
             }
@@ -279,7 +280,8 @@ pub struct Passed {
 /// The record of the last passing run in the document's directory, if any (an unreadable
 /// one counts as none: the document runs).
 pub fn last_pass(document_dir: &Path) -> Option<Passed> {
-    let text = std::fs::read_to_string(document_dir.join("passed.json")).ok()?;
+    let path = document_dir.join("passed.json");
+    let text = crate::input::read_text(&path, crate::input::CONFIG_CAP, "passed.json").ok()?;
     serde_json::from_str(&text).ok()
 }
 
@@ -521,16 +523,76 @@ impl SuiteReport {
     }
 }
 
-/// Read a report file `labrun run … --format json` wrote (many documents, or one).
+/// Read a report file `labrun run … --format json` wrote (many documents, or one), checked:
+/// a field that is missing or of the wrong kind is named by its path
+/// (`documents[2].exit_code`), each document's exit code must be one its outcome gives, and
+/// the totals must be those of its documents (a report edited or cut short is refused).
 pub fn read_report(path: &Path) -> Result<SuiteReport> {
     let text = crate::input::read_text(path, crate::input::RUN_CAP, "a report")?;
-    serde_json::from_str(&text).map_err(|e| {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut de = serde_json::Deserializer::from_str(text);
+    let report: SuiteReport = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let line = e.inner().line();
+        let at = e.path().to_string();
+        let at = if at == "." {
+            String::new()
+        } else {
+            format!(" at `{at}`")
+        };
         Error::input(
             path,
-            e.line(),
-            format!("not a labrun report of many documents: {e}"),
+            line,
+            format!(
+                "not a labrun report of many documents{at}: {}",
+                e.into_inner()
+            ),
         )
-    })
+    })?;
+    let bad = |why: String| {
+        Err(Error::input(
+            path,
+            0,
+            format!("not a report labrun wrote: {why}"),
+        ))
+    };
+    for (i, d) in report.documents.iter().enumerate() {
+        let fits = match d.outcome {
+            Outcome::Passed | Outcome::Unchanged => d.exit_code == 0,
+            Outcome::Failed => d.exit_code == 1,
+            Outcome::Error => (2..=4).contains(&d.exit_code),
+            Outcome::Interrupted => matches!(d.exit_code, 129 | 130),
+        };
+        if !fits {
+            return bad(format!(
+                "`documents[{i}]` ({}) is {} with exit code {}",
+                d.document,
+                d.outcome.label(),
+                d.exit_code
+            ));
+        }
+    }
+    let totals = SuiteReport::new(report.documents.clone()).summary;
+    let told = SuiteSummary {
+        duration_ms: totals.duration_ms,
+        ..report.summary.clone()
+    };
+    if told != totals {
+        return bad(format!(
+            "its `summary` does not add up to its documents ({} documents, {} passed, {} \
+             failed, {} steps passed, {} failed; the documents say {}, {}, {}, {}, {})",
+            told.documents,
+            told.passed,
+            told.failed,
+            told.steps.pass,
+            told.steps.fail,
+            totals.documents,
+            totals.passed,
+            totals.failed,
+            totals.steps.pass,
+            totals.steps.fail
+        ));
+    }
+    Ok(report)
 }
 
 /// A kind cluster name for a document run beside others: `labrun-` and the document's name

@@ -25,7 +25,7 @@ fn page(dir: &Path, name: &str) -> String {
 }
 
 fn run_file(dir: &Path) -> PathBuf {
-    dir.join("snapshots/book/src/pod-on-host.run.jsonl")
+    dir.join("snapshots/book/src/pod-on-host.md.run.jsonl")
 }
 
 /// Rewrite the committed run's records with `f`, and the digest the snapshot holds of it (as
@@ -35,7 +35,7 @@ fn edit_run(dir: &Path, f: impl Fn(&mut labrun::record::StepRecord)) {
     let mut records = labrun::record::read(&path).unwrap();
     records.iter_mut().for_each(f);
     labrun::record::write(&path, &records).unwrap();
-    let snap = dir.join("snapshots/book/src/pod-on-host.snap");
+    let snap = dir.join("snapshots/book/src/pod-on-host.md.snap");
     let text = std::fs::read_to_string(&snap).unwrap();
     let digest = labrun::snapshot::digest_file(&path).unwrap();
     let (head, rest) = text.split_once("# run: ").unwrap();
@@ -63,7 +63,7 @@ fn the_book_shows_each_step_its_verdict_its_live_output_and_summaries() {
         "chapter summary"
     );
     assert!(
-        pod.contains("snapshots/book/src/pod-on-host.run.jsonl"),
+        pod.contains("snapshots/book/src/pod-on-host.md.run.jsonl"),
         "the run it replays"
     );
     assert!(pod.contains("ran against"), "the versions of the run");
@@ -252,7 +252,7 @@ fn a_committed_run_that_is_not_the_one_its_snapshot_names_is_refused() {
         "{}",
         text(&out)
     );
-    assert!(text(&out).contains("pod-on-host.snap"), "{}", text(&out));
+    assert!(text(&out).contains("pod-on-host.md.snap"), "{}", text(&out));
 }
 
 /// The published book can be searched, as one `mdbook build` makes: a search box on every
@@ -318,4 +318,279 @@ fn a_missing_run_file_is_an_error_naming_it() {
         !dir.path().join("book/book/index.html").exists(),
         "no book written"
     );
+}
+
+/// A scratch book: `book/book.toml` and the files under `book/` given as (path, text).
+fn mini_book(toml: &str, files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("book");
+    std::fs::create_dir_all(book.join("src")).unwrap();
+    std::fs::write(book.join("book.toml"), toml).unwrap();
+    for (path, body) in files {
+        let path = book.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, body).unwrap();
+    }
+    dir
+}
+
+const PLAIN: &str = "[book]\ntitle = \"t\"\n";
+const ONE: &str = "# Summary\n\n[One](one.md)\n";
+
+/// `labrun build` refuses, exit 2, with `message` in its words, and writes no site.
+fn refused(dir: &Path, args: &[&str], message: &str) {
+    let out = build(dir, args);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains(message),
+        "wanted {message:?} in:\n{}",
+        text(&out)
+    );
+    assert!(
+        !dir.join("book/book/index.html").exists(),
+        "no site written"
+    );
+}
+
+#[test]
+fn includes_outside_the_book_or_of_files_that_never_end_are_refused_at_their_line() {
+    let secret = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(secret.path(), "the host's secret\n").unwrap();
+    for target in ["/dev/zero".to_string(), secret.path().display().to_string()] {
+        let chapter = format!("# One\n\ntext\n\n{{{{#include {target}}}}}\n");
+        let dir = mini_book(PLAIN, &[("src/SUMMARY.md", ONE), ("src/one.md", &chapter)]);
+        refused(
+            dir.path(),
+            &[],
+            &format!("one.md:5: `{target}` is outside the book"),
+        );
+    }
+    // a link inside the book to /dev/zero is where it leads: in `src` (which mdBook copies
+    // whole into the site), and beside it
+    let dir = mini_book(
+        PLAIN,
+        &[
+            ("src/SUMMARY.md", ONE),
+            ("src/one.md", "{{#include ../z.txt}}\n"),
+        ],
+    );
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("book/z.txt")).unwrap();
+    refused(
+        dir.path(),
+        &[],
+        "one.md:1: `../z.txt` is outside the book (/dev/zero)",
+    );
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("book/src/z.txt")).unwrap();
+    refused(
+        dir.path(),
+        &[],
+        "src/z.txt: a link to /dev/zero, outside the book",
+    );
+    // a FIFO inside the book: refused before mdBook blocks on it
+    let dir = mini_book(PLAIN, &[("src/SUMMARY.md", ONE), ("src/one.md", "ok\n")]);
+    nix::unistd::mkfifo(
+        &dir.path().join("book/src/pipe.txt"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    refused(
+        dir.path(),
+        &[],
+        "pipe.txt: a FIFO: a book holds regular files only",
+    );
+    // an include within an include, two levels down, is checked at its own file and line
+    let dir = mini_book(
+        PLAIN,
+        &[
+            ("src/SUMMARY.md", ONE),
+            ("src/one.md", "{{#include parts/a.md}}\n"),
+            ("src/parts/a.md", "a\n{{#include ../../../outside.txt}}\n"),
+            ("../outside.txt", "outside\n"),
+        ],
+    );
+    refused(
+        dir.path(),
+        &[],
+        "a.md:2: `../../../outside.txt` is outside the book",
+    );
+}
+
+#[test]
+fn includes_inside_the_book_or_a_named_directory_are_included() {
+    let toml = "[book]\ntitle = \"t\"\n\n[preprocessor.labrun]\ninclude-from = [\"../shared\"]\n";
+    let dir = mini_book(
+        toml,
+        &[
+            ("src/SUMMARY.md", ONE),
+            (
+                "src/one.md",
+                "# One\n\n{{#include ../listings/a.txt}}\n\n{{#include ../../shared/b.txt:2}}\n\n\\{{#include /etc/hostname}}\n",
+            ),
+            ("listings/a.txt", "from the listings\n"),
+            ("../shared/b.txt", "skipped\nfrom the shared folder\n"),
+        ],
+    );
+    let out = build(dir.path(), &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let html = page(dir.path(), "one.html");
+    assert!(html.contains("from the listings"), "{html}");
+    assert!(html.contains("from the shared folder"), "{html}");
+    assert!(!html.contains("skipped"), "{html}");
+    // the escaped link is text, as mdBook shows it
+    assert!(html.contains("{{#include /etc/hostname}}"), "{html}");
+}
+
+#[test]
+fn summary_links_outside_the_book_are_refused_and_nothing_is_created_there() {
+    let outside = tempfile::tempdir().unwrap();
+    let abs = outside.path().join("x.md");
+    for (link, line) in [
+        (abs.display().to_string(), 4),
+        ("../../../x.md".to_string(), 4),
+    ] {
+        let summary = format!("# Summary\n\n[One](one.md)\n[Out]({link})\n");
+        let dir = mini_book(
+            PLAIN,
+            &[("src/SUMMARY.md", &summary), ("src/one.md", "ok\n")],
+        );
+        refused(
+            dir.path(),
+            &[],
+            &format!("SUMMARY.md:{line}: `{link}` is outside the book's `src`"),
+        );
+        assert!(!abs.exists());
+        assert!(
+            !dir.path().join("x.md").exists()
+                && !dir.path().parent().unwrap().join("x.md").exists()
+        );
+        // `labrun run` of the book refuses the same link
+        let out = Command::new(BIN)
+            .arg("run")
+            .arg(dir.path().join("book"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains("is outside the book's `src`"),
+            "{}",
+            text(&out)
+        );
+    }
+    let dir = mini_book(
+        PLAIN,
+        &[
+            ("src/SUMMARY.md", "# Summary\n\n[S](SUMMARY.md)\n"),
+            ("src/one.md", "ok\n"),
+        ],
+    );
+    refused(
+        dir.path(),
+        &[],
+        "SUMMARY.md:3: `SUMMARY.md` is SUMMARY.md itself",
+    );
+    // a chapter that is a link to a device
+    let dir = mini_book(PLAIN, &[("src/SUMMARY.md", ONE)]);
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("book/src/one.md")).unwrap();
+    refused(
+        dir.path(),
+        &[],
+        "one.md: a device: labrun reads regular files only",
+    );
+}
+
+#[test]
+fn paths_in_book_toml_stay_inside_the_book() {
+    let victim = tempfile::tempdir().unwrap();
+    std::fs::write(victim.path().join("keep"), "precious").unwrap();
+    for (toml, message) in [
+        (
+            format!(
+                "[book]\ntitle = \"t\"\n[build]\nbuild-dir = \"{}\"\n",
+                victim.path().display()
+            ),
+            "book.toml:4: `build.build-dir = ",
+        ),
+        (
+            "[book]\nsrc = \"../../etc\"\n".to_string(),
+            "book.toml:2: `book.src = \"../../etc\"` is outside the book",
+        ),
+        (
+            "[output.html]\nadditional-css = [\"ok.css\", \"/etc/passwd\"]\n".to_string(),
+            "book.toml:2: `output.html.additional-css = \"/etc/passwd\"` is outside the book",
+        ),
+        (
+            "[output.html.redirect]\n\"/../../../../tmp/x.html\" = \"one.html\"\n".to_string(),
+            "book.toml:2: the redirect from `/../../../../tmp/x.html` would be written outside",
+        ),
+    ] {
+        let dir = mini_book(
+            &toml,
+            &[
+                ("src/SUMMARY.md", ONE),
+                ("src/one.md", "ok\n"),
+                ("ok.css", ""),
+            ],
+        );
+        refused(dir.path(), &[], message);
+        assert_eq!(
+            std::fs::read_to_string(victim.path().join("keep")).unwrap(),
+            "precious"
+        );
+    }
+}
+
+#[test]
+fn programs_a_book_names_run_only_when_the_command_line_allows_them() {
+    for section in ["preprocessor.touchy", "output.touchy"] {
+        let dir = mini_book("", &[("src/SUMMARY.md", ONE), ("src/one.md", "ok\n")]);
+        let marker = dir.path().join("RAN");
+        let toml = format!(
+            "[book]\ntitle = \"t\"\n\n[{section}]\ncommand = \"touch {}\"\n",
+            marker.display()
+        );
+        std::fs::write(dir.path().join("book/book.toml"), toml).unwrap();
+        refused(
+            dir.path(),
+            &[],
+            &format!(
+                "book.toml:4: [{section}] makes mdBook run `touch {}`",
+                marker.display()
+            ),
+        );
+        assert!(!marker.exists(), "{section}: nothing ran");
+        let _ = build(dir.path(), &["--allow-book-programs"]);
+        assert!(
+            marker.exists(),
+            "{section}: with the flag, the book's program ran"
+        );
+    }
+}
+
+#[test]
+fn live_mode_from_book_toml_needs_a_confirmation_beside_it() {
+    let chapter = "# One\n\n```console\n$ echo hi > ran-live\n```\n";
+    let toml = "[book]\ntitle = \"t\"\n\n[preprocessor.labrun]\nmode = \"live\"\n";
+    let dir = mini_book(toml, &[("src/SUMMARY.md", ONE), ("src/one.md", chapter)]);
+    refused(
+        dir.path(),
+        &[],
+        "book.toml:5: `mode = \"live\"` runs every chapter's commands",
+    );
+    // mdBook's own build, through `labrun preprocess`, refuses it too
+    let ran = dir.path().join("book/src/ran-live");
+    assert!(!ran.exists());
+    // confirmed in book.toml, or asked for on the command line: it runs
+    for (toml, args) in [
+        (format!("{toml}confirm-live = true\n"), &[][..]),
+        (toml.to_string(), &["--mode", "live"][..]),
+    ] {
+        std::fs::write(dir.path().join("book/book.toml"), toml).unwrap();
+        let out = build(dir.path(), args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(
+            page(dir.path(), "one.html").contains("passed"),
+            "{}",
+            page(dir.path(), "one.html")
+        );
+    }
 }

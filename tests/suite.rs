@@ -118,10 +118,10 @@ fn a_book_and_generated_chapters_run_together_and_one_failure_stops_none() {
     );
     // each document's run in its own directory
     assert_eq!(
-        common::run_dirs(dir.path(), "book/src/pod-on-host").len(),
+        common::run_dirs(dir.path(), "book/src/pod-on-host.md").len(),
         1
     );
-    assert_eq!(common::run_dirs(dir.path(), "docs/ch01").len(), 1);
+    assert_eq!(common::run_dirs(dir.path(), "docs/ch01.md").len(), 1);
 }
 
 #[test]
@@ -180,6 +180,61 @@ fn shards_are_disjoint_cover_every_document_and_merge_into_the_unsharded_report(
             text(&twice).contains("the shards overlap"),
             "{}",
             text(&twice)
+        );
+    }
+}
+
+/// A report that was forged, edited or cut short is refused, saying what is wrong with it.
+#[test]
+fn merge_refuses_reports_labrun_did_not_write_and_names_the_field() {
+    let dir = generated(2, Some(1));
+    let real = labrun(dir.path(), &["run", "docs", "--format", "json"]);
+    assert_eq!(real.status.code(), Some(1), "{}", text(&real));
+    let report: serde_json::Value = json(&real);
+    let merge = |value: &str| {
+        std::fs::write(dir.path().join("r.json"), value).unwrap();
+        labrun(dir.path(), &["report", "merge", "r.json"])
+    };
+    // the real report merges (and a byte-order mark before it is no error)
+    let ok = merge(&format!("\u{feff}{report}"));
+    assert_eq!(ok.status.code(), Some(1), "{}", text(&ok));
+    let cases: Vec<(String, &str)> = vec![
+        (
+            r#"{"documents":[],"summary":{}}"#.into(),
+            "r.json:1: not a labrun report of many documents at `summary`: missing field `documents`",
+        ),
+        (
+            {
+                let mut r = report.clone();
+                r["documents"][1]["exit_code"] = "one".into();
+                r.to_string()
+            },
+            "at `documents[1].exit_code`: invalid type: string \"one\"",
+        ),
+        (
+            {
+                let mut r = report.clone();
+                r["documents"][1]["exit_code"] = 0.into();
+                r.to_string()
+            },
+            "`documents[1]` (docs/ch01.md) is failed with exit code 0",
+        ),
+        (
+            {
+                let mut r = report.clone();
+                r["summary"]["passed"] = 2.into();
+                r.to_string()
+            },
+            "its `summary` does not add up to its documents (2 documents, 2 passed, 1 failed",
+        ),
+    ];
+    for (value, message) in cases {
+        let out = merge(&value);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(
+            text(&out).contains(message),
+            "wanted {message:?} in {}",
+            text(&out)
         );
     }
 }
@@ -304,7 +359,7 @@ fn ctrl_c_during_a_parallel_run_leaves_no_process_and_every_started_run_written(
     for i in 0..3 {
         let last = dir
             .path()
-            .join(format!("target/labrun/docs/d{i}/last.jsonl"));
+            .join(format!("target/labrun/docs/d{i}.md/last.jsonl"));
         let records = labrun::record::read(&last).unwrap();
         assert_eq!(records.len(), 1, "d{i}: the step that ended is recorded");
     }

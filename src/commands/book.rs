@@ -13,6 +13,7 @@ pub(crate) fn build(
     mode: Option<BuildMode>,
     run: Option<String>,
     fail_on_drift: bool,
+    allow_programs: bool,
 ) -> anyhow::Result<ExitCode> {
     use labrun::render::preprocessor::{Drifted, Labrun, Mode, Options};
     if !book.join("book.toml").is_file() {
@@ -34,6 +35,8 @@ pub(crate) fn build(
         )
         .into());
     }
+    // before mdBook reads a file of the book: what it would read, write or run stays inside
+    let confines = labrun::render::confine::check(book, allow_programs)?;
     let mut md = mdbook_driver::MDBook::load(book)
         .map_err(|e| anyhow::anyhow!("loading the book {}: {e:#}", book.display()))?;
     let mut opts: Options = md
@@ -47,6 +50,9 @@ pub(crate) fn build(
             )
         })?
         .unwrap_or_default();
+    if mode.is_none() {
+        labrun::render::preprocessor::live_confirmed(&opts, &book.join("book.toml"))?;
+    }
     if let Some(m) = mode {
         opts.mode = match m {
             BuildMode::Replay => Mode::Replay,
@@ -61,6 +67,10 @@ pub(crate) fn build(
     md.with_preprocessor(Labrun {
         overrides: Some(opts),
     });
+    if md.config.build.use_default_preprocessors {
+        // in place of mdBook's own: the same includes, each checked against the confines
+        md.with_preprocessor(labrun::render::confine::Links { confines });
+    }
     let built = md.build();
     // mdBook copies every file of the source it does not render: an AsciiDoc chapter's raw
     // source would be published beside its page

@@ -8,4 +8,5 @@
 
 pub mod annotate;
 pub mod asciidoc;
+pub mod confine;
 pub mod preprocessor;

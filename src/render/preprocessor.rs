@@ -46,6 +46,15 @@ pub struct Options {
     // labrun's.
     #[serde(default)]
     pub mode: Mode,
+    /// `mode = "live"` in book.toml runs every chapter's commands on the machine that builds
+    /// the book; it takes effect only with `confirm-live = true` beside it (or `--mode live`
+    /// on the command line).
+    #[serde(default)]
+    pub confirm_live: bool,
+    /// Directories (relative to the book) whose files chapters may include, besides the
+    /// book's own.
+    #[serde(default)]
+    pub include_from: Vec<String>,
     /// Which run to replay: `committed` (the run accepted next to the snapshot, the default),
     /// `last` (the newest run under `target/labrun`), or a path relative to the book.
     pub run: Option<String>,
@@ -137,7 +146,30 @@ pub fn options(ctx: &PreprocessorContext) -> anyhow::Result<Options> {
         .config
         .get("preprocessor.labrun")
         .map_err(|e| anyhow::anyhow!("book.toml [preprocessor.labrun]: {e:#}"))?;
-    Ok(o.unwrap_or_default())
+    let o = o.unwrap_or_default();
+    live_confirmed(&o, &ctx.root.join("book.toml"))?;
+    Ok(o)
+}
+
+/// Refuse `mode = "live"` from book.toml without `confirm-live = true`: a book from
+/// someone else must not run its commands on a plain build.
+pub fn live_confirmed(o: &Options, book_toml: &Path) -> crate::error::Result<()> {
+    if o.mode == Mode::Live && !o.confirm_live {
+        let line = crate::input::read_text(book_toml, crate::input::CONFIG_CAP, "book.toml")
+            .ok()
+            .and_then(|t| {
+                t.lines()
+                    .position(|l| l.trim_start().starts_with("mode") && l.contains("live"))
+            })
+            .map_or(0, |i| i + 1);
+        return Err(crate::error::Error::input(
+            book_toml,
+            line,
+            "`mode = \"live\"` runs every chapter's commands on this machine: add \
+             `confirm-live = true` beside it, or pass --mode live",
+        ));
+    }
+    Ok(())
 }
 
 /// Convert and annotate one chapter in place. Returns its counts and run when it has steps.
