@@ -151,6 +151,12 @@ pub fn each_line(path: &Path, mut each: impl FnMut(usize, &str) -> Result<()>) -
                 ),
             )
         })?;
+        // a byte-order mark some editors put first is not part of the first record
+        let text = if n == 1 {
+            text.trim_start_matches('\u{feff}')
+        } else {
+            text
+        };
         each(n, text.trim_end_matches(['\n', '\r']))?;
         if line.capacity() > 1 << 20 {
             line = Vec::new(); // one long record does not keep its buffer for the rest

@@ -379,6 +379,17 @@ fn a_run_file_that_is_not_utf8_names_its_line() {
     assert!(stderr.contains("run.jsonl:3: not valid UTF-8"), "{stderr}");
 }
 
+/// A run file some editor saved with a byte-order mark reads as the same run.
+#[test]
+fn a_byte_order_mark_before_a_run_file_is_no_error() {
+    let dir = scratch("d.md", "# T\n\n```bash\necho a\na\n```\n");
+    let r = r#"{"step":"t/1","command":"echo a","stdout":"a\n","stderr":"","exit_code":0,"duration_ms":1,"origin":"run"}"#;
+    std::fs::write(dir.path().join("run.jsonl"), format!("\u{feff}{r}\n")).unwrap();
+    let (code, stdout, stderr) = labrun_in(dir.path(), &["check", "d.md", "--replay", "run.jsonl"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
+}
+
 #[test]
 fn configuration_that_cannot_work_is_an_error() {
     let dir = scratch("d.md", "# T\n\n```bash\necho a\na\n```\n");

@@ -585,3 +585,60 @@ fn a_directory_with_no_document_is_an_error_saying_what_was_looked_for() {
         text(&out)
     );
 }
+
+/// A disk that fills up during a run (a 4 MiB tmpfs, mounted in a mount namespace of the
+/// test's own, never the host's): every step that ran gets its verdict, the run file keeps the
+/// steps recorded before the disk filled, `check` reads them, and the warnings say what was
+/// lost. Needs root (mount).
+#[test]
+fn a_run_on_a_full_disk_keeps_its_finished_steps_and_every_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let zeros = "0".repeat(4000);
+    // steps 4 and 5 print 4 000 bytes: their records cannot fit in what is left of the run
+    // file's last page once step 3 has filled the disk
+    let doc = format!(
+        "# Full\n\n```console\n$ echo one\none\n$ echo two\ntwo\n\
+         $ cat /dev/zero > big 2>/dev/null; echo filled\nfilled\n\
+         $ printf %04000d 0; echo\n{zeros}\n$ printf %04000d 0; echo\n{zeros}\n```\n"
+    );
+    let script = format!(
+        "set -e; mount -t tmpfs -o size=4m tmpfs mnt; cd mnt; : > labrun.toml; \
+         printf '%s' \"$DOC\" > doc.md; \
+         set +e; {BIN} run doc.md > ../run.out 2> ../run.err; echo $? > ../run.code; \
+         {BIN} check doc.md --replay target/labrun/doc.md/2*/run.jsonl > ../check.out 2>&1; \
+         echo $? > ../check.code"
+    );
+    std::fs::create_dir(dir.path().join("mnt")).unwrap();
+    let out = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "bash",
+            "-c",
+            &script,
+        ])
+        .current_dir(dir.path())
+        .env("DOC", &doc)
+        .env("NO_COLOR", "1")
+        .env("CI", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let read = |f: &str| std::fs::read_to_string(dir.path().join(f)).unwrap();
+    let (stdout, stderr) = (read("run.out"), read("run.err"));
+    assert_eq!(read("run.code").trim(), "0", "{stdout}{stderr}");
+    assert!(stdout.contains("5 passed, 0 failed"), "{stdout}");
+    assert!(
+        stderr.contains("No space left on device")
+            && stderr.contains("the run file holds 3 of the 5 steps that ran")
+            && stderr.contains("last.jsonl still names an earlier run")
+            && stderr.contains("the partial run is in"),
+        "{stderr}"
+    );
+    // the steps it holds are whole records that check reads
+    let check = read("check.out");
+    assert_eq!(read("check.code").trim(), "0", "{check}");
+    assert!(check.contains("3 passed, 0 failed, 2 not run"), "{check}");
+}

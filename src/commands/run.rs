@@ -215,14 +215,34 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
     let (interrupted, failed) = interrupted;
     // the run file already holds each finished step (appended as it ended); written whole
     // again, atomically, it is the same text
+    // A full disk may stop these writes: the steps ran all the same, so their verdicts (from
+    // the records in memory) are reported, and what the files lack is said.
+    let mut complete = true;
     if let Err(e) = labrun::record::write(&file, &records) {
         let kept = labrun::record::read(&file).map(|r| r.len()).unwrap_or(0);
-        if kept != records.len() {
-            return Err(e.into());
+        complete = kept == records.len();
+        if complete {
+            eprintln!(
+                "labrun: warning: {}; the run file holds every step as it ended",
+                with_cause(&e)
+            );
+        } else {
+            eprintln!(
+                "labrun: warning: {}; the run file holds {kept} of the {} steps that ran \
+                 (the rest are lost; the verdicts below are of every step)",
+                with_cause(&e),
+                records.len()
+            );
         }
-        eprintln!("labrun: warning: {e}; the run file holds every step as it ended");
     }
-    labrun::record::write(&workspace.last(), &records)?;
+    if let Err(e) = labrun::record::write(&workspace.last(), &records) {
+        eprintln!(
+            "labrun: warning: {}; last.jsonl still names an earlier run: check this one with \
+             --replay {}",
+            with_cause(&e),
+            file.display()
+        );
+    }
     if let Some(e) = failed {
         eprintln!(
             "labrun: the run stopped after {} step(s); the partial run is in {}",
@@ -241,7 +261,11 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
         );
         return Ok(code);
     }
-    eprintln!("labrun: run recorded in {}", file.display());
+    if complete {
+        eprintln!("labrun: run recorded in {}", file.display());
+    } else {
+        eprintln!("labrun: the partial run is in {}", file.display());
+    }
     let doc_report = args.report_file.as_deref().map(|f| (f, args.index));
     let code = check_and_report(
         &lab,
@@ -261,7 +285,10 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
                 run: this_run.id.clone(),
             },
         ) {
-            eprintln!("labrun: warning: {e}; --changed will run this document again");
+            eprintln!(
+                "labrun: warning: {}; --changed will run this document again",
+                with_cause(&e)
+            );
         }
     }
     Ok(code)
@@ -307,7 +334,15 @@ impl Progress {
         let done = std::fs::OpenOptions::new()
             .append(true)
             .open(&self.file)
-            .and_then(|mut f| f.write_all(line.as_bytes()).and_then(|_| f.flush()));
+            .and_then(|mut f| {
+                let before = f.metadata()?.len();
+                let wrote = f.write_all(line.as_bytes()).and_then(|_| f.flush());
+                if wrote.is_err() {
+                    // a record cut by a full disk would make the whole file unreadable
+                    let _ = f.set_len(before);
+                }
+                wrote
+            });
         if let Err(e) = done {
             self.append_failed = true;
             eprintln!(
@@ -376,4 +411,16 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+/// An error and what caused it, on one line (`PATH: No space left on device`).
+fn with_cause(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
