@@ -390,6 +390,65 @@ fn a_byte_order_mark_before_a_run_file_is_no_error() {
     assert!(stdout.contains("1 passed, 0 failed"), "{stdout}");
 }
 
+/// Inputs of a few bytes that ask a parser for gigabytes or for a stack it does not have: each
+/// is refused at the line that goes past labrun's limit, before the parser sees it.
+#[test]
+fn documents_that_would_cost_the_reader_gigabytes_are_refused_at_their_line() {
+    let mut bomb = String::from("= Bomb\n:a0: 0123456789abcdef\n");
+    for i in 1..30 {
+        bomb.push_str(&format!(":a{i}: {{a{}}}{{a{}}}\n", i - 1, i - 1));
+    }
+    bomb.push_str("\n{a29}\n");
+    let deep: String = (1..=3000)
+        .map(|n| format!("{} item\n", "*".repeat(n)))
+        .collect();
+    let table = format!("= T\n\n|===\n{}|===\n", "|a |b\n".repeat(300_000));
+    let adoc_blocks = format!("= M\n\n{}", "----\nx\n----\n\n".repeat(60_000));
+    let md_blocks = format!("# M\n\n{}", "```\nx\n```\n".repeat(60_000));
+    for (name, text, message) in [
+        (
+            "bomb.adoc",
+            bomb.as_str(),
+            "bomb.adoc:19: the attribute `a17` expands to more than 1024 KiB",
+        ),
+        (
+            "deep.adoc",
+            deep.as_str(),
+            "deep.adoc:65: a list nested more than 64 deep",
+        ),
+        (
+            "table.adoc",
+            table.as_str(),
+            "table.adoc:50004: more than 100000 table cells",
+        ),
+        (
+            "blocks.adoc",
+            adoc_blocks.as_str(),
+            "blocks.adoc:200003: more than 50000 code blocks",
+        ),
+        (
+            "blocks.md",
+            md_blocks.as_str(),
+            "blocks.md:150003: more than 50000 code blocks",
+        ),
+    ] {
+        let dir = scratch(name, text);
+        let (code, stdout, stderr) = labrun_in(dir.path(), &["list", name]);
+        assert_eq!(code, 2, "{name}: {stdout}{stderr}");
+        assert!(stderr.contains(message), "{name}: {stderr}");
+    }
+}
+
+/// `ifdef`/`endif` pairs nested inside each other are valid AsciiDoc, and read.
+#[test]
+fn nested_conditionals_are_read() {
+    let doc = "= I\n:x:\n\nifdef::x[]\nifdef::y[]\ninner\nendif::y[]\n[source,console]\n----\n$ echo hi\nhi\n----\nendif::x[]\n";
+    let dir = scratch("ifdef.adoc", doc);
+    let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "ifdef.adoc"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("$ echo hi"), "{stdout}");
+}
+
 #[test]
 fn configuration_that_cannot_work_is_an_error() {
     let dir = scratch("d.md", "# T\n\n```bash\necho a\na\n```\n");

@@ -236,6 +236,7 @@ pub fn with_ast<R>(
     source: &str,
     f: impl FnOnce(&asciidork_ast::Document, Vec<Warning>, &str) -> Result<R>,
 ) -> Result<R> {
+    super::limits::asciidoc(path, source)?;
     let titled = setext_titles(source);
     let source = titled.as_deref().unwrap_or(source);
     let (empty_tables, unclosed) = nesting(path, source)?;

@@ -82,7 +82,11 @@ impl Format for Markdown {
                 }
                 Event::End(TagEnd::CodeBlock) => {
                     if let Some(o) = open.take() {
+                        let at = o.range.start;
                         reader.code_block(o);
+                        if reader.out.blocks.len() > super::limits::MAX_BLOCKS {
+                            return Err(super::limits::too_many_blocks(path, index.line(at)));
+                        }
                     }
                 }
                 _ => {}

@@ -7,6 +7,7 @@
 //! its own file; everything after this stage is format-agnostic.
 
 mod asciidoc;
+pub mod limits;
 mod markdown;
 mod shortcode;
 
