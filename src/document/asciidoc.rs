@@ -518,17 +518,32 @@ impl Walk<'_> {
             (b.meta.start_loc.start as usize).min(start)
         };
         let markup_line = self.index.line(markup_start);
-        let attributes = if markup_line < first_line {
-            line_text(markup_line)
-                .trim()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string()
+        // every attribute list above the block (`[.console-output]` over `[source,bash]`),
+        // not its title (`.Title`)
+        let attributes = (markup_line..first_line)
+            .map(|n| line_text(n).trim())
+            .filter_map(|l| l.strip_prefix('[')?.strip_suffix(']'))
+            .collect::<Vec<_>>()
+            .join(",");
+        // `indent=N` re-indents the block as Asciidoctor shows it: read it without the
+        // indentation its lines share (lines and their count stay)
+        let raw = if attributes
+            .split(',')
+            .any(|a| a.trim().starts_with("indent="))
+        {
+            dedent(&raw)
         } else {
-            String::new()
+            raw
         };
+        // a callout list (`<1> Creates the Deployment.`) explains the block above; it is not
+        // prose leading into this one
+        let between = &self.source[self.prose_from.min(markup_start)..markup_start];
         let lead = super::lead_text(
-            &self.source[self.prose_from.min(markup_start)..markup_start],
+            &between
+                .lines()
+                .filter(|l| !is_callout_item(l))
+                .collect::<Vec<_>>()
+                .join("\n"),
             "//",
         );
         self.out.blocks.push(ParsedBlock {
@@ -539,12 +554,44 @@ impl Walk<'_> {
                 raw,
                 section: self.section,
                 lead,
+                callouts: true,
                 ..CodeBlock::default()
             },
             markup_line,
         });
         self.prose_from = end;
     }
+}
+
+/// A callout list item: `<1> text` or `<.> text`.
+fn is_callout_item(line: &str) -> bool {
+    line.trim_start()
+        .strip_prefix('<')
+        .and_then(|r| r.split_once('>'))
+        .is_some_and(|(n, rest)| {
+            (n == "." || (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
+                && rest.starts_with([' ', '\t'])
+        })
+}
+
+/// `text` without the leading white space all its non-blank lines share.
+fn dedent(text: &str) -> String {
+    let common = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+        .min()
+        .unwrap_or(0);
+    if common == 0 {
+        return text.to_string();
+    }
+    text.split_inclusive('\n')
+        .map(|l| {
+            l.get(common..)
+                .filter(|_| !l.trim().is_empty())
+                .unwrap_or(l.trim_start_matches([' ', '\t']))
+        })
+        .collect()
 }
 
 fn is_delimiter(line: &str) -> bool {

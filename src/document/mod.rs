@@ -22,7 +22,7 @@ pub use markdown::Markdown;
 pub use shortcode::SHORTCODES;
 
 /// A parsed tutorial.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Document {
     pub path: PathBuf,
     pub source: String,
@@ -56,7 +56,8 @@ pub struct Section {
 pub struct CodeBlock {
     /// Lower-cased source language, if any (`bash`, `console`, …).
     pub language: Option<String>,
-    /// The attribute or info string as written (`source,bash`, `bash title="x"`).
+    /// The attribute lists or info string as written (`source,bash`, `bash title="x"`); an
+    /// AsciiDoc block's several lists (`[.console-output]` over `[source,bash]`) joined by `,`.
     pub attributes: String,
     /// 1-based line of the first content line (the line after the opening delimiter).
     pub line: usize,
@@ -70,6 +71,31 @@ pub struct CodeBlock {
     pub directives: Directives,
     /// Written as a shortcode whose commands mark paths as `@path@` (Istio's `text`).
     pub link_markers: bool,
+    /// An AsciiDoc verbatim block: a `<1>` (or `<.>`) at a line's end is a callout, not text.
+    pub callouts: bool,
+}
+
+impl CodeBlock {
+    /// The block's roles, from its attribute lists: `[.console-output]`,
+    /// `[source.output,bash]`, `[source,bash,role=output]`, a Markdown info string's `{.output}`.
+    pub fn roles(&self) -> Vec<&str> {
+        let mut roles = Vec::new();
+        for item in self
+            .attributes
+            .split([',', ' ', '{', '}'])
+            .filter(|i| !i.is_empty())
+        {
+            match item.split_once('=') {
+                Some((key, value)) if key.trim() == "role" => {
+                    roles.extend(value.trim_matches(['"', '\'']).split('.'));
+                }
+                Some(_) => {}
+                None => roles.extend(item.split(['.', '#']).skip(1)),
+            }
+        }
+        roles.retain(|r| !r.is_empty());
+        roles
+    }
 }
 
 /// What a format's parser hands back before directives are attached.

@@ -56,6 +56,8 @@ pub mod rule {
     pub const COMMENT_ABOVE_PROMPT: &str = "5 a comment above a prompted command";
     pub const REPEATED: &str = "6 repeats the previous command's program and first argument";
     pub const NEXT_BLOCK: &str = "7 the output of the previous block's last command";
+    pub const OUTPUT_ROLE: &str =
+        "7 its role marks it as output: the previous block's last command's";
     pub const EXCERPT: &str = "8 no command above it: an excerpt";
     pub const OUTPUT: &str = "9 printed output of the command above";
     pub const DIRECTIVE: &str = "commands= names this line";
@@ -105,6 +107,45 @@ enum Position {
     InOutput,
 }
 
+/// A block's lines as the reader sees them: without `\r`, and in an AsciiDoc block without
+/// callouts.
+pub(super) fn lines_of(block: &CodeBlock) -> Vec<&str> {
+    block
+        .raw
+        .lines()
+        .map(|l| l.trim_end_matches('\r'))
+        .map(|l| if block.callouts { strip_callouts(l) } else { l })
+        .collect()
+}
+
+/// An AsciiDoc line without its callouts, as Asciidoctor shows it: one or more `<N>` or `<.>`
+/// ending the line, the space before them, and a line comment (`#`, `//`, `--`, `;;`) just
+/// before the first (`kubectl apply -f x.yaml # <1>`).
+pub fn strip_callouts(line: &str) -> &str {
+    let mut end = line;
+    let mut found = false;
+    while let Some(rest) = end.trim_end().strip_suffix('>')
+        && let Some(open) = rest.rfind('<')
+        && let inner = &rest[open + 1..]
+        && (inner == "." || (!inner.is_empty() && inner.bytes().all(|b| b.is_ascii_digit())))
+        && (open == 0 || rest[..open].ends_with([' ', '\t']))
+    {
+        end = &rest[..open];
+        found = true;
+    }
+    if !found {
+        return line;
+    }
+    let t = end.trim_end();
+    ["#", "//", "--", ";;"]
+        .iter()
+        .find_map(|c| {
+            t.strip_suffix(c)
+                .filter(|x| x.is_empty() || x.ends_with([' ', '\t']))
+        })
+        .map_or(t, str::trim_end)
+}
+
 /// The longest a command may run on while bash is still reading it, in lines.
 const MAX_COMMAND_LINES: usize = 400;
 
@@ -117,11 +158,7 @@ struct Reader<'a> {
 }
 
 pub(super) fn read(block: &CodeBlock, vocab: &Vocabulary) -> Read {
-    let lines: Vec<&str> = block
-        .raw
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .collect();
+    let lines: Vec<&str> = lines_of(block);
     // A bare `# ` is a root prompt only in a transcript-typed block (or one without a
     // language, read as a terminal) that opens with one; everywhere else it starts a comment.
     let transcript = matches!(

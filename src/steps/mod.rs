@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::directive::Directives;
 use crate::document::{CodeBlock, Document, Warning};
 
-pub use block::{LineRole, Role, head as command_head, rule};
+pub use block::{LineRole, Role, head as command_head, rule, strip_callouts};
 pub use words::{PROGRAMS, PROMPTS, Vocabulary};
 
 /// Languages whose blocks are split into steps.
@@ -48,6 +48,26 @@ pub const OUTPUT_LANGUAGES: &[&str] = &[
     "yaml",
     "yml",
 ];
+
+/// Roles that mark a block as output (`[.console-output]`, `[source,bash,role=output]`,
+/// `{.output}`): such a block is never read as commands, whatever its language, and holds the
+/// output of the command just before it.
+pub const OUTPUT_ROLES: &[&str] = &["output", "console-output", "command-output", "result"];
+
+/// Roles that mark a block as commands (`[.console-input]`): the first word of each of its
+/// lines is taken as a program, so the author's own tools (`toolctl profile list`) are read
+/// as commands, and a block without a language is read as shell.
+pub const INPUT_ROLES: &[&str] = &["input", "console-input", "command-input"];
+
+/// Whether the block's roles mark it as commands.
+pub fn marked_input(block: &CodeBlock) -> bool {
+    block.roles().iter().any(|r| INPUT_ROLES.contains(r))
+}
+
+/// Whether the block's roles mark it as output.
+pub fn marked_output(block: &CodeBlock) -> bool {
+    block.roles().iter().any(|r| OUTPUT_ROLES.contains(r))
+}
 
 /// Languages an output block may have only under a command that prints that format.
 const FORMATTED: &[(&str, &[&str])] = &[
@@ -155,12 +175,23 @@ pub fn warnings(doc: &Document, steps: &[Step]) -> Vec<Warning> {
 }
 
 fn vocabulary(doc: &Document) -> Vocabulary {
-    Vocabulary::from_texts(
+    let mut vocab = Vocabulary::from_texts(
         doc.blocks
             .iter()
             .filter(|b| is_shell(b))
             .map(|b| b.raw.as_str()),
-    )
+    );
+    // the author said these blocks are commands: the first word of each line is a program
+    for b in doc.blocks.iter().filter(|b| marked_input(b)) {
+        for line in b.raw.lines() {
+            let line = vocab.strip_prompt(line, false).unwrap_or(line);
+            let first = line.split_whitespace().find(|w| !words::is_assignment(w));
+            if let Some(w) = first.filter(|w| !w.starts_with('#')) {
+                vocab.add_program(w);
+            }
+        }
+    }
+    vocab
 }
 
 /// What reading every block of a document gives.
@@ -179,7 +210,9 @@ fn read(doc: &Document) -> Reading {
     let mut ordinals = vec![0usize; doc.sections.len() + 1];
     let mut last_shell_block: Option<usize> = None;
     for (index, block) in doc.blocks.iter().enumerate() {
-        let shell = is_shell(block) || untyped_claim(block, &vocab).is_some();
+        let shell =
+            (is_shell(block) || marked_input(block) || untyped_claim(block, &vocab).is_some())
+                && !marked_output(block);
         let read = shell.then(|| block::read(block, &vocab));
         if let Some(&n) = read.as_ref().and_then(|r| r.unterminated.first()) {
             unterminated.get_or_insert(block.line + n);
@@ -193,8 +226,13 @@ fn read(doc: &Document) -> Reading {
             if let Some(prev) = last_shell_block.take()
                 && attach_output_block(doc, &vocab, prev, index, &mut steps)
             {
+                let why = if marked_output(block) {
+                    rule::OUTPUT_ROLE
+                } else {
+                    rule::NEXT_BLOCK
+                };
                 for r in block_roles.iter_mut().filter(|r| r.role != Role::Blank) {
-                    *r = LineRole::new(Role::Output, rule::NEXT_BLOCK);
+                    *r = LineRole::new(Role::Output, why);
                 }
             }
             roles.push(block_roles);
@@ -336,6 +374,7 @@ fn attach_output_block(
     steps: &mut [Step],
 ) -> bool {
     let block = &doc.blocks[index];
+    let marked = marked_output(block);
     // a block that opens with a command (prompted, or a known program and its arguments) is
     // commands, whatever its language; a lone word (`iptables`) or `name=value` is output
     let first = block
@@ -343,12 +382,14 @@ fn attach_output_block(
         .lines()
         .find(|l| !block::is_blank(l))
         .map(str::trim);
-    if first.is_some_and(|l| {
-        let mut words = l.split_whitespace();
-        let opens =
-            words.next().is_some_and(|w| !words::is_assignment(w)) && words.next().is_some();
-        vocab.strip_prompt(l, false).is_some() || (opens && vocab.starts_command(l))
-    }) {
+    if !marked
+        && first.is_some_and(|l| {
+            let mut words = l.split_whitespace();
+            let opens =
+                words.next().is_some_and(|w| !words::is_assignment(w)) && words.next().is_some();
+            vocab.strip_prompt(l, false).is_some() || (opens && vocab.starts_command(l))
+        })
+    {
         return false;
     }
     let language = block.language.as_deref();
@@ -359,13 +400,15 @@ fn attach_output_block(
     let Some(last) = steps.last_mut() else {
         return false;
     };
-    if !(typed_as_output && introduced && same_section && last.block == prev) {
+    if !((marked || (typed_as_output && introduced)) && same_section && last.block == prev) {
         return false;
     }
     if last.has_expected() || block.directives.skip {
         return false;
     }
-    if let Some((_, marks)) = FORMATTED.iter().find(|(l, _)| Some(*l) == language) {
+    if let Some((_, marks)) = FORMATTED.iter().find(|(l, _)| Some(*l) == language)
+        && !marked
+    {
         let command = last.command.to_ascii_lowercase();
         if !marks.iter().any(|m| command.contains(m)) {
             return false;
@@ -373,17 +416,13 @@ fn attach_output_block(
     }
     // a block without a language that reads as a file (a YAML manifest after "create a file
     // with:") is output only under a command that prints files or a format
-    if language.is_none() && first.is_some_and(reads_as_content) {
+    if !marked && language.is_none() && first.is_some_and(reads_as_content) {
         let command = last.command.to_ascii_lowercase();
         if !PRINTS_FILES.iter().any(|m| command.contains(m)) {
             return false;
         }
     }
-    let lines: Vec<&str> = block
-        .raw
-        .lines()
-        .map(|l| l.trim_end_matches('\r'))
-        .collect();
+    let lines: Vec<&str> = block::lines_of(block);
     match block::trim_blank(&lines) {
         Some((first, output)) => {
             last.expected = output;
@@ -481,5 +520,77 @@ mod tests {
             commands("# make a namespace\nip netns add a\n"),
             vec!["ip netns add a"]
         );
+    }
+
+    /// A two-block document: a command block, then a block with `attributes` and `raw`.
+    fn two_blocks(attributes: &str, raw: &str) -> Vec<Step> {
+        let mut output = typed("bash", raw);
+        output.attributes = attributes.into();
+        output.line = 5;
+        let doc = Document {
+            blocks: vec![typed("bash", "kubectl get pods\n"), output],
+            ..Document::default()
+        };
+        split(&doc)
+    }
+
+    #[test]
+    fn every_output_role_makes_a_block_the_output_of_the_command_above() {
+        for role in OUTPUT_ROLES {
+            for attributes in [
+                format!(".{role},source,bash"),
+                format!("source,bash,role={role}"),
+            ] {
+                let steps = two_blocks(&attributes, "echo not a command\nready\n");
+                assert_eq!(steps.len(), 1, "{attributes}");
+                assert_eq!(
+                    steps[0].expected.text(),
+                    "echo not a command\nready",
+                    "{attributes}"
+                );
+            }
+        }
+        // without the role the block is commands
+        let plain = two_blocks("source,bash", "echo a command\n");
+        assert_eq!(plain.len(), 2);
+        assert_eq!(plain[1].command, "echo a command");
+    }
+
+    #[test]
+    fn every_input_role_makes_the_first_words_programs() {
+        for role in INPUT_ROLES {
+            let mut b = typed("bash", "mytool profile list\n");
+            b.attributes = format!(".{role},source,bash");
+            let doc = Document {
+                blocks: vec![b],
+                ..Document::default()
+            };
+            let steps = split(&doc);
+            assert_eq!(steps.len(), 1, "{role}");
+            assert_eq!(steps[0].command, "mytool profile list");
+        }
+        // unmarked, the author's own tool is an excerpt
+        assert!(
+            split(&Document {
+                blocks: vec![typed("bash", "mytool profile list\n")],
+                ..Document::default()
+            })
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn callouts_are_cut_from_asciidoc_lines_as_asciidoctor_shows_them() {
+        for (line, read) in [
+            ("kubectl apply -f x.yaml <1>", "kubectl apply -f x.yaml"),
+            ("kubectl apply -f x.yaml <1> <2>", "kubectl apply -f x.yaml"),
+            ("kubectl apply -f x.yaml # <1>", "kubectl apply -f x.yaml"),
+            ("curl localhost // <.>", "curl localhost"),
+            ("echo a<1>", "echo a<1>"),
+            ("echo <name>", "echo <name>"),
+            ("sort < in > out", "sort < in > out"),
+        ] {
+            assert_eq!(strip_callouts(line), read, "{line}");
+        }
     }
 }

@@ -259,6 +259,14 @@ impl Vocabulary {
         Vocabulary { aliases }
     }
 
+    /// Take `name` as a program: the first word of a line in a block the author marked as
+    /// commands (`[.console-input]`).
+    pub fn add_program(&mut self, name: &str) {
+        if !name.is_empty() && !self.knows(name) {
+            self.aliases.push(name.to_string());
+        }
+    }
+
     fn knows(&self, word: &str) -> bool {
         PROGRAMS.contains(&word) || self.aliases.iter().any(|a| a == word)
     }
