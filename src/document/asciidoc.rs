@@ -378,6 +378,7 @@ fn walk(source: &str, ast: &asciidork_ast::Document) -> Parsed {
         out: Parsed::default(),
         section: None,
         prose_from: 0,
+        entries: super::subs::Entries::read(if source.contains("subs=") { source } else { "" }),
     };
     match &ast.content {
         DocContent::Blocks(blocks) => walk.blocks(blocks),
@@ -440,6 +441,8 @@ struct Walk<'s> {
     section: Option<usize>,
     /// Byte offset where the prose leading into the next block starts.
     prose_from: usize,
+    /// The attribute entries, for blocks whose `subs` put them in.
+    entries: super::subs::Entries,
 }
 
 impl Walk<'_> {
@@ -531,17 +534,18 @@ impl Walk<'_> {
             .split(',')
             .any(|a| a.trim().starts_with("indent="))
         {
-            dedent(&raw)
+            super::subs::dedent(&raw)
         } else {
             raw
         };
-        // a callout list (`<1> Creates the Deployment.`) explains the block above; it is not
-        // prose leading into this one
+        let raw = super::subs::apply(raw, &attributes, content_first, &self.entries);
+        // a callout list (`<1> Creates the Deployment.`) explains the block above, a block
+        // macro (`copyToClipboard::id[]`) is no text: neither is prose leading into this one
         let between = &self.source[self.prose_from.min(markup_start)..markup_start];
         let lead = super::lead_text(
             &between
                 .lines()
-                .filter(|l| !is_callout_item(l))
+                .filter(|l| !super::subs::is_callout_item(l) && !super::subs::is_block_macro(l))
                 .collect::<Vec<_>>()
                 .join("\n"),
             "//",
@@ -561,37 +565,6 @@ impl Walk<'_> {
         });
         self.prose_from = end;
     }
-}
-
-/// A callout list item: `<1> text` or `<.> text`.
-fn is_callout_item(line: &str) -> bool {
-    line.trim_start()
-        .strip_prefix('<')
-        .and_then(|r| r.split_once('>'))
-        .is_some_and(|(n, rest)| {
-            (n == "." || (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
-                && rest.starts_with([' ', '\t'])
-        })
-}
-
-/// `text` without the leading white space all its non-blank lines share.
-fn dedent(text: &str) -> String {
-    let common = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
-        .min()
-        .unwrap_or(0);
-    if common == 0 {
-        return text.to_string();
-    }
-    text.split_inclusive('\n')
-        .map(|l| {
-            l.get(common..)
-                .filter(|_| !l.trim().is_empty())
-                .unwrap_or(l.trim_start_matches([' ', '\t']))
-        })
-        .collect()
 }
 
 fn is_delimiter(line: &str) -> bool {

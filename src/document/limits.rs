@@ -160,7 +160,7 @@ fn growth(text: &str, attrs: &HashMap<&str, u64>) -> u64 {
 }
 
 /// `:name: value` (also `:name!:` and `:!name:`, which unset): the name and the value.
-fn attribute_entry(line: &str) -> Option<(&str, &str)> {
+pub(super) fn attribute_entry(line: &str) -> Option<(&str, &str)> {
     let rest = line.strip_prefix(':')?;
     let (name, value) = rest.split_once(':')?;
     let name = name.trim_start_matches('!').trim_end_matches('!');
@@ -173,7 +173,7 @@ fn attribute_entry(line: &str) -> Option<(&str, &str)> {
 
 /// A listing (`----`), literal (`....`), passthrough (`++++`) or comment (`////`) delimiter:
 /// four or more of one of those characters.
-fn is_verbatim_delimiter(t: &str) -> bool {
+pub(super) fn is_verbatim_delimiter(t: &str) -> bool {
     t.len() >= 4
         && ['-', '.', '+', '/']
             .iter()

@@ -10,6 +10,7 @@ mod asciidoc;
 pub mod limits;
 mod markdown;
 mod shortcode;
+mod subs;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
