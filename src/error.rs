@@ -21,6 +21,10 @@ pub enum ExitCode {
     /// Another labrun holds the document (a run, or an accept, of the same document): nothing
     /// was run or written.
     Busy = 4,
+    /// labrun could not finish for a reason that is not its input: a write failed (a full
+    /// disk, a read-only file system), or a part of it failed to start (its async runtime, a
+    /// signal handler, mdBook's renderer). The message says which.
+    Failure = 5,
     /// The terminal was closed (SIGHUP): handled as SIGTERM, the partial run written.
     Hangup = 129,
     /// Interrupted (SIGINT or SIGTERM): every process of the run stopped, the partial run
@@ -93,11 +97,29 @@ impl Error {
     /// The exit code this error maps to.
     pub fn exit_code(&self) -> ExitCode {
         match self {
+            Error::Io { source, .. } if is_write_failure(source) => ExitCode::Failure,
             Error::Input { .. } | Error::Io { .. } => ExitCode::BadInput,
             Error::Environment(_) => ExitCode::Environment,
             Error::Busy(_) => ExitCode::Busy,
         }
     }
+}
+
+/// A write the machine refused, whatever was written: the disk or a quota is full, or the
+/// file system is read-only. Not the input's fault.
+pub fn is_write_failure(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{QuotaExceeded, ReadOnlyFilesystem, StorageFull};
+    matches!(e.kind(), StorageFull | QuotaExceeded | ReadOnlyFilesystem)
+}
+
+/// The exit code of any error: labrun's own by its variant, a write the machine refused as
+/// [`ExitCode::Failure`], and anything else — which is never the input's (labrun's own
+/// errors name input) — as [`ExitCode::Failure`] too.
+pub fn exit_code_of(err: &anyhow::Error) -> ExitCode {
+    if let Some(e) = err.chain().find_map(|e| e.downcast_ref::<Error>()) {
+        return e.exit_code();
+    }
+    ExitCode::Failure
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

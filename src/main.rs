@@ -245,11 +245,21 @@ fn main() -> ProcessExit {
             ProcessExit::from(ExitCode::Success as u8)
         }
         Err(err) => {
-            let code = err
-                .chain()
-                .find_map(|e| e.downcast_ref::<Error>())
-                .map_or(ExitCode::BadInput, Error::exit_code);
+            let code = labrun::error::exit_code_of(&err);
             eprintln!("labrun: {err:#}");
+            // a document run for a run of many says why in the report it was asked for
+            if let Some((file, document, index)) = commands::run::REPORT_FILE.get() {
+                let d = labrun::suite::DocReport::without_steps(
+                    document,
+                    *index,
+                    labrun::suite::Outcome::Error,
+                    code as u8,
+                    format!("{err:#}"),
+                );
+                if let Ok(text) = serde_json::to_string(&d) {
+                    let _ = labrun::record::write_atomic(file, text.as_bytes());
+                }
+            }
             ProcessExit::from(code as u8)
         }
     }

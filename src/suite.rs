@@ -507,7 +507,7 @@ impl SuiteReport {
     }
 
     /// The exit code of the whole run: 130/129 when interrupted; else the first error's code
-    /// (2, 3, 4); else 1 when a document failed; else 0.
+    /// (2 to 5); else 1 when a document failed; else 0.
     pub fn exit_code(&self) -> u8 {
         let by = |o: Outcome| self.documents.iter().find(|d| d.outcome == o);
         if let Some(d) = by(Outcome::Interrupted) {
@@ -559,7 +559,7 @@ pub fn read_report(path: &Path) -> Result<SuiteReport> {
         let fits = match d.outcome {
             Outcome::Passed | Outcome::Unchanged => d.exit_code == 0,
             Outcome::Failed => d.exit_code == 1,
-            Outcome::Error => (2..=4).contains(&d.exit_code),
+            Outcome::Error => (2..=5).contains(&d.exit_code),
             Outcome::Interrupted => matches!(d.exit_code, 129 | 130),
         };
         if !fits {

@@ -606,7 +606,9 @@ fn a_run_on_a_full_disk_keeps_its_finished_steps_and_every_verdict() {
          printf '%s' \"$DOC\" > doc.md; \
          set +e; {BIN} run doc.md > ../run.out 2> ../run.err; echo $? > ../run.code; \
          {BIN} check doc.md --replay target/labrun/doc.md/2*/run.jsonl > ../check.out 2>&1; \
-         echo $? > ../check.code"
+         echo $? > ../check.code; \
+         {BIN} accept doc.md --replay target/labrun/doc.md/2*/run.jsonl > ../accept.out 2>&1; \
+         echo $? > ../accept.code"
     );
     std::fs::create_dir(dir.path().join("mnt")).unwrap();
     let out = Command::new("unshare")
@@ -641,4 +643,8 @@ fn a_run_on_a_full_disk_keeps_its_finished_steps_and_every_verdict() {
     let check = read("check.out");
     assert_eq!(read("check.code").trim(), "0", "{check}");
     assert!(check.contains("3 passed, 0 failed, 2 not run"), "{check}");
+    // a write the full disk refuses is not bad input: exit 5, saying why
+    let accept = read("accept.out");
+    assert_eq!(read("accept.code").trim(), "5", "{accept}");
+    assert!(accept.contains("No space left on device"), "{accept}");
 }

@@ -38,7 +38,7 @@ pub(crate) fn build(
     // before mdBook reads a file of the book: what it would read, write or run stays inside
     let confines = labrun::render::confine::check(book, allow_programs)?;
     let mut md = mdbook_driver::MDBook::load(book)
-        .map_err(|e| anyhow::anyhow!("loading the book {}: {e:#}", book.display()))?;
+        .map_err(|e| Error::input(book, 0, format!("mdBook cannot load this book: {e:#}")))?;
     let mut opts: Options = md
         .config
         .get("preprocessor.labrun")
@@ -87,7 +87,16 @@ pub(crate) fn build(
             eprintln!("{e:#}");
             Ok(ExitCode::StepsFailed)
         }
-        Err(e) => Err(anyhow::anyhow!("building {}: {e:#}", book.display())),
+        // the machine refused a write (a full disk): not the book's fault (exit 5)
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(labrun::error::is_write_failure)
+            }) =>
+        {
+            Err(anyhow::anyhow!("building {}: {e:#}", book.display()))
+        }
+        Err(e) => Err(Error::input(book, 0, format!("mdBook could not build it: {e:#}")).into()),
     }
 }
 
@@ -158,7 +167,7 @@ pub(crate) fn preprocess(supports: Option<Supports>) -> anyhow::Result<ExitCode>
         });
     }
     let (ctx, book) = mdbook_preprocessor::parse_input(std::io::stdin().lock())
-        .map_err(|e| anyhow::anyhow!("reading mdBook's input: {e:#}"))?;
+        .map_err(|e| Error::input("<mdBook's input>", 0, format!("{e:#}")))?;
     // the options checked before any chapter is read
     labrun::render::preprocessor::options(&ctx)?;
     let book = pre.run(&ctx, book).map_err(|e| anyhow::anyhow!("{e:#}"))?;

@@ -93,6 +93,12 @@ pub(crate) struct RunArgs {
     pub(crate) index: usize,
 }
 
+/// Where this process writes its document's report for a run of many documents (its file,
+/// the document as named, its index): set once the document is known, so an error that ends
+/// the process is reported there too, not only on standard error.
+pub(crate) static REPORT_FILE: std::sync::OnceLock<(std::path::PathBuf, String, usize)> =
+    std::sync::OnceLock::new();
+
 /// The kind backend's flags of `labrun run`.
 #[derive(clap::Args, Clone)]
 pub(crate) struct KindArgs {
@@ -118,6 +124,9 @@ pub(crate) struct KindArgs {
 }
 
 pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    if let Some(file) = &args.report_file {
+        let _ = REPORT_FILE.set((file.clone(), path.display().to_string(), args.index));
+    }
     let RunArgs {
         backend,
         netns,

@@ -289,17 +289,10 @@ async fn one(
     for line in stderr.lines() {
         eprintln!("[{}] {}", d.key.display(), labrun::report::printable(line));
     }
-    let said = || {
-        stderr
-            .lines()
-            .rev()
-            .find(|l| l.starts_with("labrun: "))
-            .unwrap_or(stderr.trim())
-            .trim_start_matches("labrun: ")
-            .to_string()
-    };
-    let code = u8::try_from(code).unwrap_or(2);
-    let report = std::fs::read_to_string(&report_file)
+    let code = u8::try_from(code).unwrap_or(130);
+    // the document's labrun reports through the file it was given: its steps, or the error
+    // that stopped it (what it printed is above, under its name; nothing is read back from it)
+    let report = labrun::input::read_text(&report_file, labrun::input::RUN_CAP, "a report")
         .ok()
         .and_then(|t| serde_json::from_str::<DocReport>(&t).ok());
     finish(match (code, report) {
@@ -307,10 +300,24 @@ async fn one(
             r.document = name;
             r
         }
-        (129 | 130, _) => {
-            DocReport::without_steps(&name, d.index, Outcome::Interrupted, code, said())
+        (129 | 130, _) => DocReport::without_steps(
+            &name,
+            d.index,
+            Outcome::Interrupted,
+            code,
+            "interrupted".into(),
+        ),
+        (_, Some(mut r)) if r.outcome == Outcome::Error => {
+            r.document = name;
+            r
         }
-        (c, _) => DocReport::without_steps(&name, d.index, Outcome::Error, c, said()),
+        (c, _) => DocReport::without_steps(
+            &name,
+            d.index,
+            Outcome::Error,
+            if (2..=5).contains(&c) { c } else { 5 },
+            format!("labrun ended with exit code {c} and wrote no report (what it said is above)"),
+        ),
     })
 }
 
