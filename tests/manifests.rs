@@ -5,10 +5,10 @@ use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
 use serde::Deserialize;
 
-fn documents(name: &str) -> Vec<serde_yaml::Value> {
+fn documents(name: &str) -> Vec<serde_norway::Value> {
     let text = std::fs::read_to_string(format!("manifests/{name}")).unwrap();
-    serde_yaml::Deserializer::from_str(&text)
-        .map(|d| serde_yaml::Value::deserialize(d).unwrap())
+    serde_norway::Deserializer::from_str(&text)
+        .map(|d| serde_norway::Value::deserialize(d).unwrap())
         .collect()
 }
 
@@ -17,7 +17,7 @@ fn one<T: serde::de::DeserializeOwned>(name: &str, kind: &str) -> T {
         .into_iter()
         .find(|d| d["kind"] == kind)
         .unwrap_or_else(|| panic!("{name} has no {kind}"));
-    serde_yaml::from_value(doc).unwrap()
+    serde_norway::from_value(doc).unwrap()
 }
 
 fn service(name: &str) -> Service {
@@ -294,14 +294,14 @@ struct L2Spec {
     #[serde(default)]
     ip_address_pools: Vec<String>,
     #[serde(default)]
-    node_selectors: Option<serde_yaml::Value>,
+    node_selectors: Option<serde_norway::Value>,
     #[serde(default)]
     interfaces: Option<Vec<String>>,
 }
 
 #[test]
 fn metallb_pool_lies_in_the_kind_network_and_is_advertised() {
-    let pool: Crd<PoolSpec> = serde_yaml::from_value(
+    let pool: Crd<PoolSpec> = serde_norway::from_value(
         documents("metallb-pool.yaml")
             .into_iter()
             .find(|d| d["kind"] == "IPAddressPool")
@@ -325,7 +325,7 @@ fn metallb_pool_lies_in_the_kind_network_and_is_advertised() {
             );
         }
     }
-    let l2: Crd<L2Spec> = serde_yaml::from_value(
+    let l2: Crd<L2Spec> = serde_norway::from_value(
         documents("metallb-pool.yaml")
             .into_iter()
             .find(|d| d["kind"] == "L2Advertisement")

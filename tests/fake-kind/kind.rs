@@ -197,7 +197,7 @@ fn run(args: Vec<String>) -> Res<()> {
         }
         ["export", "kubeconfig"] => {
             let name = resolve(&a, None);
-            let conf: serde_yaml::Value = serde_yaml::from_str(&admin_conf(&name)?)
+            let conf: serde_norway::Value = serde_norway::from_str(&admin_conf(&name)?)
                 .map_err(|e| format!("reading the cluster's kubeconfig: {e}"))?;
             merge(&kubeconfig_path(&a), &name, Some(&conf))?;
             eprintln!("Set kubectl context to \"kind-{name}\"");
@@ -319,14 +319,14 @@ struct NodeSpec {
 }
 
 fn create(a: &Args) -> Res<()> {
-    let config: serde_yaml::Value = match &a.config {
+    let config: serde_norway::Value = match &a.config {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("failed to read config file {path}: {e}"))?;
-            serde_yaml::from_str(&text)
+            serde_norway::from_str(&text)
                 .map_err(|e| format!("failed to parse config file {path}: {e}"))?
         }
-        None => serde_yaml::Value::Null,
+        None => serde_norway::Value::Null,
     };
     if a.config.is_some() {
         let kind = config.get("kind").and_then(|v| v.as_str());
@@ -514,7 +514,7 @@ fn create(a: &Args) -> Res<()> {
         .find(|(_, r, _)| r == "control-plane")
         .expect("a control plane")
         .0;
-    let text = serde_yaml::to_string(&conf).map_err(|e| e.to_string())?;
+    let text = serde_norway::to_string(&conf).map_err(|e| e.to_string())?;
     write_in_node(cp_node, "/etc/kubernetes/admin.conf", &text)?;
     write_in_node(cp_node, "/etc/kubernetes/pki/ca.crt", &ca_crt)?;
     write_in_node(cp_node, "/etc/kubernetes/pki/ca.key", &ca_key)?;
@@ -576,7 +576,7 @@ fn write_in_node(node: &str, path: &str, content: &str) -> Res<()> {
 /// A kubeconfig for the cluster with certificate credentials: a CA (new, or the one of
 /// `FAKE_KIND_CA_DIR`), a client certificate it signed (`kubernetes-admin`, group
 /// `kubeadm:cluster-admins`) and its key; and the CA's certificate and key (PEM).
-fn credentials(name: &str, server: &str) -> Res<(serde_yaml::Value, String, String)> {
+fn credentials(name: &str, server: &str) -> Res<(serde_norway::Value, String, String)> {
     use base64::Engine as _;
     use rcgen::{
         BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -623,7 +623,7 @@ fn credentials(name: &str, server: &str) -> Res<(serde_yaml::Value, String, Stri
         b64(&cert.pem()),
         b64(&key.serialize_pem()),
     );
-    let conf = serde_yaml::from_str(&text).map_err(|e| e.to_string())?;
+    let conf = serde_norway::from_str(&text).map_err(|e| e.to_string())?;
     Ok((conf, ca_pem, ca_key_pem))
 }
 
@@ -640,8 +640,8 @@ fn admin_conf(name: &str) -> Res<String> {
 
 /// Put the cluster's entries into the kubeconfig at `path` and make its context current
 /// (`conf`), or take them out (`None`), holding `<path>.lock` meanwhile.
-fn merge(path: &Path, name: &str, conf: Option<&serde_yaml::Value>) -> Res<()> {
-    use serde_yaml::Value;
+fn merge(path: &Path, name: &str, conf: Option<&serde_norway::Value>) -> Res<()> {
+    use serde_norway::Value;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
@@ -653,8 +653,8 @@ fn merge(path: &Path, name: &str, conf: Option<&serde_yaml::Value>) -> Res<()> {
         .map_err(|e| format!("failed to lock config file: open {}: {e}", lock.display()))?;
     let result = (|| {
         let mut doc: Value = match std::fs::read_to_string(path) {
-            Ok(t) if !t.trim().is_empty() => serde_yaml::from_str(&t).map_err(|e| format!("{}: {e}", path.display()))?,
-            _ => serde_yaml::from_str("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: \"\"\n").expect("valid"),
+            Ok(t) if !t.trim().is_empty() => serde_norway::from_str(&t).map_err(|e| format!("{}: {e}", path.display()))?,
+            _ => serde_norway::from_str("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: \"\"\n").expect("valid"),
         };
         let ctx = format!("kind-{name}");
         let map = doc
@@ -687,7 +687,7 @@ fn merge(path: &Path, name: &str, conf: Option<&serde_yaml::Value>) -> Res<()> {
             }
             None => {}
         }
-        let text = serde_yaml::to_string(&doc).map_err(|e| e.to_string())?;
+        let text = serde_norway::to_string(&doc).map_err(|e| e.to_string())?;
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))

@@ -71,11 +71,14 @@ pub fn namespaces(command: &str, printed: &str, dir: &std::path::Path) -> BTreeS
             if f == "-" || f.contains("://") {
                 return all;
             }
-            let Ok(text) = std::fs::read_to_string(dir.join(&f)) else {
+            // read as every input is (a regular file, capped): a step may name /dev/zero
+            let path = dir.join(&f);
+            let Ok(text) = crate::input::read_text(&path, crate::input::DOCUMENT_CAP, "a manifest")
+            else {
                 return all;
             };
-            for doc in serde_yaml::Deserializer::from_str(&text) {
-                let Ok(v) = serde_yaml::Value::deserialize(doc) else {
+            for doc in serde_norway::Deserializer::from_str(&text) {
+                let Ok(v) = serde_norway::Value::deserialize(doc) else {
                     return all;
                 };
                 let items = match v.get("items").and_then(|i| i.as_sequence()) {
