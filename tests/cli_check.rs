@@ -447,3 +447,46 @@ fn without_a_labrun_toml_the_document_keeps_one_name_and_its_last_run_is_the_def
         text(&out.stderr)
     );
 }
+
+/// Without an accepted entry, review shows the live output against what the document prints
+/// (what check compared it with), not against nothing; and a later check where the step
+/// passes takes its pending entry away.
+#[test]
+fn review_compares_with_the_document_and_a_passing_check_drops_stale_pending_entries() {
+    let s = Scratch::new();
+    let clean = std::fs::read(s.path("run.jsonl")).unwrap();
+    break_step(&s, "explore-statefulsets/2");
+    let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], false, "");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(s.path("snaps/lab.adoc.snap.new").exists());
+    let out = s.labrun(&["review", "lab.adoc"], false, "s\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let shown = text(&out.stdout);
+    assert!(
+        shown.contains(
+            "(- the document's printed output (no accepted entry yet), + the live output)"
+        ),
+        "{shown}"
+    );
+    let removed = shown
+        .lines()
+        .any(|l| l.starts_with('-') && l.contains("Running"));
+    let added = shown
+        .lines()
+        .any(|l| l.starts_with('+') && l.contains("Pending"));
+    assert!(removed && added, "{shown}");
+    assert!(
+        s.path("snaps/lab.adoc.snap.new").exists(),
+        "skipped: still pending"
+    );
+    // the step passes again: nothing is pending for it any more
+    std::fs::write(s.path("run.jsonl"), clean).unwrap();
+    let out = s.labrun(&["check", "lab.adoc", "--replay", "run.jsonl"], false, "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(!s.path("snaps/lab.adoc.snap.new").exists());
+    assert!(
+        text(&out.stderr).contains("is gone: every step it held passes now"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -120,21 +120,55 @@ pub(crate) fn accept(
 /// file that cannot be written is a warning: the check's verdict stands. The entries are taken
 /// out of `report`.
 pub(crate) fn write_pending(lab: &Lab, report: &mut labrun::check::Report) {
-    let failed: Vec<_> = report
+    if !labrun::snapshot::may_write_pending() {
+        return;
+    }
+    let path = labrun::snapshot::pending_path(&lab.snapshot_path);
+    // what this check decided replaces what an earlier one left: a step that passes now has
+    // nothing pending; one this check did not reach keeps its entry
+    let decided: std::collections::HashSet<String> = report
+        .verdicts
+        .iter()
+        .filter(|v| {
+            matches!(
+                v.status,
+                labrun::check::Status::Pass | labrun::check::Status::Fail
+            )
+        })
+        .map(|v| v.id.clone())
+        .collect();
+    let mut entries: Vec<_> = report
         .verdicts
         .iter_mut()
         .filter(|v| v.status == labrun::check::Status::Fail)
         .filter_map(|v| v.pending.take().map(|p| (v.id.clone(), p)))
         .collect();
-    if failed.is_empty() || !labrun::snapshot::may_write_pending() {
+    let earlier = labrun::snapshot::load(&path).ok().flatten();
+    let had = earlier.as_ref().map_or(0, |e| e.entries.len());
+    if let Some(earlier) = earlier {
+        entries.extend(
+            earlier
+                .entries
+                .into_iter()
+                .filter(|(id, _)| !decided.contains(id)),
+        );
+        let order = lab.step_ids();
+        entries.sort_by_key(|(id, _)| order.iter().position(|o| o == id));
+    }
+    if entries.is_empty() {
+        if had > 0 && std::fs::remove_file(&path).is_ok() {
+            eprintln!(
+                "labrun: {} is gone: every step it held passes now",
+                path.display()
+            );
+        }
         return;
     }
     let pending = Snapshot {
         document: lab.document_name(),
         run: None,
-        entries: failed,
+        entries,
     };
-    let path = labrun::snapshot::pending_path(&lab.snapshot_path);
     match labrun::snapshot::save(&path, &pending) {
         Ok(()) => eprintln!(
             "labrun: pending snapshot entries written to {} (labrun review)",
@@ -259,11 +293,23 @@ pub(crate) fn review(path: &Path, run: Option<&Path>) -> anyhow::Result<ExitCode
     let mut answer = String::new();
     let mut promote_ids: Vec<String> = Vec::new();
     for (id, entry) in pending.entries {
-        let old = snap
-            .get(&id)
-            .map(|e| e.lines.join("\n"))
-            .unwrap_or_default();
-        println!("=== {id}\n$ {}", entry.command);
+        // against the accepted entry, or where there is none, against what the document
+        // prints for the step (what check compared it with)
+        let (old, against) = match snap.get(&id) {
+            Some(e) => (e.lines.join("\n"), "the accepted snapshot"),
+            None => (
+                lab.steps
+                    .iter()
+                    .find(|s| s.id == id)
+                    .map(|s| lab.norm.normalize(s.expected.text(), &s.command))
+                    .unwrap_or_default(),
+                "the document's printed output (no accepted entry yet)",
+            ),
+        };
+        println!(
+            "=== {id}\n$ {}\n(- {against}, + the live output)",
+            entry.command
+        );
         print!(
             "{}",
             labrun::compare::unified_diff(&old, &entry.lines.join("\n"))
