@@ -9,7 +9,9 @@
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::compare::Pair;
-use crate::dense::Dense;
+/// A map that keeps its entries in one list, in the order they came (a removal moves the last
+/// entry into the gap).
+type Dense<K, V> = indexmap::IndexMap<K, V, rustc_hash::FxBuildHasher>;
 use crate::normalize::{Class, Value, forms};
 
 /// The step (and the chain behind it) that bound a value: shared by every value it bound.
@@ -167,7 +169,7 @@ impl Bindings {
         for (class, doc, live) in pairs {
             let key = (class, doc.clone());
             if doc == live {
-                self.map.remove(&key);
+                self.map.swap_remove(&key);
             } else {
                 self.map.insert(key, live.clone());
             }
@@ -215,7 +217,7 @@ impl Bindings {
         let key = (Class::new(class), doc.into());
         self.rewrites = Default::default();
         if doc == live {
-            self.map.remove(&key);
+            self.map.swap_remove(&key);
         } else {
             self.map.insert(key, live.into());
         }

@@ -72,17 +72,6 @@ impl Lab {
         })
     }
 
-    /// Let go of the document's text, its source and its blocks' contents, keeping its path,
-    /// sections, warnings and steps: for `check`, which needs only the steps once the warnings
-    /// are out. A step printed with a large output holds it three times over otherwise (the
-    /// source, the block's contents, the step's printed lines), each as large as the output.
-    pub fn release_text(&mut self) {
-        self.doc.source = String::new();
-        for b in &mut self.doc.blocks {
-            b.raw = String::new();
-        }
-    }
-
     pub fn step_ids(&self) -> Vec<String> {
         self.steps.iter().map(|s| s.id.clone()).collect()
     }

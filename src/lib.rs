@@ -5,12 +5,10 @@
 //! The stages, in the order data flows through them, are the modules below; see
 //! ARCHITECTURE.md.
 
-pub mod alloc;
 pub mod bind;
 pub mod check;
 pub mod compare;
 pub mod config;
-pub mod dense;
 pub mod directive;
 pub mod document;
 pub mod error;

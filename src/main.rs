@@ -13,9 +13,6 @@ use labrun::normalize::{Labels, Normalizer};
 
 mod commands;
 
-#[global_allocator]
-static ALLOCATOR: labrun::alloc::Allocator = labrun::alloc::Allocator;
-
 #[derive(Parser)]
 #[command(
     name = "labrun",
@@ -322,11 +319,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
                 (lab, records)
             });
-            let mut lab = lab?;
+            let lab = lab?;
             labrun::list::warnings(&lab.doc, &lab.steps, &mut std::io::stderr().lock()).ok();
-            lab.release_text();
             let records = records?;
-            let code = check_and_report(
+            check_and_report(
                 &lab,
                 &path,
                 &replay,
@@ -334,11 +330,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 format,
                 (strict, allow_doc_drift),
                 None,
-            );
-            // the process ends here: freeing a large document's and run's lines one by one
-            // would only cost time
-            std::mem::forget((lab, records));
-            code
+            )
         }
         Command::Accept {
             path,

@@ -18,9 +18,7 @@ use crate::error::{Error, Result};
 pub struct StepRecord {
     pub step: String,
     pub command: String,
-    #[serde(deserialize_with = "json_text")]
     pub stdout: String,
-    #[serde(deserialize_with = "json_text")]
     pub stderr: String,
     pub exit_code: i32,
     pub duration_ms: u64,
@@ -104,64 +102,6 @@ impl StepRecord {
     pub fn is_live(&self) -> bool {
         self.origin.as_deref() == Some("live")
     }
-}
-
-/// An output field of a record read from JSON text: taken as the string's JSON source and
-/// unescaped once into its own text. serde_json would unescape into a scratch buffer grown by
-/// doubling and copy that again: for an output of many megabytes, two more copies at once
-/// while the run file is read. Records are read only from text (`serde_json::from_str`).
-fn json_text<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
-    let raw = <&'de serde_json::value::RawValue>::deserialize(d)?;
-    unescape(raw.get()).map_err(serde::de::Error::custom)
-}
-
-/// The text of a JSON string literal (its quotes included), its escapes resolved.
-fn unescape(literal: &str) -> std::result::Result<String, String> {
-    let inner = literal
-        .strip_prefix('"')
-        .and_then(|s| s.strip_suffix('"'))
-        .ok_or("invalid type: expected a string")?;
-    let mut out = String::with_capacity(inner.len());
-    let mut rest = inner;
-    while let Some(at) = rest.find('\\') {
-        out.push_str(&rest[..at]);
-        let mut chars = rest[at + 1..].chars();
-        let c = match chars.next() {
-            Some('"') => '"',
-            Some('\\') => '\\',
-            Some('/') => '/',
-            Some('b') => '\u{8}',
-            Some('f') => '\u{c}',
-            Some('n') => '\n',
-            Some('r') => '\r',
-            Some('t') => '\t',
-            Some('u') => {
-                let hex = |s: &str| s.get(..4).and_then(|h| u32::from_str_radix(h, 16).ok());
-                let after = &rest[at + 2..];
-                let first = hex(after).ok_or("invalid \\u escape")?;
-                let (code, used) = match first {
-                    0xD800..=0xDBFF => {
-                        let low = after[4..]
-                            .strip_prefix("\\u")
-                            .and_then(hex)
-                            .filter(|l| (0xDC00..=0xDFFF).contains(l))
-                            .ok_or("lone leading surrogate in hex escape")?;
-                        (0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00), 10)
-                    }
-                    0xDC00..=0xDFFF => return Err("lone trailing surrogate in hex escape".into()),
-                    c => (c, 4),
-                };
-                out.push(char::from_u32(code).ok_or("invalid \\u escape")?);
-                rest = &after[used..];
-                continue;
-            }
-            _ => return Err("invalid escape".into()),
-        };
-        out.push(c);
-        rest = &rest[at + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
 }
 
 /// Read a run file; a malformed line is an error naming `file:line`.
@@ -320,38 +260,11 @@ mod tests {
     }
 
     #[test]
-    fn outputs_read_as_serde_json_reads_them() {
-        let texts = [
-            "",
-            "plain",
-            "NAME   READY\nweb-7d4b9   1/1\n",
-            "tab\there \"quoted\" back\\slash /slash",
-            "\u{0}\u{1}\u{8}\u{c}\r\u{1f}\u{7f}",
-            "é ü 日本 \u{1F600} \u{10FFFF}",
-        ];
-        for t in texts {
-            let literal = serde_json::to_string(t).unwrap();
-            assert_eq!(unescape(&literal).unwrap(), t, "{literal}");
-        }
-        // escapes serde_json accepts but never writes
-        let written = r#""\u00e9\/\ud83d\ude00\u0041\n""#;
-        let want: String = serde_json::from_str(written).unwrap();
-        assert_eq!(unescape(written).unwrap(), want);
-        // and a whole record
-        let line = format!(
-            r#"{{"step":"a/1","command":"x","stdout":{},"stderr":"e\u00e9","exit_code":0,"duration_ms":3}}"#,
-            serde_json::to_string(texts[3]).unwrap()
-        );
-        let r = &parse(Path::new("run.jsonl"), &line).unwrap()[0];
-        assert_eq!((r.stdout.as_str(), r.stderr.as_str()), (texts[3], "eé"));
-    }
-
-    #[test]
     fn a_broken_output_string_is_an_error_at_its_line() {
         let p = Path::new("run.jsonl");
         for (stdout, why) in [
-            (r#""\ud83d""#, "lone leading surrogate"),
-            (r#""\ude00x""#, "lone trailing surrogate"),
+            (r#""\ud83d""#, "unexpected end of hex escape"),
+            (r#""\ude00x""#, "lone leading surrogate"),
             ("12", "expected a string"),
         ] {
             let line = format!(

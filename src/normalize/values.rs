@@ -144,7 +144,7 @@ impl Shapes {
 #[derive(Debug, Default, Clone)]
 pub struct Labels {
     /// (class, value) → label
-    by_value: crate::dense::Dense<(Class, Value), Value>,
+    by_value: indexmap::IndexMap<(Class, Value), Value, rustc_hash::FxBuildHasher>,
     counts: HashMap<Class, usize>,
 }
 
@@ -158,7 +158,8 @@ impl Labels {
     pub(super) fn get(&mut self, class: Class, value: &str) -> &str {
         let counts = &mut self.counts;
         self.by_value
-            .get_or_insert_with((class, Value::from(value)), |_| {
+            .entry((class, Value::from(value)))
+            .or_insert_with(|| {
                 // A snapshot's placeholder keeps its own label.
                 if value.starts_with(class.as_str())
                     && value[class.len()..].chars().all(|c| c.is_ascii_digit())
