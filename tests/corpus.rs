@@ -203,6 +203,19 @@ fn a_document_that_shows_commands_but_yields_no_step_is_warned_about() {
     assert_eq!(warnings("loops.md"), "");
 }
 
+/// A one-line shell block whose program labrun does not know yields no step, and says so at
+/// its line, with the ways to make it one.
+#[test]
+fn a_one_line_block_of_an_unknown_program_is_warned_about_at_its_line() {
+    let w = warnings("own-tools.md");
+    assert!(
+        w.contains("own-tools.md:18: no step found in this block, though `coursectl --version` reads like a command"),
+        "{w}"
+    );
+    assert!(w.contains("[.console-input]"), "{w}");
+    assert_eq!(w.lines().count(), 1, "{w}");
+}
+
 #[test]
 fn asciidoc_headings_out_of_sequence_are_warnings_with_their_line() {
     let w = warnings("chapter-deeper.adoc");

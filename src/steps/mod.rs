@@ -140,7 +140,7 @@ pub fn explain(doc: &Document) -> Vec<Vec<LineRole>> {
 /// block whose first line starts a command) but yields no step, and why.
 pub fn warnings(doc: &Document, steps: &[Step]) -> Vec<Warning> {
     if !steps.is_empty() {
-        return Vec::new();
+        return unknown_programs(doc, steps);
     }
     let vocab = vocabulary(doc);
     let looks_like_shell = doc.blocks.iter().find_map(|b| {
@@ -172,6 +172,43 @@ pub fn warnings(doc: &Document, steps: &[Step]) -> Vec<Warning> {
         line: b.line,
         message: format!("no step found, though `{line}` looks like a command: {why}"),
     }]
+}
+
+/// Shell blocks of one line that yield no step though the line reads like a command of a
+/// program labrun does not know (`mytool --version`: a lower-case word and its arguments):
+/// the author's own tool, most likely. Each is a warning at the block, saying how to make it a step.
+fn unknown_programs(doc: &Document, steps: &[Step]) -> Vec<Warning> {
+    let mut out = Vec::new();
+    for (index, b) in doc.blocks.iter().enumerate() {
+        if !is_shell(b) || marked_output(b) || steps.iter().any(|s| s.block == index) {
+            continue;
+        }
+        let mut lines = b.raw.lines().filter(|l| !block::is_blank(l));
+        let (Some(first), None) = (lines.next(), lines.next()) else {
+            continue; // an excerpt of several lines is a script's, as rule 8 reads it
+        };
+        let first = first.trim();
+        let mut words_of = first.split_whitespace();
+        let word = words_of.next().unwrap_or("");
+        if words_of.next().is_none() {
+            continue; // one word alone (a name, an address) is as likely printed as typed
+        }
+        let program_like = word.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && word
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+        if program_like && !words::is_shell_keyword(word) {
+            out.push(Warning {
+                line: b.line,
+                message: format!(
+                    "no step found in this block, though `{first}` reads like a command: \
+                     `{word}` is no program labrun knows (mark the block as commands, \
+                     `[.console-input]` or `{{.input}}`, or name it with `labrun: commands=1`)"
+                ),
+            });
+        }
+    }
+    out
 }
 
 fn vocabulary(doc: &Document) -> Vocabulary {

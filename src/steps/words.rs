@@ -219,8 +219,26 @@ pub const PROGRAMS: &[&str] = &[
     "java",
     "ssh",
     "scp",
+    "ssh-keygen",
+    "ssh-copy-id",
+    "su",
+    "passwd",
+    "useradd",
+    "usermod",
+    "groupadd",
     "labrun",
 ];
+
+/// Words of bash's grammar that end or continue a construct (`fi`, `done`, `then`): a line
+/// starting with one is a script's, never a program's.
+pub const SHELL_KEYWORDS: &[&str] = &[
+    "then", "else", "elif", "fi", "do", "done", "esac", "in", "select", "coproc",
+];
+
+/// Whether `word` is one of [`SHELL_KEYWORDS`].
+pub fn is_shell_keyword(word: &str) -> bool {
+    SHELL_KEYWORDS.contains(&word)
+}
 
 /// The words that start a command, for one document: [`PROGRAMS`] and the aliases and shell
 /// functions the document defines (`alias k=kubectl` makes `k get pods` a command).
