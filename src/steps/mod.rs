@@ -54,6 +54,43 @@ pub const OUTPUT_LANGUAGES: &[&str] = &[
 /// output of the command just before it.
 pub const OUTPUT_ROLES: &[&str] = &["output", "console-output", "command-output", "result"];
 
+/// Words that, in the last sentence of the prose between two blocks, say the next block is
+/// what the command printed ("You should see an error.", "The response looks like this.").
+pub const OUTPUT_LEAD_WORDS: &[&str] = &[
+    "output",
+    "outputs",
+    "see",
+    "prints",
+    "returns",
+    "shows",
+    "displays",
+    "response",
+    "result",
+    "similar to",
+    "looks like",
+];
+
+/// Whether the last sentence of `lead` speaks of what a command printed (one of
+/// [`OUTPUT_LEAD_WORDS`], as a whole word).
+fn announces_output(lead: &str) -> bool {
+    let last = lead
+        .trim_end_matches(['.', '!', ' '])
+        .rsplit(['.', '!', '?'])
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    let words: Vec<&str> = last
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    OUTPUT_LEAD_WORDS.iter().any(|w| {
+        let parts: Vec<&str> = w.split(' ').collect();
+        words
+            .windows(parts.len())
+            .any(|win| win == parts.as_slice())
+    })
+}
+
 /// Roles that mark a block as commands (`[.console-input]`): the first word of each of its
 /// lines is taken as a program, so the author's own tools (`toolctl profile list`) are read
 /// as commands, and a block without a language is read as shell.
@@ -432,7 +469,7 @@ fn attach_output_block(
     let language = block.language.as_deref();
     let typed_as_output = language.is_none_or(|l| OUTPUT_LANGUAGES.contains(&l));
     let lead = block.lead.trim_end();
-    let introduced = lead.is_empty() || lead.ends_with(':');
+    let introduced = lead.is_empty() || lead.ends_with(':') || announces_output(lead);
     let same_section = block.section == doc.blocks[prev].section;
     let Some(last) = steps.last_mut() else {
         return false;
@@ -629,5 +666,34 @@ mod tests {
         ] {
             assert_eq!(strip_callouts(line), read, "{line}");
         }
+    }
+
+    #[test]
+    fn every_output_lead_word_introduces_the_next_block_and_other_prose_does_not() {
+        for w in OUTPUT_LEAD_WORDS {
+            let lead = format!("Run it. The next block {w} what happens.");
+            assert!(announces_output(&lead), "{w}");
+            let two = two_blocks_after("source,text", "ready\n", &lead);
+            assert_eq!(two.len(), 1, "{w}");
+            assert_eq!(two[0].expected.text(), "ready", "{w}");
+        }
+        // only the last sentence counts, and only whole words
+        assert!(!announces_output("You will see it. Now save the file."));
+        assert!(!announces_output("Create the seed file."));
+        let other = two_blocks_after("source,text", "ready\n", "Now save this file.");
+        assert_eq!(other[0].expected.text(), "");
+    }
+
+    /// [`two_blocks`] with `lead` as the prose before the second block.
+    fn two_blocks_after(attributes: &str, raw: &str, lead: &str) -> Vec<Step> {
+        let mut output = typed("text", raw);
+        output.attributes = attributes.into();
+        output.line = 5;
+        output.lead = lead.into();
+        let doc = Document {
+            blocks: vec![typed("bash", "kubectl get pods\n"), output],
+            ..Document::default()
+        };
+        split(&doc)
     }
 }
