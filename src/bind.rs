@@ -8,11 +8,16 @@
 
 use rustc_hash::FxHashMap as HashMap;
 
-use crate::compare::Pair;
+use crate::normalize::{Class, Value, forms};
+
 /// A map that keeps its entries in one list, in the order they came (a removal moves the last
 /// entry into the gap).
 type Dense<K, V> = indexmap::IndexMap<K, V, rustc_hash::FxBuildHasher>;
-use crate::normalize::{Class, Value, forms};
+
+/// What comparing a step yields and binding keeps: `(class, document value, live value)`,
+/// inline values (no allocation for all but long ones). Defined here, where it is kept, so
+/// that compare depends on bind and not the other way round.
+pub type Pair = (Class, Value, Value);
 
 /// The step (and the chain behind it) that bound a value: shared by every value it bound.
 type Step = std::sync::Arc<str>;
@@ -147,7 +152,7 @@ impl Bindings {
     /// Learn from one step. Within the step the first pair for a value wins (the first row
     /// that names it); a later step's pair replaces an earlier step's.
     pub fn learn(&mut self, pairs: &[Pair]) {
-        let first = crate::compare::first_of_each(pairs);
+        let first = first_of_each(pairs);
         let each = first.iter().map(|&n| {
             let (class, doc, live) = &pairs[n as usize];
             (*class, doc, live)
@@ -331,6 +336,33 @@ pub fn strip_tty(command: &str) -> String {
     out.join(" ")
 }
 
+/// The index of each pair whose class and document value no earlier pair has, in order. The
+/// set of those seen holds indexes (four bytes a value), not the values: on a step of many
+/// rows it would otherwise be as large as the pairs themselves.
+pub fn first_of_each(pairs: &[Pair]) -> Vec<u32> {
+    use std::hash::BuildHasher;
+    let hasher = rustc_hash::FxBuildHasher;
+    let hash_of = |n: u32| {
+        let (class, doc, _) = &pairs[n as usize];
+        hasher.hash_one((class, doc.as_str()))
+    };
+    let mut seen = hashbrown::HashTable::<u32>::with_capacity(pairs.len());
+    let mut first = Vec::with_capacity(pairs.len());
+    for n in 0..pairs.len() as u32 {
+        let (class, doc, _) = &pairs[n as usize];
+        let hash = hash_of(n);
+        let same = |&m: &u32| {
+            let (c, d, _) = &pairs[m as usize];
+            c == class && d == doc
+        };
+        if seen.find(hash, same).is_none() {
+            seen.insert_unique(hash, n, |&m| hash_of(m));
+            first.push(n);
+        }
+    }
+    first
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,5 +508,20 @@ mod tests {
             "docker exec kind-worker2 ps aux | grep -t 4687"
         );
         assert_eq!(strip_tty("iptables -t nat -L"), "iptables -t nat -L");
+    }
+
+    #[test]
+    fn first_of_each_keeps_the_first_pair_of_each_class_and_value_in_order() {
+        let p = |c: &str, d: &str, l: &str| (Class::new(c), Value::from(d), Value::from(l));
+        let pairs = [
+            p("IP", "10.244.1.4", "10.244.7.4"),
+            p("POD", "10.244.1.4", "x"),
+            p("IP", "10.244.1.4", "10.244.7.9"),
+            p("IP", "10.244.1.5", "10.244.7.5"),
+            p("POD", "10.244.1.4", "y"),
+        ];
+        // the same value in another class is another value; a repeat is left out
+        assert_eq!(first_of_each(&pairs), [0, 1, 3]);
+        assert!(first_of_each(&[]).is_empty());
     }
 }

@@ -12,7 +12,7 @@ use rustc_hash::FxHashMap as HashMap;
 use similar::{Algorithm, DiffOp, TextDiff};
 
 use crate::bind::Bindings;
-use crate::normalize::{Class, Kind, Labels, Line, Normalizer, Value};
+use crate::normalize::{Kind, Labels, Line, Normalizer};
 
 mod lists;
 mod matcher;
@@ -23,9 +23,7 @@ use matcher::age_seconds;
 /// Classes whose values are generated names: rows keyed by them may be reordered.
 const GENERATED: &[&str] = &["POD", "RS", "NAME"];
 
-/// A pair learned from comparing: `(class, expected value, live value)`.
-/// (class, document value, live value): inline values, no allocation for all but long ones.
-pub type Pair = (Class, Value, Value);
+pub use crate::bind::{Pair, first_of_each};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Comparison {
@@ -268,33 +266,6 @@ fn pairs_of(norm: &Normalizer, expected: &[Line], live: &[Line], order: &[usize]
         }
     }
     out
-}
-
-/// The index of each pair whose class and document value no earlier pair has, in order. The
-/// set of those seen holds indexes (four bytes a value), not the values: on a step of many
-/// rows it would otherwise be as large as the pairs themselves.
-pub fn first_of_each(pairs: &[Pair]) -> Vec<u32> {
-    use std::hash::BuildHasher;
-    let hasher = rustc_hash::FxBuildHasher;
-    let hash_of = |n: u32| {
-        let (class, doc, _) = &pairs[n as usize];
-        hasher.hash_one((class, doc.as_str()))
-    };
-    let mut seen = hashbrown::HashTable::<u32>::with_capacity(pairs.len());
-    let mut first = Vec::with_capacity(pairs.len());
-    for n in 0..pairs.len() as u32 {
-        let (class, doc, _) = &pairs[n as usize];
-        let hash = hash_of(n);
-        let same = |&m: &u32| {
-            let (c, d, _) = &pairs[m as usize];
-            c == class && d == doc
-        };
-        if seen.find(hash, same).is_none() {
-            seen.insert_unique(hash, n, |&m| hash_of(m));
-            first.push(n);
-        }
-    }
-    first
 }
 
 /// Pairs from the lines that agree in shape, in order, when the whole does not agree (the
@@ -663,20 +634,5 @@ mod tests {
                 .iter()
                 .any(|(_, d, l)| d == "5586fc9d77-6dcg2" && l == "6b8f7c9d4-t4fwq")
         );
-    }
-
-    #[test]
-    fn first_of_each_keeps_the_first_pair_of_each_class_and_value_in_order() {
-        let p = |c: &str, d: &str, l: &str| (Class::new(c), Value::from(d), Value::from(l));
-        let pairs = [
-            p("IP", "10.244.1.4", "10.244.7.4"),
-            p("POD", "10.244.1.4", "x"),
-            p("IP", "10.244.1.4", "10.244.7.9"),
-            p("IP", "10.244.1.5", "10.244.7.5"),
-            p("POD", "10.244.1.4", "y"),
-        ];
-        // the same value in another class is another value; a repeat is left out
-        assert_eq!(first_of_each(&pairs), [0, 1, 3]);
-        assert!(first_of_each(&[]).is_empty());
     }
 }
