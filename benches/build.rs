@@ -12,7 +12,7 @@ use std::path::Path;
 use labrun::render::preprocessor::{Labrun, Mode, Options};
 use std::time::Instant;
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 /// A scratch copy of the project's book; without labrun's preprocessor when `with_labrun` is

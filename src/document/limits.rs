@@ -6,7 +6,7 @@
 //! gigabytes (`:a1: {a0}{a0}`, 29 times over) and a deep list can overflow the stack. The
 //! limits are far above what a tutorial holds; each is an error that says which it is.
 //!
-//! The rules, each a rule about text (tests below, and in `tests/bad_input.rs`):
+//! The rules, each a rule about text (tests below, and in `tests/it/bad_input.rs`):
 //! - an AsciiDoc attribute entry (`:name: value`) whose value, with the attributes it names
 //!   (`{other}`) put in, is longer than [`MAX_ATTRIBUTE`];
 //! - an AsciiDoc document whose attribute references (`{name}` of an attribute it defined),

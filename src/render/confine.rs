@@ -6,7 +6,7 @@
 //! from strangers' pull requests; `labrun build` of such a book must not read, write or run
 //! anything the book's own directory does not hold.
 //!
-//! The rules (each has a test in `tests/book.rs`):
+//! The rules (each has a test in `tests/it/book.rs`):
 //! - **Paths in `book.toml`** (`book.src`, `build.build-dir`, `output.html.theme`,
 //!   `additional-css`, `additional-js`, `input-404`, the redirects, labrun's `include-from`)
 //!   stay inside the root, also after links are followed. mdBook empties its build directory

@@ -1,4 +1,4 @@
-//! The fuzzing harness shared by `tests/fuzz.rs` (a short run in every `cargo test`) and the
+//! The fuzzing harness shared by `tests/it/fuzz.rs` (a short run in every `cargo test`) and the
 //! `fuzz` example (the long run: `cargo run --release --example fuzz -- 10000000`).
 //!
 //! Inputs come from a seeded generator, two ways: grammar fragments of what labrun reads

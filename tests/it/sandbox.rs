@@ -4,7 +4,7 @@
 //! stand-in host whose state is compared before and after (a failing test cannot harm the
 //! machine).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -2,7 +2,7 @@
 //! are disjoint and cover everything, shard reports merged into the unsharded report,
 //! `--changed`, and Ctrl-C during a parallel run.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

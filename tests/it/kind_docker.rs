@@ -11,7 +11,7 @@
 //! Without a reachable daemon these tests report and return, unless `LABRUN_REQUIRE_DOCKER=1`
 //! (set by .ci/run), where they fail.
 
-mod common;
+use crate::common;
 
 use common::{docker_ready, text};
 use std::path::{Path, PathBuf};

@@ -4,7 +4,7 @@
 //! The API server here is the test's own: TLS with a certificate for 127.0.0.1 signed by that
 //! CA, and it accepts only clients whose certificate that CA signed. It answers `/version`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -6,7 +6,7 @@ use std::process::{Command, Output};
 
 const BIN: &str = env!("CARGO_BIN_EXE_labrun");
 
-mod common;
+use crate::common;
 
 use common::scratch_project as project;
 use common::text;

@@ -2,7 +2,7 @@
 //! tests/fuzzing/harness.rs): generated and mutated inputs to the document readers, the step
 //! splitter, the normalizer and the run-file and snapshot readers, none of which may panic.
 
-#[path = "fuzzing/harness.rs"]
+#[path = "../fuzzing/harness.rs"]
 mod harness;
 
 #[test]

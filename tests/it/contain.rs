@@ -3,7 +3,7 @@
 //! namespace) and without one (`--unsandboxed`: the helper is a subreaper); SIGHUP ends a run
 //! as SIGTERM does (exit 129, run written); `kill -9` of labrun takes its steps with it.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

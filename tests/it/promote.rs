@@ -2,7 +2,7 @@
 //! simulated fresh cluster (with one substantive change at a time), a Markdown document of
 //! local commands run for real, and the Pod-on-host chapter from a real `--netns` run.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

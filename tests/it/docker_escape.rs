@@ -4,7 +4,7 @@
 //! configuration too. What a run may do (its own containers) still works. Needs Docker
 //! (`LABRUN_REQUIRE_DOCKER=1` makes its absence a failure, as in CI).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

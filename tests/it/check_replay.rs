@@ -1,7 +1,7 @@
 //! `labrun check` on replays of the lab: the document's own output, a simulated fresh
 //! cluster, and one substantive change at a time.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

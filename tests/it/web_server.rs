@@ -8,7 +8,7 @@
 //! `LABRUN_REQUIRE_DOCKER=1` (set by .ci/run), where they fail. The PostgreSQL test needs the
 //! server binaries (Debian's `postgresql`, installed by .ci/run) and `setpriv`.
 
-mod common;
+use crate::common;
 
 use common::docker_ready;
 use std::io::{Read, Write};

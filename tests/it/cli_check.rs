@@ -1,7 +1,7 @@
 //! The check, accept, review and normalize commands end to end, through the binary, on a
 //! copy of the lab in a scratch directory (so snapshots are written there, not here).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,7 +3,7 @@
 //!
 //! Needs: bash, coreutils; the `--netns` tests need root (CI runs as root) and iproute2.
 
-mod common;
+use crate::common;
 
 use common::text;
 use std::path::{Path, PathBuf};

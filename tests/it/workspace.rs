@@ -2,7 +2,7 @@
 //! directory of its own, one run of a document at a time, names derived from the document's
 //! path, and a snapshot and its kept run written as one unit, modes kept.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
