@@ -538,7 +538,10 @@ mod tests {
     /// in a test's command stands for its path. A path that does not exist before the run
     /// is left to the check as the program starts (see `a_kubeconfig_made_by_the_run_…`).
     fn prod_kubeconfig() -> String {
-        let dir = std::env::temp_dir().join(format!("labrun-guard-prod-{}", std::process::id()));
+        // under the build's own target directory, not /tmp, where it would outlive the tests
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join(format!("labrun-guard-prod-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("config");
         std::fs::write(
