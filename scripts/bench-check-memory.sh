@@ -14,17 +14,7 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release --quiet
 bin=$PWD/target/release/labrun
 
-# a one-step document of the output in $2 and its run, replaying the output in $3, in $1
-step() {
-    mkdir -p "$1"
-    { printf '# Pods\n\n```console\n$ kubectl get pods -A -o wide\n'; cat "$2"; printf '```\n'; } > "$1/doc.md"
-    python3 - "$3" > "$1/run.jsonl" <<'PY'
-import json, sys
-out = open(sys.argv[1]).read()
-print(json.dumps({"step": "pods/1", "command": "kubectl get pods -A -o wide", "stdout": out,
-                  "stderr": "", "exit_code": 0, "duration_ms": 1, "origin": "simulated"}))
-PY
-}
+. scripts/pods-step.sh
 
 # the largest peak of $runs checks in $1, in kB
 peak() {
@@ -38,13 +28,13 @@ peak() {
 }
 
 printf 'NAME   READY\nweb    1/1\n' > "$work/tiny.txt"
-step "$work/tiny" "$work/tiny.txt" "$work/tiny.txt"
+pods_step "$work/tiny" "$work/tiny.txt" "$work/tiny.txt"
 base=$(peak "$work/tiny")
 echo "one-line step: ${base} kB peak (the process's own)"
 for rows in ${ROWS:-10000 100000}; do
     python3 scripts/pods.py "$rows" 1 --sorted > "$work/doc-$rows.txt"
     python3 scripts/pods.py "$rows" 2 --sorted > "$work/live-$rows.txt"
-    step "$work/$rows" "$work/doc-$rows.txt" "$work/live-$rows.txt"
+    pods_step "$work/$rows" "$work/doc-$rows.txt" "$work/live-$rows.txt"
     kb=$(peak "$work/$rows")
     bytes=$(( $(wc -c < "$work/doc-$rows.txt") + $(wc -c < "$work/live-$rows.txt") ))
     python3 -c "

@@ -15,19 +15,13 @@ rounds=${ROUNDS:-5}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 [ -x /usr/bin/time ] || { echo "needs GNU time (/usr/bin/time)" >&2; exit 2; }
+. scripts/pods-step.sh
 
 for rows in ${ROWS:-10000 100000}; do
     d="$work/$rows"
-    mkdir -p "$d"
-    python3 scripts/pods.py "$rows" 1 --sorted > "$d/doc.txt"
-    python3 scripts/pods.py "$rows" 2 --sorted > "$d/live.txt"
-    { printf '# Pods\n\n```console\n$ kubectl get pods -A -o wide\n'; cat "$d/doc.txt"; printf '```\n'; } > "$d/doc.md"
-    python3 - "$d/live.txt" > "$d/run.jsonl" <<'PY'
-import json, sys
-out = open(sys.argv[1]).read()
-print(json.dumps({"step": "pods/1", "command": "kubectl get pods -A -o wide", "stdout": out,
-                  "stderr": "", "exit_code": 0, "duration_ms": 1, "origin": "simulated"}))
-PY
+    python3 scripts/pods.py "$rows" 1 --sorted > "$work/doc-$rows.txt"
+    python3 scripts/pods.py "$rows" 2 --sorted > "$work/live-$rows.txt"
+    pods_step "$d" "$work/doc-$rows.txt" "$work/live-$rows.txt"
     : > "$work/a.txt"; : > "$work/b.txt"
     for _ in $(seq "$rounds"); do
         for side in a b; do

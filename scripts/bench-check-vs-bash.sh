@@ -14,13 +14,8 @@ trap 'rm -rf "$work"' EXIT
 cargo build --release --quiet
 python3 scripts/pods.py "$rows" 1 --sorted > "$work/doc.txt"
 python3 scripts/pods.py "$rows" 2 --sorted > "$work/live.txt"
-{ printf '# Pods\n\n```console\n$ kubectl get pods -A -o wide\n'; cat "$work/doc.txt"; printf '```\n'; } > "$work/pods.md"
-python3 - "$work/live.txt" > "$work/run.jsonl" <<'PY'
-import json, sys
-out = open(sys.argv[1]).read()
-print(json.dumps({"step": "pods/1", "command": "kubectl get pods -A -o wide", "stdout": out,
-                  "stderr": "", "exit_code": 0, "duration_ms": 1, "origin": "simulated"}))
-PY
+. scripts/pods-step.sh
+pods_step "$work" "$work/doc.txt" "$work/live.txt" pods.md
 cat > "$work/compare.sh" <<'SH'
 # The same two tables, token by token, in plain bash.
 ip='^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$'

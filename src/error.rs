@@ -105,6 +105,19 @@ impl Error {
     }
 }
 
+/// An error and what caused it, on one line (`PATH: No space left on device`): what a
+/// warning prints, where the error's own text names only the file.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
 /// A write the machine refused, whatever was written: the disk or a quota is full, or the
 /// file system is read-only. Not the input's fault.
 pub fn is_write_failure(e: &std::io::Error) -> bool {

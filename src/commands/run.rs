@@ -233,13 +233,13 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
         if complete {
             eprintln!(
                 "labrun: warning: {}; the run file holds every step as it ended",
-                with_cause(&e)
+                labrun::error::with_causes(&e)
             );
         } else {
             eprintln!(
                 "labrun: warning: {}; the run file holds {kept} of the {} steps that ran \
                  (the rest are lost; the verdicts below are of every step)",
-                with_cause(&e),
+                labrun::error::with_causes(&e),
                 records.len()
             );
         }
@@ -248,7 +248,7 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
         eprintln!(
             "labrun: warning: {}; last.jsonl still names an earlier run: check this one with \
              --replay {}",
-            with_cause(&e),
+            labrun::error::with_causes(&e),
             file.display()
         );
     }
@@ -296,7 +296,7 @@ pub(crate) fn run_document(path: &std::path::Path, args: &RunArgs) -> anyhow::Re
         ) {
             eprintln!(
                 "labrun: warning: {}; --changed will run this document again",
-                with_cause(&e)
+                labrun::error::with_causes(&e)
             );
         }
     }
@@ -420,16 +420,4 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
-}
-
-/// An error and what caused it, on one line (`PATH: No space left on device`).
-fn with_cause(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }

@@ -175,11 +175,8 @@ pub(crate) fn write_pending(lab: &Lab, report: &mut labrun::check::Report) {
             path.display()
         ),
         Err(e) => eprintln!(
-            "labrun: warning: the pending snapshot entries could not be written: {e}{}",
-            match &e {
-                Error::Io { source, .. } => format!(" ({source})"),
-                _ => String::new(),
-            }
+            "labrun: warning: the pending snapshot entries could not be written: {}",
+            labrun::error::with_causes(&e)
         ),
     }
 }
