@@ -97,6 +97,10 @@ impl Local {
         }
         let state = out.join("state");
         std::fs::create_dir_all(&state).map_err(|e| Error::io(&state, e))?;
+        let bin = out.join("bin");
+        if sandboxing.contained {
+            sandbox::install_stand_ins(&bin)?;
+        }
         let mut keep = vec![
             Keep {
                 path: sources.to_path_buf(),
@@ -141,6 +145,13 @@ impl Local {
         } else {
             std::env::vars().collect()
         };
+        if sandboxing.contained {
+            keep.push(Keep {
+                path: bin.clone(),
+                write: false,
+            });
+            sandbox::put_first_on_path(&mut env, &bin);
+        }
         if let Some(d) = &docker {
             env.retain(|(k, _)| k != "DOCKER_HOST");
             env.push(("DOCKER_HOST".into(), d.proxy.host()));

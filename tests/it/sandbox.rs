@@ -486,3 +486,62 @@ fn pruning_old_runs_never_crosses_into_a_mount_left_in_them() {
         "keep\n"
     );
 }
+
+#[test]
+fn sudo_runs_the_command_as_the_sandboxs_root_with_its_options_read() {
+    // Tutorials write `sudo` before what needs root. In the sandbox the session is root of
+    // its own namespaces; labrun's sudo (first on PATH) reads sudo's options and runs the
+    // command, where the machine's sudo would read the host's sudoers and PAM, or be missing.
+    let d = doc(&[
+        "sudo id -u",
+        "sudo -E FOO=bar sh -c 'echo $FOO'",
+        "sudo -u nobody id -un",
+        "sudo -Hu nobody id -un",
+        "sudo -D / pwd",
+        "sudo -i",
+        "sudo",
+        "sudo -u no-such-user true",
+        "command -v sudo",
+        "echo x | sudo tee out.txt",
+    ]);
+    let dir = project(&d, "");
+    let out = labrun(dir.path(), &[], true);
+    assert!(out.status.code().is_some(), "{}", text(&out));
+    let r = records(dir.path());
+    assert_eq!(r[0].stdout, "0\n", "{:?}", r[0]);
+    assert_eq!(r[1].stdout, "bar\n", "{:?}", r[1]);
+    assert_eq!(r[2].stdout, "nobody\n", "{:?}", r[2]);
+    assert_eq!(r[3].stdout, "nobody\n", "{:?}", r[3]);
+    assert_eq!(r[4].stdout, "/\n", "{:?}", r[4]);
+    assert_eq!((r[5].exit_code, r[5].stdout.as_str()), (0, ""), "{:?}", r[5]);
+    assert_eq!(r[6].exit_code, 1, "{:?}", r[6]);
+    assert!(r[6].stderr.contains("sudo: a command is needed"), "{:?}", r[6]);
+    assert_eq!(r[7].exit_code, 1, "{:?}", r[7]);
+    assert!(r[7].stderr.contains("unknown user no-such-user"), "{:?}", r[7]);
+    // labrun's, in the run's own directory, read-only
+    assert!(r[8].stdout.trim_end().ends_with("/bin/sudo"), "{:?}", r[8]);
+    assert!(!r[8].stdout.starts_with("/usr"), "{:?}", r[8]);
+    assert_eq!(r[9].stdout, "x\n", "{:?}", r[9]);
+    assert!(
+        !dir.path().join("out.txt").exists(),
+        "the step wrote into the scratch copy, never the sources"
+    );
+}
+
+#[test]
+fn sudo_in_a_network_of_its_own_changes_that_network_only() {
+    // the networking tutorials' shape: `sudo ip …` run in --netns, the host unchanged
+    let d = doc(&[
+        "sudo ip netns add net0",
+        "sudo ip link add veth0 type veth peer name br-veth0",
+        "sudo ip link set veth0 netns net0",
+        "sudo ip netns exec net0 ip -o link show veth0 | cut -d: -f2",
+    ]);
+    let dir = project(&d, "");
+    let (before, after, run) = host_network_around_run(dir.path(), "", "doc.md --netns");
+    assert!(run.contains("exit 0"), "{run}");
+    assert_eq!(before, after, "{run}");
+    let r = records(dir.path());
+    // the peer's index depends on the kernel; the name and the move into net0 do not
+    assert!(r[3].stdout.starts_with(" veth0@if"), "{:?}", r[3]);
+}

@@ -204,6 +204,31 @@ pub fn environment(home: &Path, pass: &[String]) -> Vec<(String, String)> {
     env
 }
 
+/// Programs a run's sandbox puts first on the session's `PATH`, in place of the machine's:
+/// (name, the script). `sudo` runs the command as the sandbox's root (the machine's sudo reads
+/// the host's sudoers and PAM and cannot work in a user namespace). See `sudo.sh`.
+pub const STAND_INS: &[(&str, &str)] = &[("sudo", include_str!("sudo.sh"))];
+
+/// Write [`STAND_INS`] into `bin` (made if missing), each executable.
+pub fn install_stand_ins(bin: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::create_dir_all(bin).map_err(|e| Error::io(bin, e))?;
+    for (name, script) in STAND_INS {
+        let path = bin.join(name);
+        std::fs::write(&path, script).map_err(|e| Error::io(&path, e))?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
+
+/// Put `dir` first on the `PATH` of `env`.
+pub fn put_first_on_path(env: &mut [(String, String)], dir: &Path) {
+    for (_, v) in env.iter_mut().filter(|(k, _)| k == "PATH") {
+        *v = format!("{}:{v}", dir.display());
+    }
+}
+
 /// The user's home directory (what the sandbox hides and gives a fresh one at).
 pub fn user_home() -> PathBuf {
     std::env::var_os("HOME")
