@@ -281,8 +281,14 @@ async fn collect_watch<B: Backend>(
     let mut tries = 0;
     // lines the command prints only as it is interrupted (ping's statistics) are not waited for
     let epilogue = policy::epilogue(command);
+    // polls since the command was seen to have ended by itself: one more read takes what it
+    // printed last, then nothing more can appear
+    let mut since_end = 0;
     let seen = loop {
         tries += 1;
+        if !terminal.running() {
+            since_end += 1;
+        }
         let so_far = Outcome {
             stdout: terminal.output(),
             ..Outcome::default()
@@ -295,7 +301,7 @@ async fn collect_watch<B: Backend>(
         if trial.status != Status::Fail {
             break true;
         }
-        if started.elapsed() + poll > budget {
+        if since_end > 1 || started.elapsed() + poll > budget {
             break false;
         }
         if tries % 4 == 0 {
@@ -307,21 +313,25 @@ async fn collect_watch<B: Backend>(
         }
         tokio::time::sleep(poll).await;
     };
+    let ended_alone = since_end > 0;
     let mut outcome = terminal.interrupt().await;
-    // Interrupted on purpose is its normal end, unless the document says what exit to expect.
-    if step.directives.exit.is_none() {
+    // Interrupted on purpose is its normal end, unless the document says what exit to expect;
+    // a command that ended by itself keeps its own exit code.
+    if step.directives.exit.is_none() && !ended_alone {
         outcome.exit_code = 0;
     }
     // it ran once; the polls that read its output are not tries
     let mut record = record_of(step, command, outcome, 1);
-    record.interrupted = Some(if seen {
-        "after its printed lines appeared".to_string()
+    record.interrupted = if ended_alone {
+        None
+    } else if seen {
+        Some("after its printed lines appeared".to_string())
     } else {
-        format!(
+        Some(format!(
             "at its budget of {}s, its printed lines not all seen",
             budget.as_secs()
-        )
-    });
+        ))
+    };
     Ok(record)
 }
 

@@ -419,6 +419,21 @@ fn an_unbounded_command_whose_lines_never_appear_fails_at_its_budget_with_what_i
 }
 
 #[test]
+fn an_unbounded_command_that_ends_by_itself_is_judged_then_with_its_own_exit_code() {
+    // `tail -f` of a file that is not there ends at once (as `ping` on an unreachable
+    // network does): nothing more can appear, so the step ends then, not at its 60 s budget
+    let doc = "# Tail\n\n```console\n$ tail -f no-such-file\nhello\n```\n";
+    let (out, r) = one_step(doc, "retry = \"60s\"\n");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(r.exit_code, 1, "{r:?}");
+    assert_eq!(r.interrupted, None, "{r:?}");
+    assert!(r.stderr.contains("no-such-file"), "{r:?}");
+    assert!(r.duration_ms < 20_000, "{} ms", r.duration_ms);
+    let t = text(&out);
+    assert!(t.contains("exit code 1 (expected 0)"), "{t}");
+}
+
+#[test]
 fn an_authors_ctrl_c_and_pings_statistics_are_read_as_ping_prints_them() {
     // As often pasted: the replies, the terminal's ^C, then what ping prints as it stops.
     let doc = "# Ping\n\n```console\n$ ping 127.0.0.1\nPING 127.0.0.1 (127.0.0.1) 56(84) bytes of data.\n64 bytes from 127.0.0.1: icmp_seq=1 ttl=64 time=0.046 ms\n64 bytes from 127.0.0.1: icmp_seq=2 ttl=64 time=0.052 ms\n^C\n--- 127.0.0.1 ping statistics ---\n2 packets transmitted, 2 received, 0% packet loss, time 1001ms\nrtt min/avg/max/mdev = 0.046/0.049/0.052/0.003 ms\n```\n";

@@ -513,11 +513,24 @@ fn sudo_runs_the_command_as_the_sandboxs_root_with_its_options_read() {
     assert_eq!(r[2].stdout, "nobody\n", "{:?}", r[2]);
     assert_eq!(r[3].stdout, "nobody\n", "{:?}", r[3]);
     assert_eq!(r[4].stdout, "/\n", "{:?}", r[4]);
-    assert_eq!((r[5].exit_code, r[5].stdout.as_str()), (0, ""), "{:?}", r[5]);
+    assert_eq!(
+        (r[5].exit_code, r[5].stdout.as_str()),
+        (0, ""),
+        "{:?}",
+        r[5]
+    );
     assert_eq!(r[6].exit_code, 1, "{:?}", r[6]);
-    assert!(r[6].stderr.contains("sudo: a command is needed"), "{:?}", r[6]);
+    assert!(
+        r[6].stderr.contains("sudo: a command is needed"),
+        "{:?}",
+        r[6]
+    );
     assert_eq!(r[7].exit_code, 1, "{:?}", r[7]);
-    assert!(r[7].stderr.contains("unknown user no-such-user"), "{:?}", r[7]);
+    assert!(
+        r[7].stderr.contains("unknown user no-such-user"),
+        "{:?}",
+        r[7]
+    );
     // labrun's, in the run's own directory, read-only
     assert!(r[8].stdout.trim_end().ends_with("/bin/sudo"), "{:?}", r[8]);
     assert!(!r[8].stdout.starts_with("/usr"), "{:?}", r[8]);

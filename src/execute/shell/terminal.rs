@@ -52,6 +52,12 @@ impl Terminal {
         self.out.0.lock().unwrap().text()
     }
 
+    /// Whether its command is still running (a watch such as `ping` may end by itself: an
+    /// unreachable network, a name that does not resolve).
+    pub fn running(&self) -> bool {
+        self.job.is_some_and(|j| procs::alive(&j))
+    }
+
     /// Stop the terminal (its whole process group) and return what it printed.
     pub async fn stop(self) -> Outcome {
         self.end(&[Signal::SIGTERM]).await
