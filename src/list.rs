@@ -118,7 +118,8 @@ pub fn explain(
     let untyped = crate::steps::untyped_rules(doc);
     for ((block, roles), rule) in doc.blocks.iter().zip(roles).zip(untyped) {
         let language = match (block.language.as_deref(), rule) {
-            (Some(l), _) => l.to_string(),
+            (Some(l), Some(rule)) => format!("{l}, read as without a language: {rule}"),
+            (Some(l), None) => l.to_string(),
             (None, Some(rule)) => format!("no language: {rule}"),
             (None, None) => "no language".to_string(),
         };

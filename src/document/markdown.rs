@@ -65,6 +65,21 @@ impl Format for Markdown {
                         reader.prose_from = range.end;
                     }
                 }
+                Event::Code(t) if open.is_none() => {
+                    // MkDocs' inline highlighting: `#!bash k3d cluster create` is a command
+                    if let Some((language, command)) = shebang_code(&t) {
+                        reader.shortcodes_before(range.start);
+                        let block = CodeBlock {
+                            language: Some(language.to_string()),
+                            // marked by its author as a command: its first word is a program
+                            attributes: format!("{language} .input"),
+                            line: index.line(range.start),
+                            raw: format!("{command}\n"),
+                            ..CodeBlock::default()
+                        };
+                        reader.push(block, range.start, range.end);
+                    }
+                }
                 Event::Start(Tag::CodeBlock(kind)) => {
                     reader.shortcodes_before(range.start);
                     open = Some(Open {
@@ -100,6 +115,18 @@ impl Format for Markdown {
         let inner = line.trim().strip_prefix("<!--")?.strip_suffix("-->")?;
         inner.trim().strip_prefix("labrun:").map(str::trim)
     }
+}
+
+/// An inline code span that opens with `#!` and a shell language (`#!bash kubectl get pods`,
+/// pymdownx's inline highlighting in MkDocs): the language and the command.
+fn shebang_code(code: &str) -> Option<(&'static str, &str)> {
+    let rest = code.strip_prefix("#!")?;
+    let (language, command) = rest.split_once(' ')?;
+    let language = crate::steps::SHELL_LANGUAGES
+        .iter()
+        .find(|l| **l == language)?;
+    let command = command.trim();
+    (!command.is_empty()).then_some((language, command))
 }
 
 struct Reader<'s> {

@@ -246,7 +246,8 @@ fn attach_directives(
 pub(crate) fn lead_text(between: &str, comment: &str) -> String {
     between
         .lines()
-        .map(str::trim)
+        // a blockquote's `>` markers are not prose (`> ` before a quoted fence)
+        .map(|l| l.trim().trim_start_matches(['>', ' ', '\t']))
         .filter(|l| !l.is_empty() && !l.starts_with(comment))
         .collect::<Vec<_>>()
         .join(" ")

@@ -102,7 +102,34 @@ pub fn apply(raw: String, attributes: &str, line: usize, entries: &Entries) -> S
         let now = entries.above(line);
         text = attributes_in(&text, &now);
     }
+    // macros come after attributes, as in Asciidoctor: `link:{repo}/x.yml[x.yml]` shows `x.yml`
+    if macros && (text.contains("link:") || text.contains("://")) {
+        text = links(&text);
+    }
     text
+}
+
+static LINK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"link:([^\s\[]+)\[([^\]\n]*)\]|\b((?:https?|ftp)://[^\s\[]+)\[([^\]\n]*)\]")
+        .expect("a valid pattern")
+});
+
+/// A link macro as the text it shows: `link:TARGET[TEXT]` and `https://TARGET[TEXT]` are
+/// `TEXT` (the target where `TEXT` is empty).
+fn links(text: &str) -> String {
+    LINK.replace_all(text, |c: &regex::Captures| {
+        let (target, shown) = match c.get(1) {
+            Some(t) => (t.as_str(), &c[2]),
+            None => (&c[3], &c[4]),
+        };
+        if shown.is_empty() {
+            target.to_string()
+        } else {
+            // `link:x[text,window=_blank]`: the attributes after the text are not shown
+            shown.split(",window=").next().unwrap_or(shown).to_string()
+        }
+    })
+    .into_owned()
 }
 
 static REFERENCE: LazyLock<Regex> =
@@ -239,6 +266,23 @@ mod tests {
             ),
             "{ns} {inside}\n"
         );
+    }
+
+    #[test]
+    fn links_are_their_text_where_subs_asks_for_macros() {
+        let raw = "kubectl apply -f link:{repo}/app.yml[manifests/app.yml] -n demo\ncurl https://example.com/x[] ok\n";
+        let entries = Entries::read(":repo: https://example.com/r\n");
+        assert_eq!(
+            apply(
+                raw.to_string(),
+                "source,bash,subs=\"+macros,+attributes\"",
+                5,
+                &entries
+            ),
+            "kubectl apply -f manifests/app.yml -n demo\ncurl https://example.com/x ok\n"
+        );
+        // without macros in subs the text stays as written
+        assert_eq!(apply(raw.to_string(), "source,bash", 5, &entries), raw);
     }
 
     #[test]

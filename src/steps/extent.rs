@@ -35,9 +35,32 @@ static OPTIONS: LazyLock<brush_parser::ParserOptions> =
 
 /// A `<name>` written where a value goes (`export TOKEN=<your-token>`, `ssh <user>@host`): the
 /// author's placeholder for what the reader types, not two redirections. Bash would wait for
-/// the second redirection's file and read the next line into the command.
-static PLACEHOLDER: LazyLock<regex::Regex> =
-    LazyLock::new(|| regex::Regex::new(r"<[A-Za-z][A-Za-z0-9_-]*>").unwrap());
+/// the second redirection's file and read the next line into the command. Also several words
+/// (`IMAGE=<add registry like "my.io/x">`) when they do not end in a space and the `>` ends
+/// the word (`sort <in.txt >out.txt` stays two redirections).
+static PLACEHOLDER: LazyLock<regex::Regex> = LazyLock::new(|| {
+    regex::Regex::new(r"<[A-Za-z][A-Za-z0-9_-]*>|<[A-Za-z][^<>\n]*[^<>\s]>").unwrap()
+});
+
+/// `text` with each placeholder read as the word `value`.
+fn unplaced(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for m in PLACEHOLDER.find_iter(text) {
+        let ends_word = text[m.end()..]
+            .chars()
+            .next()
+            .is_none_or(|c| c.is_whitespace() || "@:/\"';|&)".contains(c));
+        if !ends_word {
+            continue;
+        }
+        out.push_str(&text[last..m.start()]);
+        out.push_str("value");
+        last = m.end();
+    }
+    out.push_str(&text[last..]);
+    out
+}
 
 /// Whether bash, having read `text`, would still be reading the same command. A placeholder
 /// (see [`PLACEHOLDER`]) is read as the word it stands for.
@@ -45,10 +68,10 @@ pub fn is_open(text: &str) -> bool {
     if !might_be_open(text) {
         return false;
     }
-    let unplaced;
+    let read;
     let text = if text.contains('<') && PLACEHOLDER.is_match(text) {
-        unplaced = PLACEHOLDER.replace_all(text, "value");
-        unplaced.as_ref()
+        read = unplaced(text);
+        read.as_str()
     } else {
         text
     };
@@ -87,11 +110,15 @@ mod tests {
             "export TOKEN=<your-token>",
             "ssh <user>@<host> uptime",
             "kubectl -n <namespace> get pods",
+            "export IMAGE=<add registry like \"my.io/gatekeeper\">",
+            "kubectl logs <pod name> -c app",
         ] {
             assert!(!is_open(closed), "{closed:?}");
         }
         // real redirections and here-documents are read as bash reads them
         assert!(!is_open("sort <in.txt >out.txt"));
+        assert!(is_open("sort <in.txt >"));
+        assert!(is_open("sort <in.txt > "));
         assert!(is_open("cat <<EOF\n<name>"));
         assert!(is_open("echo <name> |"));
     }

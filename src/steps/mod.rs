@@ -47,6 +47,7 @@ pub const OUTPUT_LANGUAGES: &[&str] = &[
     "json",
     "yaml",
     "yml",
+    "diff",
 ];
 
 /// Roles that mark a block as output (`[.console-output]`, `[source,bash,role=output]`,
@@ -68,11 +69,28 @@ pub const OUTPUT_LEAD_WORDS: &[&str] = &[
     "result",
     "similar to",
     "looks like",
+    "look like",
+    "something like",
 ];
+
+/// Words of prose that ask the reader to type the block below somewhere (a chat, a form, a
+/// program's own prompt): a block after a last sentence holding one is input, never the
+/// output of the command above (`create one by typing in your IDE chat:`).
+pub const INPUT_LEAD_WORDS: &[&str] = &["type", "typing", "enter", "paste"];
 
 /// Whether the last sentence of `lead` speaks of what a command printed (one of
 /// [`OUTPUT_LEAD_WORDS`], as a whole word).
 fn announces_output(lead: &str) -> bool {
+    last_sentence_has(lead, OUTPUT_LEAD_WORDS)
+}
+
+/// Whether the last sentence of `lead` asks the reader to type (one of [`INPUT_LEAD_WORDS`]).
+fn asks_to_type(lead: &str) -> bool {
+    last_sentence_has(lead, INPUT_LEAD_WORDS)
+}
+
+/// Whether the last sentence of `lead` holds one of `table`'s words or phrases, whole.
+fn last_sentence_has(lead: &str, table: &[&str]) -> bool {
     let last = lead
         .trim_end_matches(['.', '!', ' '])
         .rsplit(['.', '!', '?'])
@@ -83,7 +101,7 @@ fn announces_output(lead: &str) -> bool {
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .collect();
-    OUTPUT_LEAD_WORDS.iter().any(|w| {
+    table.iter().any(|w| {
         let parts: Vec<&str> = w.split(' ').collect();
         words
             .windows(parts.len())
@@ -93,30 +111,98 @@ fn announces_output(lead: &str) -> bool {
 
 /// Roles that mark a block as commands (`[.console-input]`): the first word of each of its
 /// lines is taken as a program, so the author's own tools (`toolctl profile list`) are read
-/// as commands, and a block without a language is read as shell.
-pub const INPUT_ROLES: &[&str] = &["input", "console-input", "command-input"];
+/// as commands, and a block without a language is read as shell. `execute` is the role
+/// Antora workshop pages (Showroom) give a block the reader runs with a click.
+pub const INPUT_ROLES: &[&str] = &["input", "console-input", "command-input", "execute"];
 
-/// Whether the block's roles mark it as commands.
+/// Whether the block's roles mark it as commands (and its first line is not a table's
+/// header, see [`opens_with_table_header`]).
 pub fn marked_input(block: &CodeBlock) -> bool {
-    block.roles().iter().any(|r| INPUT_ROLES.contains(r))
+    block.roles().iter().any(|r| INPUT_ROLES.contains(r)) && !opens_with_table_header(block)
 }
 
-/// Whether the block's roles mark it as output.
+/// Whether the block's roles mark it as output; or they mark it as commands, but its first
+/// line is a table's header (`NAME   READY   STATUS`): an author who copied the role from
+/// the block above, as printed tables are never typed.
 pub fn marked_output(block: &CodeBlock) -> bool {
-    block.roles().iter().any(|r| OUTPUT_ROLES.contains(r))
+    let roles = block.roles();
+    roles.iter().any(|r| OUTPUT_ROLES.contains(r))
+        || (roles.iter().any(|r| INPUT_ROLES.contains(r)) && opens_with_table_header(block))
+}
+
+/// Whether the first line of `block` that is not blank is a table's header: two or more
+/// cells, two or more spaces apart, each of capital letters and digits (`CONTAINER ID`,
+/// `AGE`, `NOMINATED NODE`).
+pub fn opens_with_table_header(block: &CodeBlock) -> bool {
+    let Some(first) = block.raw.lines().find(|l| !block::is_blank(l)) else {
+        return false;
+    };
+    let cells: Vec<&str> = first
+        .trim()
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    cells.len() >= 2
+        && cells.iter().all(|c| {
+            c.starts_with(|ch: char| ch.is_ascii_uppercase())
+                && c.chars().all(|ch| {
+                    ch.is_ascii_uppercase()
+                        || ch.is_ascii_digit()
+                        || matches!(ch, ' ' | '-' | '_' | '(' | ')' | '%' | '/')
+                })
+        })
 }
 
 /// Languages an output block may have only under a command that prints that format.
 const FORMATTED: &[(&str, &[&str])] = &[
-    ("json", &["json", "jq ", "curl"]),
-    ("yaml", &["yaml", "yml", "yq "]),
-    ("yml", &["yaml", "yml", "yq "]),
+    (
+        "json",
+        &[
+            "-o json",
+            "-ojson",
+            "--output json",
+            "--output=json",
+            "jq ",
+            "curl",
+            "cat ",
+        ],
+    ),
+    (
+        "yaml",
+        &[
+            "-o yaml",
+            "-oyaml",
+            "--output yaml",
+            "--output=yaml",
+            "yq ",
+            "cat ",
+            "helm get",
+            "helm template",
+            "kustomize build",
+        ],
+    ),
+    (
+        "yml",
+        &[
+            "-o yaml",
+            "-oyaml",
+            "--output yaml",
+            "--output=yaml",
+            "yq ",
+            "cat ",
+            "helm get",
+            "helm template",
+            "kustomize build",
+        ],
+    ),
+    ("diff", &["diff"]),
 ];
 
 /// What in a command says it prints a file or a structured format: the only commands a block
 /// without a language that reads as a file's content may be the output of.
 const PRINTS_FILES: &[&str] = &[
-    "yaml", "yml", "json", "jq ", "yq ", "curl", "cat ", "tree", "ls", "find ",
+    "yaml", "yml", "json", "jq ", "yq ", "curl", "cat ", "tree", "ls", "find ", "env", "printenv",
 ];
 
 /// One executable step: a command and the output printed under it.
@@ -255,6 +341,16 @@ fn vocabulary(doc: &Document) -> Vocabulary {
             .filter(|b| is_shell(b))
             .map(|b| b.raw.as_str()),
     );
+    // a line shaped as only a command is makes its first word a program of this document
+    for b in doc.blocks.iter().filter(|b| is_shell(b)) {
+        let lines: Vec<&str> = b.raw.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let line = vocab.strip_prompt(line, false).unwrap_or(line);
+            if let Some(w) = words::program_of_command_shape(line, lines.get(i + 1).copied()) {
+                vocab.add_program(w);
+            }
+        }
+    }
     // the author said these blocks are commands: the first word of each line is a program
     for b in doc.blocks.iter().filter(|b| marked_input(b)) {
         for line in b.raw.lines() {
@@ -286,7 +382,8 @@ fn read(doc: &Document) -> Reading {
     for (index, block) in doc.blocks.iter().enumerate() {
         let shell =
             (is_shell(block) || marked_input(block) || untyped_claim(block, &vocab).is_some())
-                && !marked_output(block);
+                && !marked_output(block)
+                && !is_script_file(block);
         let read = shell.then(|| block::read(block, &vocab));
         if let Some(&n) = read.as_ref().and_then(|r| r.unterminated.first()) {
             unterminated.get_or_insert(block.line + n);
@@ -381,11 +478,34 @@ fn is_shell(block: &CodeBlock) -> bool {
 pub const UNTYPED_RULES: &[&str] = &[
     "a block without a language with a prompted line (`$ `, `user@host:~$ `, `# program` opening it) is read as shell",
     "a block without a language whose first line is a known program with arguments, or a command of the document's own aliases or functions, is read as shell",
+    "a block without a language whose first line sets a variable to a command's output or from another variable (`DIR=$(mktemp -d)`, `BASE=$DIR/base`) and whose next line is a command is read as shell",
 ];
 
-/// Which of [`UNTYPED_RULES`] claims `block` (a block without a language), if one does.
+/// Whether `block` is a script file's content, not lines typed at a terminal: its first line
+/// is an interpreter line (`#!/bin/bash`, `#!/usr/bin/env bash`). The reader saves it and
+/// runs the file; its `exit 1` would end the terminal.
+pub fn is_script_file(block: &CodeBlock) -> bool {
+    block
+        .raw
+        .lines()
+        .find(|l| !block::is_blank(l))
+        .is_some_and(|l| l.trim_start().starts_with("#!/"))
+        && !marked_input(block)
+}
+
+/// Data formats whose blocks are read by [`UNTYPED_RULES`] as blocks without a language are:
+/// an author who typed `kubectl argo rollouts set image …` in a ```` ```yaml ```` fence (a
+/// file's content, the first line `key: value`, `{` or `---`, is never claimed).
+pub const DATA_LANGUAGES: &[&str] = &["yaml", "yml", "json"];
+
+/// Which of [`UNTYPED_RULES`] claims `block` (a block without a language, or in one of
+/// [`DATA_LANGUAGES`]), if one does.
 fn untyped_claim(block: &CodeBlock, vocab: &Vocabulary) -> Option<&'static str> {
-    if block.language.is_some() {
+    if block
+        .language
+        .as_deref()
+        .is_some_and(|l| !DATA_LANGUAGES.contains(&l))
+    {
         return None;
     }
     let first = block.raw.lines().find(|l| !block::is_blank(l))?.trim();
@@ -405,7 +525,30 @@ fn untyped_claim(block: &CodeBlock, vocab: &Vocabulary) -> Option<&'static str> 
     }
     let mut words = first.split_whitespace();
     let opens = words.next().is_some_and(|w| !words::is_assignment(w)) && words.next().is_some();
-    (opens && vocab.starts_command(first)).then_some(UNTYPED_RULES[1])
+    if opens && vocab.starts_command(first) {
+        return Some(UNTYPED_RULES[1]);
+    }
+    // a script that sets its variables first (mdrip-tested READMEs): `BASE=$DIR/base`, then
+    // `mkdir -p $BASE`; an env file (`PORT=8080`) sets nothing from a command or a variable
+    let mut lines = block
+        .raw
+        .lines()
+        .filter(|l| !block::is_blank(l))
+        .map(str::trim);
+    let first = lines.next()?;
+    let computed = first.split_whitespace().next().is_some_and(|w| {
+        words::is_assignment(w)
+            && w.split_once('=')
+                .is_some_and(|(_, value)| value.contains('$'))
+    });
+    let then_command = |l: &str| {
+        let mut w = l.split_whitespace();
+        let opens = w.next().is_some_and(|w| !words::is_assignment(w)) && w.next().is_some();
+        opens && vocab.starts_command(l)
+    };
+    let sets_from_command = first.contains("=$(") || first.contains("=`");
+    (computed && (sets_from_command || lines.next().is_some_and(then_command)))
+        .then_some(UNTYPED_RULES[2])
 }
 
 /// For each block of `doc`, the rule that reads it as shell although it has no language, for
@@ -425,7 +568,7 @@ pub fn untyped_rule(doc: &Document, index: usize) -> Option<&'static str> {
 
 /// Whether a block's first line reads as a file's content rather than a terminal: JSON, a
 /// YAML document or mapping (`apiVersion: v1`, `---`), an INI section, XML, a directory
-/// tree's root (`.` or `├──`).
+/// tree's root (`.` or `├──`), an env file (`PORT=8080`).
 fn reads_as_content(first: &str) -> bool {
     let key = first.split_whitespace().next().unwrap_or("");
     first.starts_with(['{', '[', '<', '├', '└', '│'])
@@ -433,6 +576,9 @@ fn reads_as_content(first: &str) -> bool {
         || first == "."
         || (key.ends_with(':') && key.len() > 1 && !key.contains('@'))
         || first.contains(" = ") && !first.contains("==")
+        // an env file (`PORT=8080`): a plain value, not a command's output or a variable's
+        || (words::is_assignment(first)
+            && !first.contains(['$', '`', ' ', '\t']))
 }
 
 /// A block that yields no command, right after a shell block in the same section, with no
@@ -469,8 +615,21 @@ fn attach_output_block(
     let language = block.language.as_deref();
     let typed_as_output = language.is_none_or(|l| OUTPUT_LANGUAGES.contains(&l));
     let lead = block.lead.trim_end();
-    let introduced = lead.is_empty() || lead.ends_with(':') || announces_output(lead);
+    let introduced =
+        (lead.is_empty() || lead.ends_with(':') || announces_output(lead)) && !asks_to_type(lead);
     let same_section = block.section == doc.blocks[prev].section;
+    // an `include::` between the two blocks holds the commands this output is of (labrun does
+    // not read included files): it is not the previous command's
+    let included_between = doc.source.contains("include::")
+        && doc
+            .source
+            .lines()
+            .skip(doc.blocks[prev].line)
+            .take(block.line.saturating_sub(doc.blocks[prev].line + 1))
+            .any(|l| l.starts_with("include::"));
+    if included_between {
+        return false;
+    }
     let Some(last) = steps.last_mut() else {
         return false;
     };
@@ -682,6 +841,115 @@ mod tests {
         assert!(!announces_output("Create the seed file."));
         let other = two_blocks_after("source,text", "ready\n", "Now save this file.");
         assert_eq!(other[0].expected.text(), "");
+    }
+
+    #[test]
+    fn a_formatted_block_is_output_only_under_a_command_that_prints_its_format() {
+        for (language, marks) in FORMATTED {
+            assert!(OUTPUT_LANGUAGES.contains(language), "{language}");
+            let mut output = typed(language, "x: 1\n");
+            output.line = 5;
+            output.lead = "It prints:".into();
+            let under = |command: &str| {
+                let doc = Document {
+                    blocks: vec![typed("bash", &format!("{command}\n")), output.clone()],
+                    ..Document::default()
+                };
+                split(&doc)[0].expected.text().to_string()
+            };
+            assert_eq!(
+                under(&format!("echo {} a b", marks[0].trim())),
+                "x: 1",
+                "{language}"
+            );
+            assert_eq!(under("kubectl delete pod web"), "", "{language}");
+        }
+    }
+
+    #[test]
+    fn a_script_file_is_not_typed_at_a_terminal() {
+        for first in ["#!/bin/bash", "#!/usr/bin/env bash", "  #!/bin/sh -e"] {
+            let doc = Document {
+                blocks: vec![typed(
+                    "bash",
+                    &format!("{first}\nkubectl get pods\nexit 1\n"),
+                )],
+                ..Document::default()
+            };
+            assert!(split(&doc).is_empty(), "{first}");
+        }
+        // a comment that is not an interpreter line, and a block marked as commands, are read
+        let doc = Document {
+            blocks: vec![typed("bash", "# list them\nkubectl get pods\n")],
+            ..Document::default()
+        };
+        assert_eq!(split(&doc).len(), 1);
+        let mut marked = typed("bash", "#!/bin/bash\nkubectl get pods\n");
+        marked.attributes = ".console-input,source,bash".into();
+        let doc = Document {
+            blocks: vec![marked],
+            ..Document::default()
+        };
+        assert_eq!(split(&doc).len(), 1);
+    }
+
+    #[test]
+    fn every_input_lead_word_keeps_the_next_block_from_being_output() {
+        for w in INPUT_LEAD_WORDS {
+            let lead = format!("Create one, then {w} in your chat window:");
+            assert!(asks_to_type(&lead), "{w}");
+            let two = two_blocks_after("", "Create a VM named web\n", &lead);
+            assert_eq!(two[0].expected.text(), "", "{w}");
+        }
+        // the same block after a colon alone is the command's output
+        let two = two_blocks_after("", "Create a VM named web\n", "It answers:");
+        assert_eq!(two[0].expected.text(), "Create a VM named web");
+    }
+
+    #[test]
+    fn an_input_role_over_a_table_is_output_of_the_command_above() {
+        let mut table = typed("bash", "NAME    READY   STATUS\nweb-1   1/1     Running\n");
+        table.attributes = ".console-input,source,bash".into();
+        table.line = 5;
+        assert!(opens_with_table_header(&table));
+        assert!(marked_output(&table) && !marked_input(&table));
+        let doc = Document {
+            blocks: vec![typed("bash", "kubectl get pods\n"), table],
+            ..Document::default()
+        };
+        let steps = split(&doc);
+        assert_eq!(steps.len(), 1);
+        assert_eq!(
+            steps[0].expected.text(),
+            "NAME    READY   STATUS\nweb-1   1/1     Running"
+        );
+        // a block of commands is no table
+        let mut input = typed("bash", "toolctl profile list\n");
+        input.attributes = ".console-input,source,bash".into();
+        assert!(!opens_with_table_header(&input) && marked_input(&input));
+    }
+
+    #[test]
+    fn output_after_an_include_is_not_the_previous_commands() {
+        let mut output = typed("bash", "hello from v2\n");
+        output.attributes = ".console-output,source,bash".into();
+        output.line = 7;
+        let mut first = typed("bash", "kubectl apply -f app.yml\n");
+        first.line = 2;
+        let source = "----\nkubectl apply -f app.yml\n----\ninclude::traffic.adoc[]\n\n----\nhello from v2\n----\n";
+        let doc = Document {
+            source: source.into(),
+            blocks: vec![first.clone(), output.clone()],
+            ..Document::default()
+        };
+        assert_eq!(split(&doc)[0].expected.text(), "");
+        // without the include, the role attaches it
+        let doc = Document {
+            source: source.replace("include::traffic.adoc[]", "Then:"),
+            blocks: vec![first, output],
+            ..Document::default()
+        };
+        assert_eq!(split(&doc)[0].expected.text(), "hello from v2");
     }
 
     /// [`two_blocks`] with `lead` as the prose before the second block.

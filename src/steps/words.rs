@@ -12,6 +12,7 @@ use regex::Regex;
 pub const PROGRAMS: &[&str] = &[
     // Kubernetes and containers
     "kubectl",
+    "oc",
     "kind",
     "docker",
     "docker-compose",
@@ -95,6 +96,7 @@ pub const PROGRAMS: &[&str] = &[
     // files and text
     "cat",
     "ls",
+    "tree",
     "grep",
     "egrep",
     "sed",
@@ -302,8 +304,10 @@ impl Vocabulary {
                 return true; // the value is a command's output
             }
             match words.next() {
+                // `FOO=bar` alone sets a variable, also with a comment after it
+                Some(w) if w.starts_with('#') => return true,
                 Some(w) => word = w,
-                None => return true, // `FOO=bar` alone sets a variable
+                None => return true,
             }
         }
         if word.starts_with("./") || word.starts_with("~/") {
@@ -320,6 +324,41 @@ impl Vocabulary {
         let word = word.trim_end_matches(';');
         self.knows(word) || (word.ends_with("()") && word.len() > 2)
     }
+}
+
+/// The program a line of a shell block names when the line is shaped as only a command is
+/// (the document's own programs, such as `etcdctl`, that no table can hold): its first word
+/// (after `NAME=value` assignments) is a lower-case name, not a shell keyword, and the line
+/// passes a flag (`-x`, `--name`) *and* either expands a variable or a command (`$HOST`,
+/// `${HOST}`, `$(…)`) or ends in ` \` onto a line that starts with a flag. Printed output is
+/// not written so.
+pub fn program_of_command_shape<'a>(line: &'a str, next: Option<&str>) -> Option<&'a str> {
+    let mut words = line.split_whitespace().skip_while(|w| is_assignment(w));
+    let first = words.next()?;
+    let named = first.len() >= 2
+        && first.starts_with(|c: char| c.is_ascii_lowercase())
+        && first.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.' | '+')
+        });
+    if !named || is_shell_keyword(first) {
+        return None;
+    }
+    let rest: Vec<&str> = words.collect();
+    let flag = rest.iter().any(|w| {
+        w.len() >= 2
+            && w.starts_with('-')
+            && w[1..].starts_with(|c: char| c == '-' || c.is_ascii_alphabetic())
+    });
+    let expands = rest.iter().any(|w| {
+        w.match_indices('$').any(|(i, _)| {
+            w[i + 1..]
+                .starts_with(|c: char| c == '{' || c == '(' || c == '_' || c.is_ascii_uppercase())
+        })
+    });
+    let continued = line.trim_end().ends_with(" \\")
+        && next
+            .is_some_and(|n| n.trim_start().starts_with('-') && n.starts_with(char::is_whitespace));
+    (flag && (expands || continued)).then_some(first)
 }
 
 /// Whether `word` is a `NAME=value` assignment.
@@ -471,6 +510,46 @@ mod tests {
         assert!(v.starts_command("[ -f config ] && cat config"));
         assert!(!v.starts_command("[ \"a\", \"b\" ]"));
         assert!(!v.starts_command("["), "printed JSON opens with `[`");
+    }
+
+    #[test]
+    fn a_line_shaped_as_only_a_command_is_names_its_program() {
+        let next = Some("\t--listen-peer-urls http://${IP}:2380 \\");
+        for (line, next, program) in [
+            (
+                "etcdctl --endpoints=$ENDPOINTS get sample",
+                None,
+                Some("etcdctl"),
+            ),
+            (
+                "etcdctl --endpoints=${HOST_1}:2379 member list",
+                None,
+                Some("etcdctl"),
+            ),
+            (
+                "NAME=x etcd --name $(hostname) --data-dir d",
+                None,
+                Some("etcd"),
+            ),
+            ("etcd --data-dir=data.etcd \\", next, Some("etcd")),
+            // a flag alone, or a variable alone, is not enough
+            ("etcdctl --endpoints=localhost:2379 get sample", None, None),
+            ("greeting is $HOME", None, None),
+            // not a program's name
+            ("Started --port $PORT", None, None),
+            ("drwxr-xr-x 2 root root 4096 Jan 1 $dir", None, None),
+            ("then --x $Y", None, None),
+            ("-rw-r--r-- 1 root --x $HOME", None, None),
+        ] {
+            assert_eq!(program_of_command_shape(line, next), program, "{line}");
+        }
+    }
+
+    #[test]
+    fn an_assignment_with_a_comment_after_it_is_a_command() {
+        let v = Vocabulary::default();
+        assert!(v.starts_command("HOST_4=10.240.0.16 # new member"));
+        assert!(!v.starts_command("HOST_4=10.240.0.16 new member"));
     }
 
     #[test]

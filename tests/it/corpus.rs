@@ -296,4 +296,21 @@ fn untyped_blocks_say_which_rule_read_them() {
     assert_eq!(rules[5], None, "a YAML file");
     assert_eq!(rules[7], None, "a directory tree");
     assert_eq!(rules[8], None, "JSON");
+
+    let doc = document::load(Path::new("tests/corpus/mdrip-readme.md")).unwrap();
+    let rules: Vec<Option<&str>> = (0..doc.blocks.len())
+        .map(|i| steps::untyped_rule(&doc, i))
+        .collect();
+    assert_eq!(rules[0], Some(steps::UNTYPED_RULES[2]), "X=$(command)");
+    assert_eq!(
+        rules[1],
+        Some(steps::UNTYPED_RULES[2]),
+        "X=$Y, then a command"
+    );
+    assert_eq!(rules[7], None, "an env file");
+    assert_eq!(
+        rules[8],
+        Some(steps::UNTYPED_RULES[1]),
+        "a command in a yaml fence"
+    );
 }
