@@ -56,6 +56,12 @@ fn includes(source: &str) -> Vec<Warning> {
         .collect()
 }
 
+/// A block attribute list line (`[source,bash]`, `[.console-input]`), not an anchor
+/// (`[[id]]`).
+fn is_attribute_list(line: &str) -> bool {
+    line.len() > 2 && line.starts_with('[') && line.ends_with(']') && !line.starts_with("[[")
+}
+
 /// Delimited blocks may nest this deep; deeper is refused before the parser (which recurses)
 /// sees it.
 pub const MAX_NESTING: usize = 64;
@@ -515,11 +521,20 @@ impl Walk<'_> {
             .map(|s| s.trim().to_string())
             .or(fence_lang)
             .map(|s| s.to_ascii_lowercase());
-        let markup_start = if b.meta.is_empty() {
+        let mut markup_start = if b.meta.is_empty() {
             start
         } else {
             (b.meta.start_loc.start as usize).min(start)
         };
+        // attribute lists right under a paragraph line (`Run it:` then `[source,bash]`) are the
+        // block's in Asciidoctor; asciidork leaves them in the paragraph
+        if b.meta.is_empty() {
+            let mut n = first_line;
+            while n > 1 && is_attribute_list(line_text(n - 1).trim()) {
+                n -= 1;
+            }
+            markup_start = self.index.start(n).min(start);
+        }
         let markup_line = self.index.line(markup_start);
         // every attribute list above the block (`[.console-output]` over `[source,bash]`),
         // not its title (`.Title`)
@@ -530,6 +545,15 @@ impl Walk<'_> {
             .join(",");
         // `indent=N` re-indents the block as Asciidoctor shows it: read it without the
         // indentation its lines share (lines and their count stay)
+        // the language of such a list, where asciidork saw none
+        let language = language.or_else(|| {
+            let items: Vec<&str> = attributes.split(',').map(str::trim).collect();
+            let at = items.iter().position(|i| *i == "source")?;
+            items
+                .get(at + 1)
+                .filter(|l| !l.is_empty() && !l.contains('='))
+                .map(|l| l.to_ascii_lowercase())
+        });
         let raw = if attributes
             .split(',')
             .any(|a| a.trim().starts_with("indent="))

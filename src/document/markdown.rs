@@ -27,6 +27,9 @@ struct Open {
 
 impl Format for Markdown {
     fn parse(&self, path: &Path, source: &str) -> Result<Parsed> {
+        // MkDocs' tabs and admonitions, read as MkDocs reads them (lines stay where they are)
+        let dedented = mkdocs_blocks(source);
+        let source = dedented.as_deref().unwrap_or(source);
         let (shortcodes, masked) =
             shortcode::extract(source).map_err(|(line, m)| Error::input(path, line, m))?;
         let text = masked.as_deref().unwrap_or(source);
@@ -115,6 +118,50 @@ impl Format for Markdown {
         let inner = line.trim().strip_prefix("<!--")?.strip_suffix("-->")?;
         inner.trim().strip_prefix("labrun:").map(str::trim)
     }
+}
+
+/// Whether `line` opens a MkDocs block whose content is indented under it: a content tab
+/// (`=== "Using kind"`, pymdownx.tabbed), an admonition (`!!! note`, `!!! Success "Output"`) or a
+/// collapsible one (`??? tip`, `???+ tip`, pymdownx.details).
+fn opens_mkdocs_block(line: &str) -> bool {
+    let t = line.trim_start();
+    let rest = ["=== \"", "===! \"", "===+ \""]
+        .iter()
+        .any(|m| t.starts_with(m));
+    let admonition = ["!!! ", "??? ", "???+ "].iter().any(|m| {
+        t.strip_prefix(m)
+            .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_alphabetic()))
+    });
+    rest || admonition
+}
+
+/// `source` with the content of MkDocs' tabs and admonitions four columns to the left, as
+/// Python-Markdown reads it (in CommonMark, content indented four spaces under a line is an
+/// indented code block, and a fence in it is text): each line loses four spaces for every
+/// such block it is inside. Line count and order stay. `None` where there is no such block.
+fn mkdocs_blocks(source: &str) -> Option<String> {
+    if !source.contains("=== \"") && !source.contains("!!! ") && !source.contains("??? ") {
+        return None;
+    }
+    let indent = |l: &str| l.len() - l.trim_start_matches(' ').len();
+    let mut open: Vec<usize> = Vec::new();
+    let mut out = String::with_capacity(source.len());
+    let mut changed = false;
+    for line in source.split_inclusive('\n') {
+        let blank = line.trim().is_empty();
+        if !blank {
+            while open.last().is_some_and(|&i| indent(line) < i + 4) {
+                open.pop();
+            }
+        }
+        let cut = (4 * open.len()).min(indent(line));
+        changed |= cut > 0;
+        out.push_str(&line[cut..]);
+        if !blank && opens_mkdocs_block(line) {
+            open.push(indent(line));
+        }
+    }
+    changed.then_some(out)
 }
 
 /// An inline code span that opens with `#!` and a shell language (`#!bash kubectl get pods`,

@@ -67,10 +67,10 @@ impl Entries {
     }
 }
 
-/// Which substitutions the block's `subs` adds: (attributes, macros).
-fn asked(attributes: &str) -> (bool, bool) {
+/// Which substitutions the block's `subs` adds: (attributes, macros, quotes).
+fn asked(attributes: &str) -> (bool, bool, bool) {
     let Some(at) = attributes.find("subs=") else {
-        return (false, false);
+        return (false, false, false);
     };
     let rest = &attributes[at + 5..];
     let value = match rest.strip_prefix('"') {
@@ -85,16 +85,20 @@ fn asked(attributes: &str) -> (bool, bool) {
     (
         has(&["attributes", "a", "normal", "n"]),
         has(&["macros", "m", "normal", "n"]),
+        has(&["quotes", "q", "normal", "n"]),
     )
 }
 
 /// `raw` as a reader sees it under the block's `subs` (unchanged when it asks for none).
 pub fn apply(raw: String, attributes: &str, line: usize, entries: &Entries) -> String {
-    let (attrs, macros) = asked(attributes);
-    if !attrs && !macros {
+    let (attrs, macros, quotes) = asked(attributes);
+    if !attrs && !macros && !quotes {
         return raw;
     }
     let mut text = raw;
+    if quotes && (text.contains("__") || text.contains("**") || text.contains("##")) {
+        text = QUOTED.replace_all(&text, "$1$2$3").into_owned();
+    }
     if macros && text.contains("pass:") {
         text = passthroughs(&text);
     }
@@ -108,6 +112,12 @@ pub fn apply(raw: String, attributes: &str, line: usize, entries: &Entries) -> S
     }
     text
 }
+
+/// Unconstrained emphasis, strong and mark (`__<name>__`, `**x**`, `##x##`) under `quotes`:
+/// the reader sees the text without the marks (on one line).
+static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"__([^\n]+?)__|\*\*([^\n]+?)\*\*|##([^\n]+?)##").expect("a valid pattern")
+});
 
 static LINK: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"link:([^\s\[]+)\[([^\]\n]*)\]|\b((?:https?|ftp)://[^\s\[]+)\[([^\]\n]*)\]")
@@ -265,6 +275,24 @@ mod tests {
                 &entries
             ),
             "{ns} {inside}\n"
+        );
+    }
+
+    #[test]
+    fn quoted_text_loses_its_marks_where_subs_asks_for_quotes() {
+        let entries = Entries::read("");
+        assert_eq!(
+            apply(
+                "DOMAIN=__<domain_name>__ **x**\n".to_string(),
+                "source,bash,subs=\"+quotes\"",
+                1,
+                &entries
+            ),
+            "DOMAIN=<domain_name> x\n"
+        );
+        assert_eq!(
+            apply("A=__b__\n".to_string(), "source,bash", 1, &entries),
+            "A=__b__\n"
         );
     }
 

@@ -63,6 +63,7 @@ pub const OUTPUT_LEAD_WORDS: &[&str] = &[
     "see",
     "prints",
     "returns",
+    "return",
     "shows",
     "displays",
     "response",
@@ -351,6 +352,27 @@ fn vocabulary(doc: &Document) -> Vocabulary {
             }
         }
     }
+    // a word that opens two or more shell blocks as a program and its arguments is one
+    let mut heads: Vec<&str> = Vec::new();
+    for b in doc.blocks.iter().filter(|b| is_shell(b)) {
+        let first = b
+            .raw
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'));
+        let first = first.map(|l| vocab.strip_prompt(l, false).unwrap_or(l));
+        if let Some(w) = first.and_then(words::program_like_head)
+            && !vocab.starts_command(w)
+        {
+            heads.push(w);
+        }
+    }
+    heads.sort_unstable();
+    for pair in heads.windows(2) {
+        if pair[0] == pair[1] {
+            vocab.add_program(pair[0]);
+        }
+    }
     // the author said these blocks are commands: the first word of each line is a program
     for b in doc.blocks.iter().filter(|b| marked_input(b)) {
         for line in b.raw.lines() {
@@ -571,7 +593,15 @@ pub fn untyped_rule(doc: &Document, index: usize) -> Option<&'static str> {
 /// tree's root (`.` or `├──`), an env file (`PORT=8080`).
 fn reads_as_content(first: &str) -> bool {
     let key = first.split_whitespace().next().unwrap_or("");
-    first.starts_with(['{', '[', '<', '├', '└', '│'])
+    // `[` opens JSON (`[`, `[{`, `["x"]`) or an INI section (`[server]`), not a log line
+    // (`[2021-10-12 13:15:03] DEL key`)
+    let bracket = first.starts_with('[')
+        && (first == "["
+            || first.starts_with("[{")
+            || first.starts_with("[\"")
+            || first.starts_with("[[")
+            || (first.ends_with(']') && !first.contains("] ")));
+    bracket || first.starts_with(['{', '<', '├', '└', '│'])
         || first == "---"
         || first == "."
         || (key.ends_with(':') && key.len() > 1 && !key.contains('@'))

@@ -76,6 +76,7 @@ pub const PROGRAMS: &[&str] = &[
     "nslookup",
     "ss",
     "netstat",
+    "telnet",
     "tcpdump",
     "tshark",
     "conntrack",
@@ -313,6 +314,10 @@ impl Vocabulary {
         if word.starts_with("./") || word.starts_with("~/") {
             return true;
         }
+        // a script by its relative path (`hack/build.sh`, `scripts/setup.sh`)
+        if word.contains('/') && word.ends_with(".sh") && !word.starts_with(['-', '/']) {
+            return true;
+        }
         if word.starts_with('/') && word.len() > 1 && !word.contains(':') {
             let name = word.rsplit('/').next().unwrap_or(word);
             return PROGRAMS.contains(&name);
@@ -322,7 +327,7 @@ impl Vocabulary {
             return line.contains(" ]") && !line.contains("\",");
         }
         let word = word.trim_end_matches(';');
-        self.knows(word) || (word.ends_with("()") && word.len() > 2)
+        self.knows(word) || (word.ends_with("()") && word.len() > 2) || is_attribute_reference(word)
     }
 }
 
@@ -359,6 +364,38 @@ pub fn program_of_command_shape<'a>(line: &'a str, next: Option<&str>) -> Option
         && next
             .is_some_and(|n| n.trim_start().starts_with('-') && n.starts_with(char::is_whitespace));
     (flag && (expands || continued)).then_some(first)
+}
+
+/// The first word of `line` when it reads as a program and its arguments: a lower-case name
+/// (not a shell keyword), then a flag or a lower-case word (`nats sub msg.test`,
+/// `func deploy --registry r`). Two shell blocks that open so with the same word make it a
+/// program of the document's own: output is not written so twice.
+pub fn program_like_head(line: &str) -> Option<&str> {
+    let mut words = line.split_whitespace();
+    let first = words.next()?;
+    let second = words.next()?;
+    let named = first.len() >= 2
+        && first.starts_with(|c: char| c.is_ascii_lowercase())
+        && first.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.' | '+')
+        });
+    let argument = second.starts_with('-')
+        || second.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit());
+    (named && argument && !is_shell_keyword(first)).then_some(first)
+}
+
+/// Whether `word` is an AsciiDoc attribute reference left as written (`{orch-cli}`): the
+/// site defines it, Asciidoctor shows it so where the page is read alone, and at the head of
+/// a line of a shell block it stands for a program (`{orch-cli} get pods`).
+pub fn is_attribute_reference(word: &str) -> bool {
+    word.strip_prefix('{')
+        .and_then(|w| w.strip_suffix('}'))
+        .is_some_and(|name| {
+            name.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
 }
 
 /// Whether `word` is a `NAME=value` assignment.
@@ -542,6 +579,41 @@ mod tests {
             ("-rw-r--r-- 1 root --x $HOME", None, None),
         ] {
             assert_eq!(program_of_command_shape(line, next), program, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_program_like_head_is_a_name_and_an_argument() {
+        for (line, head) in [
+            ("nats sub msg.test", Some("nats")),
+            ("func deploy --registry r", Some("func")),
+            ("kn func invoke", Some("kn")),
+            ("customer => preference => v1", None),
+            ("Listening on [msg.test]", None),
+            ("error: not found", None),
+            ("nats", None),
+            ("done now", None),
+        ] {
+            assert_eq!(program_like_head(line), head, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_script_by_its_relative_path_is_a_program() {
+        let v = Vocabulary::default();
+        assert!(v.starts_command("hack/build.sh"));
+        assert!(v.starts_command("scripts/clean.sh tutorial"));
+        assert!(!v.starts_command("build.sh is the script"));
+        assert!(!v.starts_command("--file=a/b.sh"));
+    }
+
+    #[test]
+    fn an_attribute_reference_at_the_head_of_a_line_stands_for_a_program() {
+        let v = Vocabulary::default();
+        assert!(v.starts_command("{orch-cli} get pods -A"));
+        assert!(v.starts_command("{prod_cli} server:status"));
+        for not in ["{}", "{ a }", "{\"a\": 1}", "{{< note >}}", "{a b}"] {
+            assert!(!is_attribute_reference(not), "{not}");
         }
     }
 
