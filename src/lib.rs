@@ -7,6 +7,7 @@
 
 pub mod bind;
 pub mod check;
+pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod directive;

@@ -390,33 +390,31 @@ fn live(
         }
         None => timeout,
     };
-    let run_opts = crate::run::Options {
-        timeout,
-        retry,
-        ..Default::default()
+    let request = crate::run::document::Request {
+        via: crate::run::document::Via::Local,
+        sandboxing: crate::execute::Sandboxing::from_config(config, opts.netns),
+        options: crate::run::Options {
+            timeout,
+            retry,
+            ..Default::default()
+        },
+        wait: true,
     };
-    let workspace = crate::workspace::Workspace::lock(&config.run_dir(path), path, true)?;
-    let this_run = workspace.start_run()?;
-    let cap = config.cap();
-    let sandboxing = crate::execute::Sandboxing::from_config(config, opts.netns);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let mut records = Vec::new();
-    let result = runtime.block_on(async {
-        let mut backend = crate::execute::Local::new(
-            &config.root,
-            &config.workdir(path),
-            &this_run.dir,
-            cap,
-            &sandboxing,
-        )
-        .await?;
-        crate::run::run(&lab, &mut backend, &run_opts, &mut records, &mut |_| {}).await
-    });
-    let note = result.err().map(|e| format!("the live run stopped: {e}"));
-    crate::record::write(&this_run.file(), &records)?;
-    crate::record::write(&workspace.last(), &records)?;
+    // the same run as `labrun run`'s: its file appended as steps end, its workspace locked
+    let done = match crate::run::document::document(&lab, path, &request, &mut |_| {}) {
+        Ok(done) => done,
+        // the sandbox or the runtime could not start: a note, as a run that stopped
+        Err(e) => return Ok((Vec::new(), Some(format!("the live run stopped: {e:#}")))),
+    };
+    let mut notes: Vec<String> = done.warnings;
+    if let Some(e) = done.failed {
+        notes.insert(0, format!("the live run stopped: {e}"));
+    }
+    if done.interrupted.is_some() {
+        notes.insert(0, "the live run was interrupted".to_string());
+    }
+    let note = (!notes.is_empty()).then(|| notes.join("; "));
+    let records = done.records;
     Ok((records, note))
 }
 

@@ -3,19 +3,19 @@
 
 use std::path::Path;
 
+use crate::error::{Error, ExitCode};
 use anyhow::Context;
-use labrun::error::{Error, ExitCode};
 
-use crate::{BuildMode, Supports};
+use super::{BuildMode, Supports};
 
-pub(crate) fn build(
+pub fn build(
     book: &std::path::Path,
     mode: Option<BuildMode>,
     run: Option<String>,
     fail_on_drift: bool,
     allow_programs: bool,
 ) -> anyhow::Result<ExitCode> {
-    use labrun::render::preprocessor::{Drifted, Labrun, Mode, Options};
+    use crate::render::preprocessor::{Drifted, Labrun, Mode, Options};
     if !book.join("book.toml").is_file() {
         let found = books_near(Path::new("."));
         let hint = match found.as_slice() {
@@ -36,7 +36,7 @@ pub(crate) fn build(
         .into());
     }
     // before mdBook reads a file of the book: what it would read, write or run stays inside
-    let confines = labrun::render::confine::check(book, allow_programs)?;
+    let confines = crate::render::confine::check(book, allow_programs)?;
     let mut md = mdbook_driver::MDBook::load(book)
         .map_err(|e| Error::input(book, 0, format!("mdBook cannot load this book: {e:#}")))?;
     let mut opts: Options = md
@@ -51,7 +51,7 @@ pub(crate) fn build(
         })?
         .unwrap_or_default();
     if mode.is_none() {
-        labrun::render::preprocessor::live_confirmed(&opts, &book.join("book.toml"))?;
+        crate::render::preprocessor::live_confirmed(&opts, &book.join("book.toml"))?;
     }
     if let Some(m) = mode {
         opts.mode = match m {
@@ -69,7 +69,7 @@ pub(crate) fn build(
     });
     if md.config.build.use_default_preprocessors {
         // in place of mdBook's own: the same includes, each checked against the confines
-        md.with_preprocessor(labrun::render::confine::Links { confines });
+        md.with_preprocessor(crate::render::confine::Links { confines });
     }
     let built = md.build();
     // mdBook copies every file of the source it does not render: an AsciiDoc chapter's raw
@@ -91,7 +91,7 @@ pub(crate) fn build(
         Err(e)
             if e.chain().any(|c| {
                 c.downcast_ref::<std::io::Error>()
-                    .is_some_and(labrun::error::is_write_failure)
+                    .is_some_and(crate::error::is_write_failure)
             }) =>
         {
             Err(anyhow::anyhow!("building {}: {e:#}", book.display()))
@@ -156,9 +156,9 @@ fn drop_asciidoc_sources(src: &std::path::Path, out: &std::path::Path) {
     }
 }
 
-pub(crate) fn preprocess(supports: Option<Supports>) -> anyhow::Result<ExitCode> {
+pub fn preprocess(supports: Option<Supports>) -> anyhow::Result<ExitCode> {
     use mdbook_preprocessor::Preprocessor as _;
-    let pre = labrun::render::preprocessor::Labrun::default();
+    let pre = crate::render::preprocessor::Labrun::default();
     if let Some(Supports::Supports { renderer }) = supports {
         return Ok(if pre.supports_renderer(&renderer).unwrap_or(false) {
             ExitCode::Success
@@ -169,7 +169,7 @@ pub(crate) fn preprocess(supports: Option<Supports>) -> anyhow::Result<ExitCode>
     let (ctx, book) = mdbook_preprocessor::parse_input(std::io::stdin().lock())
         .map_err(|e| Error::input("<mdBook's input>", 0, format!("{e:#}")))?;
     // the options checked before any chapter is read
-    labrun::render::preprocessor::options(&ctx)?;
+    crate::render::preprocessor::options(&ctx)?;
     let book = pre.run(&ctx, book).map_err(|e| anyhow::anyhow!("{e:#}"))?;
     serde_json::to_writer(std::io::stdout().lock(), &book).context("writing the book")?;
     Ok(ExitCode::Success)

@@ -407,3 +407,5 @@ mod tests {
         );
     }
 }
+
+pub mod document;

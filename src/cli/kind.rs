@@ -2,11 +2,11 @@
 //! its runs get, and the document's kind cluster outside a run (always with labrun's own
 //! kubeconfig).
 
+use crate::error::{Error, ExitCode};
+use crate::lab::Lab;
 use anyhow::Context;
-use labrun::error::{Error, ExitCode};
-use labrun::lab::Lab;
 
-use crate::ClusterAction;
+use super::ClusterAction;
 
 fn first_line(program: &str, args: &[&str]) -> Option<String> {
     let out = std::process::Command::new(program)
@@ -20,7 +20,7 @@ fn first_line(program: &str, args: &[&str]) -> Option<String> {
 /// What every backend needs: bash, and the sandbox this machine can build (with a network of
 /// its own when `netns`); each line printed, what is missing pushed.
 fn sandbox_lines(runtime: &tokio::runtime::Runtime, netns: bool, missing: &mut Vec<&'static str>) {
-    use labrun::execute::sandbox::{Network, probe};
+    use crate::execute::sandbox::{Network, probe};
     match first_line("bash", &["--version"]) {
         Some(v) => println!("bash     ok       {v}"),
         None => {
@@ -59,22 +59,22 @@ fn sandbox_lines(runtime: &tokio::runtime::Runtime, netns: bool, missing: &mut V
     missing.dedup();
 }
 
-pub(crate) fn doctor(
+pub fn doctor(
     path: Option<&std::path::Path>,
-    backend: crate::BackendName,
+    backend: super::BackendName,
     netns: bool,
 ) -> anyhow::Result<ExitCode> {
-    use labrun::execute::kind::{self, docker::Facts, safety};
+    use crate::execute::kind::{self, docker::Facts, safety};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let mut missing = Vec::new();
     sandbox_lines(
         &runtime,
-        netns && backend == crate::BackendName::Local,
+        netns && backend == super::BackendName::Local,
         &mut missing,
     );
-    if backend == crate::BackendName::Local {
+    if backend == super::BackendName::Local {
         return Ok(if missing.is_empty() {
             ExitCode::Success
         } else {
@@ -192,8 +192,8 @@ pub(crate) fn doctor(
     }
 }
 
-pub(crate) fn cluster(action: ClusterAction) -> anyhow::Result<ExitCode> {
-    use labrun::execute::kind::{self, docker::Facts, safety};
+pub fn cluster(action: ClusterAction) -> anyhow::Result<ExitCode> {
+    use crate::execute::kind::{self, docker::Facts, safety};
     let (ClusterAction::Up { path }
     | ClusterAction::Down { path }
     | ClusterAction::Status { path }) = &action;
@@ -204,7 +204,7 @@ pub(crate) fn cluster(action: ClusterAction) -> anyhow::Result<ExitCode> {
     // Creating or deleting the cluster while a run of the document uses it is refused.
     let _workspace = match action {
         ClusterAction::Status { .. } => None,
-        _ => Some(labrun::workspace::Workspace::lock(&out, path, false)?),
+        _ => Some(crate::workspace::Workspace::lock(&out, path, false)?),
     };
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     let runtime = tokio::runtime::Builder::new_current_thread()

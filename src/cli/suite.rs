@@ -14,14 +14,14 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use crate::error::{Error, ExitCode};
+use crate::suite::{DocReport, Outcome, Partition, SuiteReport};
 use anyhow::Context;
-use labrun::error::{Error, ExitCode};
-use labrun::suite::{DocReport, Outcome, Partition, SuiteReport};
 
-use crate::ReportFormat;
-use crate::commands::run::RunArgs;
+use super::ReportFormat;
+use super::run::RunArgs;
 
-pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let many = args.paths.len() > 1
         || args.paths.iter().any(|p| p.is_dir())
         || args.partition.is_some()
@@ -38,7 +38,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .map(Partition::parse)
         .transpose()
         .map_err(|m| Error::input("--partition", 0, m))?;
-    let all = labrun::suite::documents(&args.paths)?;
+    let all = crate::suite::documents(&args.paths)?;
     if (args.kind.cluster.is_some() || args.kind.own_cluster.is_some()) && all.len() > 1 {
         return Err(Error::input(
             "--cluster",
@@ -50,7 +50,7 @@ pub(crate) fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // The shard's documents, each with its place in the whole list.
     let mut mine = Vec::new();
     for (index, doc) in all.iter().enumerate() {
-        let config = labrun::config::Config::for_document(doc)?;
+        let config = crate::config::Config::for_document(doc)?;
         let key = config.key(doc);
         if partition.is_none_or(|p| p.holds(index, &key.to_string_lossy())) {
             mine.push(Planned {
@@ -111,7 +111,7 @@ async fn run_all(
             let r = one(args, d, running, stopped, scratch, total).await;
             let k = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             let detail = match r.outcome {
-                Outcome::Passed | Outcome::Failed => labrun::report::closing_line(&r.summary),
+                Outcome::Passed | Outcome::Failed => crate::report::closing_line(&r.summary),
                 _ => r.message.clone().unwrap_or_default(),
             };
             eprintln!(
@@ -119,7 +119,7 @@ async fn run_all(
                 r.document,
                 r.outcome.label(),
                 r.duration_ms as f64 / 1e3,
-                labrun::report::printable(detail.lines().last().unwrap_or(""))
+                crate::report::printable(detail.lines().last().unwrap_or(""))
             );
             r
         }
@@ -213,7 +213,7 @@ async fn one(
         .arg(&report_file)
         .args([
             "--backend",
-            if args.backend == crate::BackendName::Kind {
+            if args.backend == super::BackendName::Kind {
                 "kind"
             } else {
                 "local"
@@ -245,10 +245,10 @@ async fn one(
             cmd.args([flag, v]);
         }
     }
-    if args.backend == crate::BackendName::Kind && args.kind.cluster.is_none() && total > 1 {
+    if args.backend == super::BackendName::Kind && args.kind.cluster.is_none() && total > 1 {
         // two chapters never share, or delete, each other's cluster: each lab's own cluster
         // name stands for one named from its document
-        cmd.args(["--own-cluster", &labrun::suite::cluster_name(&d.key)]);
+        cmd.args(["--own-cluster", &crate::suite::cluster_name(&d.key)]);
     }
     // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
     unsafe {
@@ -287,12 +287,12 @@ async fn one(
     };
     // what the document's labrun said, under its name
     for line in stderr.lines() {
-        eprintln!("[{}] {}", d.key.display(), labrun::report::printable(line));
+        eprintln!("[{}] {}", d.key.display(), crate::report::printable(line));
     }
     let code = u8::try_from(code).unwrap_or(130);
     // the document's labrun reports through the file it was given: its steps, or the error
     // that stopped it (what it printed is above, under its name; nothing is read back from it)
-    let report = labrun::input::read_text(&report_file, labrun::input::RUN_CAP, "a report")
+    let report = crate::input::read_text(&report_file, crate::input::RUN_CAP, "a report")
         .ok()
         .and_then(|t| serde_json::from_str::<DocReport>(&t).ok());
     finish(match (code, report) {
@@ -322,12 +322,12 @@ async fn one(
 }
 
 /// The run a document is unchanged since, when its inputs are those of its last passing run.
-fn unchanged(d: &Planned) -> labrun::error::Result<Option<String>> {
-    let Some(passed) = labrun::suite::last_pass(&d.dir) else {
+fn unchanged(d: &Planned) -> crate::error::Result<Option<String>> {
+    let Some(passed) = crate::suite::last_pass(&d.dir) else {
         return Ok(None);
     };
-    let lab = labrun::lab::Lab::open(&d.path)?;
-    let now = labrun::suite::inputs_digest(&lab)?;
+    let lab = crate::lab::Lab::open(&d.path)?;
+    let now = crate::suite::inputs_digest(&lab)?;
     Ok((now == passed.inputs).then_some(passed.run))
 }
 
@@ -336,22 +336,22 @@ fn emit(suite: &SuiteReport, format: ReportFormat) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
         ReportFormat::Human => {
-            let colour = labrun::report::colour_for(std::io::stdout().is_terminal());
-            labrun::report::human_suite(suite, colour, &mut out)?
+            let colour = crate::report::colour_for(std::io::stdout().is_terminal());
+            crate::report::human_suite(suite, colour, &mut out)?
         }
-        ReportFormat::Json => labrun::report::json_suite(suite, &mut out)?,
-        ReportFormat::Junit => labrun::report::junit_suite(suite, &mut out)?,
-        ReportFormat::Github => labrun::report::github_suite(suite, &mut out)?,
+        ReportFormat::Json => crate::report::json_suite(suite, &mut out)?,
+        ReportFormat::Junit => crate::report::junit_suite(suite, &mut out)?,
+        ReportFormat::Github => crate::report::github_suite(suite, &mut out)?,
     }
     out.flush()?;
     Ok(())
 }
 
 /// `labrun report merge`: the reports of shards as the one report of an unsharded run.
-pub(crate) fn merge(files: &[PathBuf], format: ReportFormat) -> anyhow::Result<ExitCode> {
+pub fn merge(files: &[PathBuf], format: ReportFormat) -> anyhow::Result<ExitCode> {
     let mut reports = Vec::new();
     for f in files {
-        reports.push((f.clone(), labrun::suite::read_report(f)?));
+        reports.push((f.clone(), crate::suite::read_report(f)?));
     }
     let mut suite = SuiteReport::merge(reports)?;
     suite.summary.duration_ms = suite

@@ -8,17 +8,17 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::error::{Error, ExitCode};
+use crate::lab::Lab;
+use crate::normalize::Labels;
+use crate::record::StepRecord;
+use crate::snapshot::{Entry, Snapshot};
+use crate::workspace::Lock;
 use anyhow::Context;
-use labrun::error::{Error, ExitCode};
-use labrun::lab::Lab;
-use labrun::normalize::Labels;
-use labrun::record::StepRecord;
-use labrun::snapshot::{Entry, Snapshot};
-use labrun::workspace::Lock;
 
 /// The document opened under its snapshot lock (waiting for another accept to end).
 fn open_locked(path: &Path) -> anyhow::Result<(Lock, Lab)> {
-    let config = labrun::config::Config::for_document(path)?;
+    let config = crate::config::Config::for_document(path)?;
     let what = format!("the snapshot of {}", path.display());
     let lock = Lock::take(&config.run_dir(path).join("snapshot.lock"), true, &what)?;
     let lab = Lab::open(path)?;
@@ -30,22 +30,22 @@ fn open_locked(path: &Path) -> anyhow::Result<(Lock, Lab)> {
 /// two different accepts refuses it. A snapshot read from its old stem-only name moves to its
 /// new one. Files keep their modes.
 fn commit(lab: &Lab, snap: &mut Snapshot, run: Option<&[StepRecord]>) -> anyhow::Result<()> {
-    let new_run = labrun::snapshot::committed_run(&lab.snapshot_path);
+    let new_run = crate::snapshot::committed_run(&lab.snapshot_path);
     if let Some(records) = run {
-        let text = labrun::record::to_text(records);
-        labrun::record::write_atomic(&new_run, text.as_bytes())?;
-        snap.run = Some(labrun::snapshot::digest_of(text.as_bytes()));
+        let text = crate::record::to_text(records);
+        crate::record::write_atomic(&new_run, text.as_bytes())?;
+        snap.run = Some(crate::snapshot::digest_of(text.as_bytes()));
     } else if let Some(old) = &lab.legacy_snapshot {
-        let old_run = labrun::snapshot::committed_run(old);
+        let old_run = crate::snapshot::committed_run(old);
         if old_run.is_file() && !new_run.exists() {
             let bytes = std::fs::read(&old_run).map_err(|e| Error::io(&old_run, e))?;
-            labrun::record::write_atomic(&new_run, &bytes)?;
+            crate::record::write_atomic(&new_run, &bytes)?;
         }
     }
     snap.document = lab.document_name();
-    labrun::snapshot::save(&lab.snapshot_path, snap)?;
+    crate::snapshot::save(&lab.snapshot_path, snap)?;
     if let Some(old) = &lab.legacy_snapshot {
-        for f in [labrun::snapshot::committed_run(old), old.clone()] {
+        for f in [crate::snapshot::committed_run(old), old.clone()] {
             if f.is_file() {
                 std::fs::remove_file(&f).map_err(|e| Error::io(&f, e))?;
             }
@@ -59,11 +59,7 @@ fn commit(lab: &Lab, snap: &mut Snapshot, run: Option<&[StepRecord]>) -> anyhow:
     Ok(())
 }
 
-pub(crate) fn accept(
-    path: &Path,
-    replay: Option<&Path>,
-    from_doc: bool,
-) -> anyhow::Result<ExitCode> {
+pub fn accept(path: &Path, replay: Option<&Path>, from_doc: bool) -> anyhow::Result<ExitCode> {
     let (_lock, lab) = open_locked(path)?;
     let mut snap = lab.snapshot_or_new();
     let order = lab.step_ids();
@@ -83,9 +79,9 @@ pub(crate) fn accept(
             n += 1;
         }
     } else if let Some(run) = replay {
-        let records = labrun::record::read(run)?;
+        let records = crate::record::read(run)?;
         // Check first: that yields each step's normalized live output.
-        let report = labrun::check::check(
+        let report = crate::check::check(
             run,
             &lab.steps,
             &records,
@@ -110,7 +106,7 @@ pub(crate) fn accept(
     if kept.is_some() {
         println!(
             "kept the live run as {}",
-            labrun::snapshot::committed_run(&lab.snapshot_path).display()
+            crate::snapshot::committed_run(&lab.snapshot_path).display()
         );
     }
     Ok(ExitCode::Success)
@@ -119,11 +115,11 @@ pub(crate) fn accept(
 /// Failing steps' live outputs as pending entries, for `labrun review`; never in CI. A pending
 /// file that cannot be written is a warning: the check's verdict stands. The entries are taken
 /// out of `report`.
-pub(crate) fn write_pending(lab: &Lab, report: &mut labrun::check::Report) {
-    if !labrun::snapshot::may_write_pending() {
+pub fn write_pending(lab: &Lab, report: &mut crate::check::Report) {
+    if !crate::snapshot::may_write_pending() {
         return;
     }
-    let path = labrun::snapshot::pending_path(&lab.snapshot_path);
+    let path = crate::snapshot::pending_path(&lab.snapshot_path);
     // what this check decided replaces what an earlier one left: a step that passes now has
     // nothing pending; one this check did not reach keeps its entry
     let decided: std::collections::HashSet<String> = report
@@ -132,7 +128,7 @@ pub(crate) fn write_pending(lab: &Lab, report: &mut labrun::check::Report) {
         .filter(|v| {
             matches!(
                 v.status,
-                labrun::check::Status::Pass | labrun::check::Status::Fail
+                crate::check::Status::Pass | crate::check::Status::Fail
             )
         })
         .map(|v| v.id.clone())
@@ -140,10 +136,10 @@ pub(crate) fn write_pending(lab: &Lab, report: &mut labrun::check::Report) {
     let mut entries: Vec<_> = report
         .verdicts
         .iter_mut()
-        .filter(|v| v.status == labrun::check::Status::Fail)
+        .filter(|v| v.status == crate::check::Status::Fail)
         .filter_map(|v| v.pending.take().map(|p| (v.id.clone(), p)))
         .collect();
-    let earlier = labrun::snapshot::load(&path).ok().flatten();
+    let earlier = crate::snapshot::load(&path).ok().flatten();
     let had = earlier.as_ref().map_or(0, |e| e.entries.len());
     if let Some(earlier) = earlier {
         entries.extend(
@@ -169,14 +165,14 @@ pub(crate) fn write_pending(lab: &Lab, report: &mut labrun::check::Report) {
         run: None,
         entries,
     };
-    match labrun::snapshot::save(&path, &pending) {
+    match crate::snapshot::save(&path, &pending) {
         Ok(()) => eprintln!(
             "labrun: pending snapshot entries written to {} (labrun review)",
             path.display()
         ),
         Err(e) => eprintln!(
             "labrun: warning: the pending snapshot entries could not be written: {}",
-            labrun::error::with_causes(&e)
+            crate::error::with_causes(&e)
         ),
     }
 }
@@ -184,11 +180,11 @@ pub(crate) fn write_pending(lab: &Lab, report: &mut labrun::check::Report) {
 /// Replace the document's text (atomically, its permissions and byte order mark kept).
 fn write_document(lab: &Lab, source: &str) -> anyhow::Result<()> {
     let bom = if lab.doc.bom { "\u{feff}" } else { "" };
-    labrun::record::write_through(&lab.doc.path, format!("{bom}{source}").as_bytes())?;
+    crate::record::write_through(&lab.doc.path, format!("{bom}{source}").as_bytes())?;
     Ok(())
 }
 
-pub(crate) fn promote(
+pub fn promote(
     path: &Path,
     replay: Option<PathBuf>,
     only: &[String],
@@ -199,7 +195,7 @@ pub(crate) fn promote(
         Some(run) => run,
         None => {
             let kept =
-                labrun::snapshot::committed_run_checked(&lab.snapshot_path, lab.snapshot.as_ref())?;
+                crate::snapshot::committed_run_checked(&lab.snapshot_path, lab.snapshot.as_ref())?;
             let Some(kept) = kept else {
                 return Err(Error::input(
                     path,
@@ -207,7 +203,7 @@ pub(crate) fn promote(
                     format!(
                         "no live run is kept beside the snapshot ({}): accept one with `labrun \
                          accept {} --replay RUN`",
-                        labrun::snapshot::committed_run(&lab.snapshot_path).display(),
+                        crate::snapshot::committed_run(&lab.snapshot_path).display(),
                         path.display()
                     ),
                 )
@@ -216,8 +212,8 @@ pub(crate) fn promote(
             kept
         }
     };
-    let records = labrun::record::read(&run)?;
-    let p = labrun::promote::promote(&lab, &run, &records, only)?;
+    let records = crate::record::read(&run)?;
+    let p = crate::promote::promote(&lab, &run, &records, only)?;
     let mut err = std::io::stderr().lock();
     for l in &p.listed {
         writeln!(
@@ -226,15 +222,12 @@ pub(crate) fn promote(
             path.display(),
             l.line,
             l.id,
-            labrun::report::printable(&l.why)
+            crate::report::printable(&l.why)
         )
         .ok();
     }
     if dry_run {
-        print!(
-            "{}",
-            labrun::promote::diff(path, &lab.doc.source, &p.source)
-        );
+        print!("{}", crate::promote::diff(path, &lab.doc.source, &p.source));
     } else if p.source != lab.doc.source {
         write_document(&lab, &p.source)?;
         if let Some(snap) = &p.snapshot {
@@ -260,10 +253,10 @@ pub(crate) fn promote(
     })
 }
 
-pub(crate) fn review(path: &Path, run: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn review(path: &Path, run: Option<&Path>) -> anyhow::Result<ExitCode> {
     let (_lock, lab) = open_locked(path)?;
-    let pending_path = labrun::snapshot::pending_path(&lab.snapshot_path);
-    let Some(pending) = labrun::snapshot::load(&pending_path)? else {
+    let pending_path = crate::snapshot::pending_path(&lab.snapshot_path);
+    let Some(pending) = crate::snapshot::load(&pending_path)? else {
         println!("no pending snapshot entries for {}", path.display());
         return Ok(ExitCode::Success);
     };
@@ -309,7 +302,7 @@ pub(crate) fn review(path: &Path, run: Option<&Path>) -> anyhow::Result<ExitCode
         );
         print!(
             "{}",
-            labrun::compare::unified_diff(&old, &entry.lines.join("\n"))
+            crate::compare::unified_diff(&old, &entry.lines.join("\n"))
         );
         if run.is_some() {
             print!("[a]ccept, [p]romote into the document too, [r]eject, [s]kip? ");
@@ -330,8 +323,8 @@ pub(crate) fn review(path: &Path, run: Option<&Path>) -> anyhow::Result<ExitCode
         }
     }
     if let (Some(run), false) = (run, promote_ids.is_empty()) {
-        let records = labrun::record::read(run)?;
-        let p = labrun::promote::promote(&lab, run, &records, &promote_ids)?;
+        let records = crate::record::read(run)?;
+        let p = crate::promote::promote(&lab, run, &records, &promote_ids)?;
         for l in &p.listed {
             eprintln!(
                 "{}:{}: step {} not promoted: {}",
@@ -354,7 +347,7 @@ pub(crate) fn review(path: &Path, run: Option<&Path>) -> anyhow::Result<ExitCode
     if left.entries.is_empty() {
         std::fs::remove_file(&pending_path).ok();
     } else {
-        labrun::snapshot::save(&pending_path, &left)?;
+        crate::snapshot::save(&pending_path, &left)?;
     }
     Ok(ExitCode::Success)
 }
