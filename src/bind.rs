@@ -269,7 +269,8 @@ pub fn prepare(command: &str, bindings: &Bindings) -> String {
 }
 
 const TTY_FLAGS: &[&str] = &["-it", "-ti", "-t", "--tty", "--tty=true"];
-/// Options of `docker exec|run` and `kubectl exec|run` that take a separate value.
+/// Options of `docker exec|run` and `kubectl exec|run` that take a separate value (the
+/// subcommands' own, which `src/policy/flags.rs`, the programs' global flags, does not hold).
 const VALUED: &[&str] = &[
     "-e",
     "--env",

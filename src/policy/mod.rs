@@ -10,6 +10,7 @@
 //! nothing labrun may re-run. The vocabulary is data: the tables below, listed in the README
 //! the same way. A directive (`retry`, `no-retry`) overrides the table for one block.
 
+pub mod flags;
 #[cfg(test)]
 mod table;
 mod unbounded;
@@ -291,20 +292,6 @@ pub fn changes_cluster(command: &str) -> bool {
     })
 }
 
-/// kind's flags that take a value (its global ones and those of its commands).
-const KIND_VALUE_FLAGS: &[&str] = &[
-    "--loglevel",
-    "-v",
-    "--verbosity",
-    "--name",
-    "-n",
-    "--config",
-    "--image",
-    "--kubeconfig",
-    "--wait",
-    "--nodes",
-];
-
 /// A kind command's verbs (`create cluster`) and the cluster it names with `--name`/`-n`, read
 /// as pflag reads them: `--flag value`, `--flag=value`, grouped shorthands `-qn NAME`.
 fn kind_verbs<'a>(args: &[&'a str]) -> (Vec<&'a str>, Option<&'a str>) {
@@ -320,7 +307,7 @@ fn kind_verbs<'a>(args: &[&'a str]) -> (Vec<&'a str>, Option<&'a str>) {
             match long.split_once('=') {
                 Some(("name", v)) => name = Some(v),
                 Some(_) => {}
-                None if KIND_VALUE_FLAGS.contains(&a) => {
+                None if flags::long("kind").contains(&a) => {
                     if long == "name" {
                         name = args.get(i).copied();
                     }
@@ -330,7 +317,7 @@ fn kind_verbs<'a>(args: &[&'a str]) -> (Vec<&'a str>, Option<&'a str>) {
             }
         } else if a.len() > 1 && a.starts_with('-') {
             // the first shorthand that takes a value takes the rest, or the next word
-            if let Some(at) = a[1..].find(['n', 'v']) {
+            if let Some(at) = a[1..].find(|c: char| flags::short("kind").contains(c)) {
                 let rest = &a[2 + at..];
                 let value = if rest.is_empty() {
                     i += 1;

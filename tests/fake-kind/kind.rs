@@ -64,7 +64,9 @@ struct Args {
 
 /// kind's flags as its commands declare them (cobra and pflag): the long name, the one-letter
 /// shorthand, and whether the flag takes a value. Global and per-command flags are merged; a
-/// flag the real command lacks would be rejected there, which no test here relies on.
+/// flag the real command lacks would be rejected there, which no test here relies on. Kept
+/// apart from labrun's own table (`src/policy/flags.rs`) on purpose: the double models kind,
+/// so a mistake in labrun's reading of kind's flags shows up against it.
 const FLAGS: &[(&str, Option<char>, bool)] = &[
     ("name", Some('n'), true),
     ("config", None, true),

@@ -89,25 +89,6 @@ pub const FLAGS: &[(&str, &str, Target)] = &[
 /// after `run`, the flags are the container's).
 const FLAGS_BEFORE_VERB: &[&str] = &["docker"];
 
-/// The one-letter flags that take a value, per program (pflag and the docker CLI read a group
-/// `-abc` as booleans until the first of these, which takes the rest of the group or the next
-/// word): `kubectl -As URL` is `-A -s URL`, `kind -qn prod` is `-q -n prod`. A program not
-/// listed has its short flags read one at a time.
-const SHORT_VALUES: &[(&str, &str)] = &[
-    ("kubectl", "cfklLnops"),
-    ("oc", "cfklLnops"),
-    ("helm", "fno"),
-    ("kind", "nv"),
-    ("docker", "cHl"),
-    ("istioctl", "cino"),
-];
-
-/// Long flags that take a value and come before a verb (`kind --loglevel debug delete …`).
-const LONG_VALUES: &[(&str, &[&str])] = &[(
-    "kind",
-    &["--loglevel", "--verbosity", "--name", "--kubeconfig"],
-)];
-
 /// Shell builtins that set a variable named by an argument (`export NAME=value`, `read NAME`).
 const SETTERS: &[&str] = &[
     "export",
@@ -290,10 +271,7 @@ fn flags(program: &str, args: &[Word], own: &Own) -> Result<(), String> {
     if table.is_empty() {
         return Ok(());
     }
-    let shorts = SHORT_VALUES
-        .iter()
-        .find(|(p, _)| *p == program)
-        .map(|(_, s)| *s);
+    let shorts = crate::policy::flags::of(program).map(|f| f.short);
     let mut i = 0;
     while let Some(a) = args.get(i) {
         let t = a.text();
@@ -376,10 +354,7 @@ fn flags(program: &str, args: &[Word], own: &Own) -> Result<(), String> {
 fn kind_clusters(args: &[Word], own: &Own) -> Result<(), String> {
     // the words that are not flags (nor a flag's value), wherever the flags stand: kind's
     // global flags may come before the verb (`kind -q delete clusters prod`)
-    let long_values = LONG_VALUES
-        .iter()
-        .find(|(p, _)| *p == "kind")
-        .map_or(&[][..], |(_, v)| *v);
+    let long_values = crate::policy::flags::long("kind");
     let mut words: Vec<&Word> = Vec::new();
     let mut all = false;
     let mut i = 0;
