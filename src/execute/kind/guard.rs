@@ -583,6 +583,9 @@ mod tests {
             "kubectl get pods -A -o wide",
             "kind delete cluster -qn kind",
             "kind -q delete clusters kind",
+            // the value of a long flag is no cluster name
+            "kind delete clusters --kubeconfig /tmp/x kind",
+            "kind delete clusters --config cfg.yaml kind",
             "KIND_EXPERIMENTAL_PROVIDER=docker kind create cluster",
             "oc get pods -A",
         ] {
