@@ -118,7 +118,7 @@ pub enum Kind {
 
 /// The kind of `command`.
 pub fn kind(command: &str) -> Kind {
-    let Ok(p) = syntax::parse(command) else {
+    let Ok(p) = syntax::reading(command) else {
         return Kind::Plain;
     };
     if p.background {
@@ -137,7 +137,7 @@ pub fn kind(command: &str) -> Kind {
 /// The epilogue of `command`'s program when it is unbounded: a line starting and ending so
 /// begins what it prints only as it is interrupted.
 pub fn epilogue(command: &str) -> Option<(&'static str, &'static str)> {
-    let p = syntax::parse(command).ok()?;
+    let p = syntax::reading(command).ok()?;
     let w = innermost(&p)?;
     row(&refs(&w)).and_then(|u| u.epilogue)
 }
@@ -193,7 +193,7 @@ const HARMLESS_WRITES: &[&str] = &["/dev/null", "/dev/stdout", "/dev/stderr", "/
 /// Whether every command `command` runs only reads, and none of its redirections writes a
 /// file.
 pub fn read_only(command: &str) -> bool {
-    let Ok(p) = syntax::parse(command) else {
+    let Ok(p) = syntax::reading(command) else {
         return false;
     };
     p.writes
@@ -242,10 +242,10 @@ pub const NETWORK_PROGRAMS: &[&str] = &[
 /// Whether `command` changes network state anywhere in its text (a program of
 /// [`NETWORK_PROGRAMS`] that does not only read; `ip netns exec NS CMD` when CMD does).
 pub fn changes_network(command: &str) -> bool {
-    let Ok(all) = crate::syntax::simple_commands(command) else {
+    let Ok(read) = syntax::reading(command) else {
         return false;
     };
-    all.iter().any(|s| {
+    read.commands.iter().any(|s| {
         s.program().is_some_and(|p| NETWORK_PROGRAMS.contains(&p)) && {
             let mut words: Vec<String> = s.words.iter().map(|w| w.text().to_string()).collect();
             if let Some(first) = words.first_mut() {
@@ -275,10 +275,10 @@ pub const HELM_WRITE_VERBS: &[&str] = &["install", "upgrade", "uninstall", "dele
 /// [`KUBECTL_WRITE_VERBS`], `helm` with one of [`HELM_WRITE_VERBS`], `kind create` or
 /// `kind load`.
 pub fn changes_cluster(command: &str) -> bool {
-    let Ok(all) = syntax::simple_commands(command) else {
+    let Ok(read) = syntax::reading(command) else {
         return false;
     };
-    all.iter().any(|s| {
+    read.commands.iter().any(|s| {
         let w = words(s);
         let w = refs(&w);
         match w.as_slice() {
@@ -339,8 +339,8 @@ fn kind_verbs<'a>(args: &[&'a str]) -> (Vec<&'a str>, Option<&'a str>) {
 /// The kind command of `command` whose verbs begin with `want`, and the cluster it names
 /// (`--name`, else `KIND_CLUSTER_NAME` given to it); anywhere in the text.
 fn kind_command(command: &str, want: &[&str]) -> Option<Option<String>> {
-    let all = syntax::simple_commands(command).ok()?;
-    all.iter().find_map(|s| {
+    let read = syntax::reading(command).ok()?;
+    read.commands.iter().find_map(|s| {
         let w = words(s);
         let w = refs(&w);
         let ["kind", rest @ ..] = w.as_slice() else {
@@ -403,8 +403,8 @@ pub fn reaches_clusters(command: &str) -> bool {
 /// parse the text, whether any word of it names one (an unreadable step is not let through
 /// by being unreadable).
 fn runs_any(command: &str, is: impl Fn(&str) -> bool) -> bool {
-    match crate::syntax::simple_commands(command) {
-        Ok(all) => all.iter().any(|s| s.program().is_some_and(&is)),
+    match syntax::reading(command) {
+        Ok(read) => read.commands.iter().any(|s| s.program().is_some_and(&is)),
         Err(_) => command
             .split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_'))
             .any(is),
@@ -441,10 +441,11 @@ const DOCKER_EXEC_VALUE_FLAGS: &[&str] = &[
 /// (`docker exec -it kind-worker ip a` → `kind-worker`; behind `env`, `timeout`, in loops and
 /// `$( )` too).
 pub fn docker_exec_targets(command: &str) -> Vec<String> {
-    let Ok(all) = syntax::simple_commands(command) else {
+    let Ok(read) = syntax::reading(command) else {
         return Vec::new();
     };
-    all.iter()
+    read.commands
+        .iter()
         .filter_map(|s| {
             let w = words(s);
             let w = refs(&w);

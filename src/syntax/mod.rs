@@ -76,7 +76,7 @@ impl Simple {
 const MAX_DEPTH: usize = 24;
 
 /// A step's text as bash reads it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Parsed {
     /// Every simple command, outermost first within each command.
     pub commands: Vec<Simple>,
@@ -85,6 +85,34 @@ pub struct Parsed {
     pub writes: Vec<String>,
     /// The step's last command ends in `&`: bash starts it in the background.
     pub background: bool,
+}
+
+/// [`parse`] of `text`, shared: the policy asks several questions of one step's command
+/// (read-only? changes the cluster? unbounded? which cluster?) and each gets the one reading.
+/// The last few readings are kept per thread.
+pub fn reading(text: &str) -> Result<std::rc::Rc<Parsed>, String> {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    type Kept = Vec<(String, Result<Rc<Parsed>, String>)>;
+    const KEEP: usize = 8;
+    thread_local!(static READ: RefCell<Kept> = const { RefCell::new(Vec::new()) });
+    if let Some(hit) = READ.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|(t, _)| t == text)
+            .map(|(_, p)| p.clone())
+    }) {
+        return hit;
+    }
+    let read = parse(text).map(Rc::new);
+    READ.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() == KEEP {
+            drop(r.remove(0));
+        }
+        r.push((text.to_string(), read.clone()));
+    });
+    read
 }
 
 /// Every simple command `text` would run, outermost first within each command.
@@ -548,6 +576,17 @@ fn first_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_command_is_read_once_for_every_question() {
+        let a = reading("kubectl get pods | grep web").unwrap();
+        let b = reading("kubectl get pods | grep web").unwrap();
+        assert!(std::rc::Rc::ptr_eq(&a, &b));
+        assert_eq!(*a, parse("kubectl get pods | grep web").unwrap());
+        // an unreadable text is an error every time
+        assert!(reading("bash -c \"$SCRIPT\"").is_err());
+        assert!(reading("bash -c \"$SCRIPT\"").is_err());
+    }
 
     /// Each simple command as its words' texts.
     fn commands(text: &str) -> Vec<Vec<String>> {
