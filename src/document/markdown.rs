@@ -114,6 +114,10 @@ impl Format for Markdown {
         Ok(reader.out)
     }
 
+    fn lone_cr_ends_lines(&self) -> bool {
+        true
+    }
+
     fn directive<'a>(&self, line: &'a str) -> Option<&'a str> {
         let inner = line.trim().strip_prefix("<!--")?.strip_suffix("-->")?;
         inner.trim().strip_prefix("labrun:").map(str::trim)

@@ -119,6 +119,10 @@ pub struct ParsedBlock {
 pub trait Format {
     /// Parse `source` (read from `path`, used in messages) into sections and code blocks.
     fn parse(&self, path: &Path, source: &str) -> Result<Parsed>;
+    /// Whether a lone carriage return ends a line (CommonMark's line endings: LF, CRLF, CR).
+    fn lone_cr_ends_lines(&self) -> bool {
+        false
+    }
     /// If `line` is a labrun directive comment in this format, the directive text after
     /// `labrun:`.
     fn directive<'a>(&self, line: &'a str) -> Option<&'a str>;
@@ -154,6 +158,13 @@ pub fn parse(path: &Path, source: String) -> Result<Document> {
         None => (source, false),
     };
     let format = format_for(path)?;
+    // as CommonMark reads it, a lone CR ends a line: it becomes a LF (same length, so every
+    // offset holds), and a command never runs on past it
+    let source = if format.lone_cr_ends_lines() && source.contains('\r') {
+        lone_crs_as_lfs(source)
+    } else {
+        source
+    };
     if source.trim().is_empty() {
         return Err(Error::input(path, 0, "the document is empty"));
     }
@@ -168,6 +179,18 @@ pub fn parse(path: &Path, source: String) -> Result<Document> {
         warnings: parsed.warnings,
         bom,
     })
+}
+
+/// `source` with every CR that no LF follows replaced by a LF (CRLF stays).
+fn lone_crs_as_lfs(source: String) -> String {
+    let mut bytes = source.into_bytes();
+    for i in 0..bytes.len() {
+        if bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n') {
+            bytes[i] = b'\n';
+        }
+    }
+    // only ASCII bytes were replaced by ASCII bytes
+    String::from_utf8(bytes).unwrap_or_default()
 }
 
 /// Every `labrun:` comment must stand directly above a code block (only other directive

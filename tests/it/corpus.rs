@@ -314,3 +314,23 @@ fn untyped_blocks_say_which_rule_read_them() {
         "a command in a yaml fence"
     );
 }
+
+#[test]
+fn a_lone_cr_ends_a_line_in_markdown_as_in_commonmark_and_stays_text_in_asciidoc() {
+    let md = "# T\n\n```console\n$ echo one\rone\r$ echo two\rtwo\r```\n";
+    let doc = document::parse(Path::new("cr.md"), md.to_string()).unwrap();
+    let steps = steps::split(&doc);
+    let read: Vec<(&str, String)> = steps
+        .iter()
+        .map(|s| (s.command.as_str(), s.expected.text().to_string()))
+        .collect();
+    assert_eq!(
+        read,
+        [("echo one", "one".into()), ("echo two", "two".into())]
+    );
+    assert!(doc.warnings.is_empty(), "{:?}", doc.warnings);
+    // Asciidoctor reads lines at LF only: the CR stays inside the line
+    let adoc = "= T\n\n[source,console]\n----\n$ echo one\rone\n----\n";
+    let doc = document::parse(Path::new("cr.adoc"), adoc.to_string()).unwrap();
+    assert_eq!(steps::split(&doc)[0].command, "echo one\rone");
+}
