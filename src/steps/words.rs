@@ -334,9 +334,9 @@ impl Vocabulary {
 /// The program a line of a shell block names when the line is shaped as only a command is
 /// (the document's own programs, such as `etcdctl`, that no table can hold): its first word
 /// (after `NAME=value` assignments) is a lower-case name, not a shell keyword, and the line
-/// passes a flag (`-x`, `--name`) *and* either expands a variable or a command (`$HOST`,
-/// `${HOST}`, `$(…)`) or ends in ` \` onto a line that starts with a flag. Printed output is
-/// not written so.
+/// either passes a flag (`-x`, `--name`) *and* expands a variable or a command (`$HOST`,
+/// `${HOST}`, `$(…)`), or ends in ` \` onto an indented line that starts with a flag
+/// (`prometheus \` over `  --config.file=…`). Printed output is not written so.
 pub fn program_of_command_shape<'a>(line: &'a str, next: Option<&str>) -> Option<&'a str> {
     let mut words = line.split_whitespace().skip_while(|w| is_assignment(w));
     let first = words.next()?;
@@ -363,7 +363,7 @@ pub fn program_of_command_shape<'a>(line: &'a str, next: Option<&str>) -> Option
     let continued = line.trim_end().ends_with(" \\")
         && next
             .is_some_and(|n| n.trim_start().starts_with('-') && n.starts_with(char::is_whitespace));
-    (flag && (expands || continued)).then_some(first)
+    ((flag && expands) || continued).then_some(first)
 }
 
 /// The first word of `line` when it reads as a program and its arguments: a lower-case name
@@ -569,6 +569,8 @@ mod tests {
                 Some("etcd"),
             ),
             ("etcd --data-dir=data.etcd \\", next, Some("etcd")),
+            ("prometheus \\", next, Some("prometheus")),
+            ("prometheus \\", Some("and then some"), None),
             // a flag alone, or a variable alone, is not enough
             ("etcdctl --endpoints=localhost:2379 get sample", None, None),
             ("greeting is $HOME", None, None),
