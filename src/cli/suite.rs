@@ -9,7 +9,6 @@
 //! every running document (each ends as a run of one would: its run written, its cluster
 //! deleted), and no new one starts.
 
-use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -250,14 +249,8 @@ async fn one(
         // name stands for one named from its document
         cmd.args(["--own-cluster", &crate::suite::cluster_name(&d.key)]);
     }
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        // when this labrun dies, each document's labrun ends as on SIGTERM: its cluster deleted
-        cmd.as_std_mut().pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
-                .map_err(std::io::Error::from)
-        });
-    }
+    // when this labrun dies, each document's labrun ends as on SIGTERM: its cluster deleted
+    crate::execute::procs::end_with_parent(cmd.as_std_mut());
     let child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

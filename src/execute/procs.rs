@@ -71,6 +71,19 @@ pub fn alive(p: &Proc) -> bool {
     fields.first() != Some(&"Z") && fields.get(19).and_then(|f| f.parse().ok()) == Some(p.start)
 }
 
+/// Have the child `cmd` starts get SIGTERM when this process dies (`PR_SET_PDEATHSIG`): a
+/// document's `labrun run` under a run of many ends, and deletes its cluster, with it.
+pub fn end_with_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                .map_err(std::io::Error::from)
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
