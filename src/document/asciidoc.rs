@@ -72,19 +72,24 @@ type Unclosed = (String, usize);
 /// Refuse delimited blocks nested more than [`MAX_NESTING`] deep, in one pass over the lines:
 /// a delimiter line closes the innermost block it matches, or opens one; inside a listing,
 /// literal, passthrough or comment block, delimiters of other kinds are text. Returns the
-/// lines (0-based) of the delimiters of empty tables (nothing but blank lines and comments
-/// inside), on which asciidork 0.38 loops: [`with_ast`] blanks them; and the blocks never
+/// lines (0-based) on which asciidork 0.38 loops without end — the delimiters of empty tables
+/// (nothing but blank lines and comments inside), and the paragraph line right above a table
+/// that holds a delimited block or ends after a blank line — which [`with_ast`] blanks; and
+/// the blocks never
 /// closed, innermost first (delimiter, 0-based line): Asciidoctor reads such a block to the end
 /// of the document with a warning, where asciidork refuses it (and 0.38 can first loop
 /// without end): [`with_ast`] closes them at the end.
 fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
     // (delimiter, 0-based line, whether anything but blanks and comments came inside)
     let mut open: Vec<(&str, usize, bool)> = Vec::new();
-    let mut empty_tables = Vec::new();
+    let mut loops = Vec::new();
+    // tables opened right under a paragraph line (no blank line between)
+    let mut under_prose: Vec<usize> = Vec::new();
+    let mut previous = "";
     for (i, line) in source.lines().enumerate() {
         let t = line.trim_end();
-        let repeated = |c: char| t.len() >= 4 && t.chars().all(|x| x == c);
-        let delimiter = t == "--" || t == "|===" || "=*_-.+/".chars().any(repeated);
+        let above = std::mem::replace(&mut previous, t);
+        let delimiter = is_delimiter_line(t);
         let content = !t.trim().is_empty() && !t.starts_with("//");
         if !delimiter {
             if content && let Some(top) = open.last_mut() {
@@ -92,10 +97,29 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
             }
             continue;
         }
+        // a delimited block directly inside a table opened right under a paragraph line, or a
+        // blank line right before such a table's end: asciidork 0.38 loops without end on
+        // either (found by the fuzzer). The paragraph line above the table is blanked: the
+        // table then stands on its own, as Asciidoctor reads it.
+        if let Some((d, at, _)) = open.last()
+            && *d == "|==="
+            && under_prose.contains(at)
+            && (t != "|===" || above.trim().is_empty())
+        {
+            loops.push(at - 1);
+        }
+        // a table's lines run to its closing `|===`, whatever they hold (Asciidoctor reads the
+        // cells later): another delimiter inside it is the cells' text here
+        if t != "|===" && open.last().is_some_and(|(d, ..)| *d == "|===") {
+            if let Some(top) = open.last_mut() {
+                top.2 = true;
+            }
+            continue;
+        }
         if open.last().is_some_and(|(d, ..)| *d == t) {
             let (d, at, full) = open.pop().expect("checked");
             if d == "|===" && !full {
-                empty_tables.extend([at, i]);
+                loops.extend([at, i]);
             }
             continue;
         }
@@ -108,6 +132,9 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
         {
             continue;
         }
+        if t == "|===" && is_prose_line(above) {
+            under_prose.push(i);
+        }
         open.push((t, i, false));
         if open.len() > MAX_NESTING {
             return Err(Error::input(
@@ -117,12 +144,59 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
             ));
         }
     }
+    // a table left open under a paragraph line is closed at the end: its paragraph line too
+    loops.extend(
+        open.iter()
+            .filter(|(d, at, _)| *d == "|===" && under_prose.contains(at))
+            .map(|(_, at, _)| at - 1),
+    );
+    loops.sort_unstable();
+    loops.dedup();
     let unclosed = open
         .iter()
         .rev()
         .map(|(d, at, _)| (d.to_string(), *at))
         .collect();
-    Ok((empty_tables, unclosed))
+    Ok((loops, unclosed))
+}
+
+/// Whether `t` (a line without its trailing white space) is a block delimiter.
+fn is_delimiter_line(t: &str) -> bool {
+    let repeated = |c: char| t.len() >= 4 && t.chars().all(|x| x == c);
+    t == "--" || t == "|===" || "=*_-.+/".chars().any(repeated)
+}
+
+/// `source` with the white space after each delimiter line's delimiter taken away, as
+/// Asciidoctor reads lines (asciidork 0.38 takes `|=== ` for text, and then loops on the
+/// table it finds later; found by the fuzzer). Lines stay where they are. `None` where no
+/// delimiter line ends in white space.
+fn trimmed_delimiters(source: &str) -> Option<String> {
+    let needs = source.lines().any(|l| {
+        let t = l.trim_end();
+        t.len() < l.trim_end_matches('\r').len() && is_delimiter_line(t)
+    });
+    if !needs {
+        return None;
+    }
+    let mut out = String::with_capacity(source.len());
+    for line in source.split_inclusive('\n') {
+        let t = line.trim_end();
+        if is_delimiter_line(t) {
+            out.push_str(t);
+            out.push_str(&line[line.trim_end_matches(['\n', '\r']).len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    Some(out)
+}
+
+/// A line of a paragraph: not blank, and not an attribute list, block title, comment or
+/// delimiter.
+fn is_prose_line(line: &str) -> bool {
+    let t = line.trim();
+    let marker = t.starts_with(['[', '.', '|', '=']) || t.starts_with("//");
+    !(t.is_empty() || marker || is_delimiter_line(t))
 }
 
 /// The characters that underline a two-line section title, by level (`=` the document title,
@@ -243,8 +317,19 @@ pub fn with_ast<R>(
     f: impl FnOnce(&asciidork_ast::Document, Vec<Warning>, &str) -> Result<R>,
 ) -> Result<R> {
     super::limits::asciidoc(path, source)?;
+    let trimmed = trimmed_delimiters(source);
+    let source = trimmed.as_deref().unwrap_or(source);
     let titled = setext_titles(source);
     let source = titled.as_deref().unwrap_or(source);
+    // bare list markers first: a table holding only one is empty, which the nesting then sees
+    let markers = bare_markers(source);
+    let unmarked;
+    let source = if markers.is_empty() {
+        source
+    } else {
+        unmarked = blank_lines(source, &markers);
+        &unmarked
+    };
     let (empty_tables, unclosed) = nesting(path, source)?;
     let mut early = Vec::new();
     let closed;
@@ -269,12 +354,11 @@ pub fn with_ast<R>(
         &closed
     };
     // closing blocks at the end may have made a table empty: read the nesting again then only
-    let mut blank = if unclosed.is_empty() {
+    let blank = if unclosed.is_empty() {
         empty_tables
     } else {
         nesting(path, source)?.0
     };
-    blank.extend(bare_markers(source));
     let blanked;
     let source = if blank.is_empty() {
         source

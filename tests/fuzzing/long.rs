@@ -59,10 +59,23 @@ fn main() {
                         last[t] = (now, Instant::now());
                     }
                     let stuck = last[t].1.elapsed() > Duration::from_secs(2);
-                    if stuck || rss > 2 << 30 {
+                    if stuck {
                         println!(
-                            "fuzz: input #{now} (seed {seed}) {} — reproduce with `show {now} {seed}`",
-                            if stuck { "runs for more than 2 s" } else { "took the memory past 2 GiB" }
+                            "fuzz: input #{now} (seed {seed}) runs for more than 2 s — reproduce with `show {now} {seed}`"
+                        );
+                        std::process::exit(1);
+                    }
+                    if rss > 2 << 30 {
+                        // any thread's input may be the one: name every input being read
+                        let all: Vec<String> = current
+                            .iter()
+                            .map(|c| c.load(Relaxed))
+                            .filter(|n| *n != u64::MAX)
+                            .map(|n| format!("#{n}"))
+                            .collect();
+                        println!(
+                            "fuzz: the memory went past 2 GiB while reading input {} (seed {seed}) — reproduce with `show N {seed}`",
+                            all.join(" or ")
                         );
                         std::process::exit(1);
                     }

@@ -579,6 +579,45 @@ fn a_bare_list_marker_before_a_table_is_read_not_looped_on() {
 }
 
 #[test]
+fn a_table_right_under_a_paragraph_line_is_read_not_looped_on() {
+    // found by the fuzzer: asciidork 0.38 loops without end on a table opened right under a
+    // paragraph line that holds a delimited block, or ends after a blank line
+    for table in [
+        "|===\n----\n----\n|===\n",
+        "|===\n|a\n....\nb\n....\n|===\n",
+        "|===\n|a\n\n|===\n",
+        "|===\n----\n",
+    ] {
+        let doc = format!(
+            "= T\n\nA paragraph line\n{table}\n[source,console]\n----\n$ echo hi\nhi\n----\n"
+        );
+        let dir = scratch("d.adoc", &doc);
+        let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+        assert_eq!(code, 0, "{table:?}: {stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        if !table.ends_with("----\n") || table.matches("----").count() > 1 {
+            assert_eq!(v["steps"][0]["command"], "echo hi", "{table:?}");
+        }
+    }
+}
+
+#[test]
+fn a_delimiter_line_ending_in_white_space_is_a_delimiter_as_asciidoctor_reads_it() {
+    // found by the fuzzer: asciidork 0.38 took `|=== ` for text and looped on the table after
+    let dir = scratch("d.adoc", "|=== \n----\n");
+    let (code, _, stderr) = labrun_in(dir.path(), &["list", "d.adoc"]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc = "= T\n\n[source,console]\n----  \n$ echo hi\nhi\n----\t\n\nAfter.\n";
+    let dir = scratch("d.adoc", doc);
+    let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["steps"][0]["command"], "echo hi");
+    assert_eq!(v["steps"][0]["expected"], "hi");
+    assert_eq!(v["steps"][0]["line"], 5);
+}
+
+#[test]
 fn an_empty_table_is_read_not_looped_on() {
     // found by the fuzzer: asciidork 0.38 loops without end on a table with nothing inside
     for body in ["|===\n|===\n", "|===\n\n// nothing\n|===\n"] {
