@@ -292,6 +292,11 @@ fn bare_markers(source: &str) -> Vec<usize> {
         .collect()
 }
 
+/// [`blank_lines`], or `None` when there is no line to blank (the passes' `Option` form).
+fn blanked(source: &str, lines: &[usize]) -> Option<String> {
+    (!lines.is_empty()).then(|| blank_lines(source, lines))
+}
+
 /// `source` with the given lines (0-based) blanked: spaces of the same length, so the AST's
 /// offsets into the source stay true.
 fn blank_lines(source: &str, lines: &[usize]) -> String {
@@ -322,14 +327,8 @@ pub fn with_ast<R>(
     let titled = setext_titles(source);
     let source = titled.as_deref().unwrap_or(source);
     // bare list markers first: a table holding only one is empty, which the nesting then sees
-    let markers = bare_markers(source);
-    let unmarked;
-    let source = if markers.is_empty() {
-        source
-    } else {
-        unmarked = blank_lines(source, &markers);
-        &unmarked
-    };
+    let unmarked = blanked(source, &bare_markers(source));
+    let source = unmarked.as_deref().unwrap_or(source);
     let (empty_tables, unclosed) = nesting(path, source)?;
     let mut early = Vec::new();
     let closed;
@@ -359,13 +358,8 @@ pub fn with_ast<R>(
     } else {
         nesting(path, source)?.0
     };
-    let blanked;
-    let source = if blank.is_empty() {
-        source
-    } else {
-        blanked = blank_lines(source, &blank);
-        &blanked
-    };
+    let unlooped = blanked(source, &blank);
+    let source = unlooped.as_deref().unwrap_or(source);
     let f = |ast: &asciidork_ast::Document, mut warnings: Vec<Warning>, read: &str| {
         early.append(&mut warnings);
         f(ast, early, read)
