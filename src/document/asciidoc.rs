@@ -74,9 +74,8 @@ type Unclosed = (String, usize);
 /// literal, passthrough or comment block, delimiters of other kinds are text. Returns the
 /// lines (0-based) on which asciidork 0.38 loops without end — the delimiters of empty tables
 /// (nothing but blank lines and comments inside), and the paragraph line right above a table
-/// that holds a delimited block or ends after a blank line — which [`with_ast`] blanks; and
-/// the blocks never
-/// closed, innermost first (delimiter, 0-based line): Asciidoctor reads such a block to the end
+/// that holds a delimited block or a blank line — which [`with_ast`] blanks; and the blocks
+/// never closed, innermost first (delimiter, 0-based line): Asciidoctor reads such a block to the end
 /// of the document with a warning, where asciidork refuses it (and 0.38 can first loop
 /// without end): [`with_ast`] closes them at the end.
 fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
@@ -91,22 +90,31 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
         let above = std::mem::replace(&mut previous, t);
         let delimiter = is_delimiter_line(t);
         let content = !t.trim().is_empty() && !t.starts_with("//");
+        // a delimited block or a blank line directly inside a table opened right under a
+        // paragraph line: asciidork 0.38 loops without end on such tables (the fuzzer found a
+        // blank line before the end, and before an attribute entry, list or block title). The
+        // paragraph line above the table is blanked: the table then stands on its own, as
+        // Asciidoctor reads it (a delimiter line ends a paragraph there).
+        let in_table_under_prose = |open: &[(&str, usize, bool)]| {
+            open.last()
+                .filter(|(d, at, _)| *d == "|===" && under_prose.contains(at))
+                .map(|(_, at, _)| at - 1)
+        };
         if !delimiter {
             if content && let Some(top) = open.last_mut() {
                 top.2 = true;
             }
+            if t.trim().is_empty()
+                && let Some(paragraph) = in_table_under_prose(&open)
+            {
+                loops.push(paragraph);
+            }
             continue;
         }
-        // a delimited block directly inside a table opened right under a paragraph line, or a
-        // blank line right before such a table's end: asciidork 0.38 loops without end on
-        // either (found by the fuzzer). The paragraph line above the table is blanked: the
-        // table then stands on its own, as Asciidoctor reads it.
-        if let Some((d, at, _)) = open.last()
-            && *d == "|==="
-            && under_prose.contains(at)
-            && (t != "|===" || above.trim().is_empty())
+        if t != "|==="
+            && let Some(paragraph) = in_table_under_prose(&open)
         {
-            loops.push(at - 1);
+            loops.push(paragraph);
         }
         // a table's lines run to its closing `|===`, whatever they hold (Asciidoctor reads the
         // cells later): another delimiter inside it is the cells' text here
@@ -195,7 +203,9 @@ fn trimmed_delimiters(source: &str) -> Option<String> {
 /// delimiter.
 fn is_prose_line(line: &str) -> bool {
     let t = line.trim();
-    let marker = t.starts_with(['[', '.', '|', '=']) || t.starts_with("//");
+    // `[` opens an attribute list or an anchor only when the line is one (`[x` is text)
+    let list = is_attribute_list(t) || (t.starts_with("[[") && t.ends_with("]]"));
+    let marker = list || t.starts_with(['.', '|', '=']) || t.starts_with("//");
     !(t.is_empty() || marker || is_delimiter_line(t))
 }
 
@@ -358,6 +368,20 @@ pub fn with_ast<R>(
     } else {
         nesting(path, source)?.0
     };
+    // a paragraph line left out is said, with the way to keep it
+    let lines: Vec<&str> = if blank.is_empty() {
+        Vec::new()
+    } else {
+        source.lines().collect()
+    };
+    for &n in &blank {
+        if lines.get(n).is_some_and(|l| is_prose_line(l)) {
+            early.push(Warning {
+                line: n + 1,
+                message: "this line runs into the table under it (no blank line between), which the AsciiDoc parser cannot read: the line is left out; put a blank line under it".into(),
+            });
+        }
+    }
     let unlooped = blanked(source, &blank);
     let source = unlooped.as_deref().unwrap_or(source);
     let f = |ast: &asciidork_ast::Document, mut warnings: Vec<Warning>, read: &str| {
