@@ -185,7 +185,7 @@ pub(super) fn is_shell(block: &CodeBlock) -> bool {
 pub const UNTYPED_RULES: &[&str] = &[
     "a block without a language with a prompted line (`$ `, `user@host:~$ `, `# program` opening it) is read as shell",
     "a block without a language whose first line is a known program with arguments, or a command of the document's own aliases or functions, is read as shell",
-    "a block without a language whose first line sets a variable to a command's output or from another variable (`DIR=$(mktemp -d)`, `BASE=$DIR/base`) and whose next line is a command is read as shell",
+    "a block without a language whose first line sets a variable to a command's output (`DIR=$(mktemp -d)`, `V=${V:-$(cat v.txt)}`), or from another variable with a command on the next line (`BASE=$DIR/base`), is read as shell",
 ];
 
 /// Whether `block` is a script file's content, not lines typed at a terminal: its first line
@@ -253,7 +253,10 @@ pub(super) fn untyped_claim(block: &CodeBlock, vocab: &Vocabulary) -> Option<&'s
         let opens = w.next().is_some_and(|w| !words::is_assignment(w)) && w.next().is_some();
         opens && vocab.starts_command(l)
     };
-    let sets_from_command = first.contains("=$(") || first.contains("=`");
+    // a command's output anywhere in the value (`V=${V:-$(curl -s …)}`), not only at its start
+    let sets_from_command = first
+        .split_once('=')
+        .is_some_and(|(_, value)| value.contains("$(") || value.contains('`'));
     (computed && (sets_from_command || lines.next().is_some_and(then_command)))
         .then_some(UNTYPED_RULES[2])
 }
@@ -348,8 +351,10 @@ pub(super) fn attach_output_block(
         }
     }
     // a block without a language that reads as a file (a YAML manifest after "create a file
-    // with:") is output only under a command that prints files or a format
-    if !marked && language.is_none() && first.is_some_and(reads_as_content) {
+    // with:"), or that sets a variable from a command (`V=${V:-$(curl …)}` after "Pick a
+    // version:"), is output only under a command that prints files or a format
+    let script_like = || untyped_claim(block, vocab) == Some(UNTYPED_RULES[2]);
+    if !marked && language.is_none() && (first.is_some_and(reads_as_content) || script_like()) {
         let command = last.command.to_ascii_lowercase();
         if !PRINTS_FILES.iter().any(|m| command.contains(m)) {
             return false;

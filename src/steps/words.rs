@@ -301,8 +301,9 @@ impl Vocabulary {
             return false;
         };
         while let Some(value) = assignment_value(word) {
-            if value.starts_with("$(") || value.starts_with('`') {
-                return true; // the value is a command's output
+            if value.contains("$(") || value.contains('`') {
+                // the value is a command's output, also inside a default (`${V:-$(cat v)}`)
+                return true;
             }
             match words.next() {
                 // `FOO=bar` alone sets a variable, also with a comment after it
@@ -624,6 +625,8 @@ mod tests {
         let v = Vocabulary::default();
         assert!(v.starts_command("HOST_4=10.240.0.16 # new member"));
         assert!(!v.starts_command("HOST_4=10.240.0.16 new member"));
+        assert!(v.starts_command("V=${V:-$(curl -fsSL https://example.com/v.txt)}"));
+        assert!(v.starts_command("V=\"v-`date +%s`\""));
     }
 
     #[test]

@@ -313,6 +313,11 @@ fn untyped_blocks_say_which_rule_read_them() {
         Some(steps::UNTYPED_RULES[1]),
         "a command in a yaml fence"
     );
+    assert_eq!(
+        rules[9],
+        Some(steps::UNTYPED_RULES[2]),
+        "a command's output inside a default value"
+    );
 }
 
 #[test]
