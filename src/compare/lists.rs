@@ -29,6 +29,10 @@ fn lists(shape: &str) -> Vec<(usize, usize)> {
 /// The value lists of a shape, each with whether it is cut short (`… + 1 more...`, as
 /// `kubectl describe` shortens a list): the members shown are the first of a longer list.
 fn lists_cut(shape: &str) -> Vec<(usize, usize, bool)> {
+    // members are joined by `,`: most lines (a table's rows) hold none
+    if !shape.contains(',') {
+        return Vec::new();
+    }
     // every placeholder: (start, end, class)
     let mut marks: Vec<(usize, usize, &str)> = Vec::new();
     let mut i = 0;
