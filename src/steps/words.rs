@@ -8,6 +8,11 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+/// Words that, alone on a line, are a printed value rather than a command: what a command
+/// prints for a boolean field (`-o jsonpath='{.status.ready}'` prints `true`). Typed alone,
+/// `true` and `false` do nothing a reader would be shown.
+pub const VALUE_WORDS: &[&str] = &["true", "false"];
+
 /// Programs and shell words that start a command in an unprompted block.
 pub const PROGRAMS: &[&str] = &[
     // Kubernetes and containers
@@ -311,6 +316,9 @@ impl Vocabulary {
                 Some(w) => word = w,
                 None => return true,
             }
+        }
+        if VALUE_WORDS.contains(&word.trim_end_matches(';')) && words.next().is_none() {
+            return false;
         }
         if word.starts_with("./") || word.starts_with("~/") {
             return true;
@@ -618,6 +626,17 @@ mod tests {
         for not in ["{}", "{ a }", "{\"a\": 1}", "{{< note >}}", "{a b}"] {
             assert!(!is_attribute_reference(not), "{not}");
         }
+    }
+
+    #[test]
+    fn a_value_word_alone_is_no_command() {
+        let v = Vocabulary::default();
+        for word in VALUE_WORDS {
+            assert!(!v.starts_command(word), "{word}");
+            assert!(!v.starts_command(&format!("  {word}")), "{word}");
+        }
+        assert!(v.starts_command("true && echo ok"));
+        assert!(v.starts_command("false || echo no"));
     }
 
     #[test]
