@@ -70,8 +70,9 @@ pub const MAX_NESTING: usize = 64;
 type Unclosed = (String, usize);
 
 /// Refuse delimited blocks nested more than [`MAX_NESTING`] deep, in one pass over the lines:
-/// a delimiter line closes the innermost block it matches, or opens one; inside a listing,
-/// literal, passthrough or comment block, delimiters of other kinds are text. Returns the
+/// a delimiter line closes the innermost block it matches, or opens one; inside a listing
+/// (also a ```` ``` ```` fence), literal, passthrough or comment block, delimiters of other
+/// kinds are text. Returns the
 /// lines (0-based) on which asciidork 0.38 loops without end — the delimiters of empty tables
 /// (nothing but blank lines and comments inside), and the paragraph line right above a table
 /// that holds a delimited block or a blank line — which [`with_ast`] blanks; and the blocks
@@ -89,6 +90,8 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
         let t = line.trim_end();
         let above = std::mem::replace(&mut previous, t);
         let delimiter = is_delimiter_line(t);
+        // a fenced listing opens with its language (```` ```bash ````) and closes bare
+        let t = if t.starts_with("```") { "```" } else { t };
         let content = !t.trim().is_empty() && !t.starts_with("//");
         // a delimited block or a blank line directly inside a table opened right under a
         // paragraph line: asciidork 0.38 loops without end on such tables (the fuzzer found a
@@ -136,7 +139,7 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
         }
         if open
             .last()
-            .is_some_and(|(d, ..)| d.starts_with(['-', '.', '+', '/']) && d.len() >= 4)
+            .is_some_and(|(d, ..)| d.starts_with(['-', '.', '+', '/', '`']) && d.len() >= 3)
         {
             continue;
         }
@@ -171,7 +174,7 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
 /// Whether `t` (a line without its trailing white space) is a block delimiter.
 fn is_delimiter_line(t: &str) -> bool {
     let repeated = |c: char| t.len() >= 4 && t.chars().all(|x| x == c);
-    t == "--" || t == "|===" || "=*_-.+/".chars().any(repeated)
+    t == "--" || t == "|===" || t.starts_with("```") || "=*_-.+/".chars().any(repeated)
 }
 
 /// `source` with the white space after each delimiter line's delimiter taken away, as

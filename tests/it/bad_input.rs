@@ -592,9 +592,11 @@ fn a_table_right_under_a_paragraph_line_is_read_not_looped_on() {
         "|===\n|a\n\n[x]\n|===\n",
         "|===\n\n.T\n|===\n",
         "|===\n\n:attr:\n",
+        "|===\n```\n```\n|===\n",
+        "|===\n```bash\n",
     ];
     // a line that opens with `[` but is no attribute list is a paragraph line too
-    let lines = ["A paragraph line", "[x", "1"];
+    let lines = ["A paragraph line", "[x", "1", "\""];
     for (table, line) in tables.iter().flat_map(|t| lines.map(|l| (t, l))) {
         let doc = format!("= T\n\n{line}\n{table}\n[source,console]\n----\n$ echo hi\nhi\n----\n");
         let dir = scratch("d.adoc", &doc);
