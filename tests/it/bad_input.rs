@@ -596,7 +596,18 @@ fn a_table_right_under_a_paragraph_line_is_read_not_looped_on() {
         "|===\n```bash\n",
     ];
     // a line that opens with `[` but is no attribute list is a paragraph line too
-    let lines = ["A paragraph line", "[x", "1", "\""];
+    let lines = [
+        "A paragraph line",
+        "[x",
+        "1",
+        "\"",
+        "=",
+        "==",
+        "=x",
+        ". D",
+        "..x",
+        "|x",
+    ];
     for (table, line) in tables.iter().flat_map(|t| lines.map(|l| (t, l))) {
         let doc = format!("= T\n\n{line}\n{table}\n[source,console]\n----\n$ echo hi\nhi\n----\n");
         let dir = scratch("d.adoc", &doc);
@@ -609,6 +620,25 @@ fn a_table_right_under_a_paragraph_line_is_read_not_looped_on() {
         let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         if table.matches("|===").count() == 2 {
             assert_eq!(v["steps"][0]["command"], "echo hi", "{table:?}");
+        }
+    }
+}
+
+#[test]
+fn a_cr_opening_a_line_is_text_as_asciidoctor_reads_it_not_looped_on() {
+    // found by the fuzzer: asciidork 0.38 reads `CR|===` as a table and loops without end;
+    // Asciidoctor reads lines at LF only, so the CR is text
+    for doc in [
+        "\r|===",
+        "= T\n\n\r|===\n\n[source,console]\n----\n$ echo hi\nhi\n----\n",
+    ] {
+        let dir = scratch("d.adoc", doc);
+        let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+        assert_eq!(code, 0, "{doc:?}: {stderr}");
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        if doc.contains("echo") {
+            assert_eq!(v["steps"][0]["command"], "echo hi");
+            assert_eq!(v["steps"][0]["line"], 7);
         }
     }
 }
