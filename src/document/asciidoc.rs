@@ -74,8 +74,8 @@ type Unclosed = (String, usize);
 /// (also a ```` ``` ```` fence), literal, passthrough or comment block, delimiters of other
 /// kinds are text. Returns the
 /// lines (0-based) on which asciidork 0.38 loops without end — the delimiters of empty tables
-/// (nothing but blank lines and comments inside), and the paragraph line right above a table
-/// that holds a delimited block or a blank line — which [`with_ast`] blanks; and the blocks
+/// (nothing but blank lines and comments inside), and the line of text right above a table
+/// — which [`with_ast`] blanks; and the blocks
 /// never closed, innermost first (delimiter, 0-based line): Asciidoctor reads such a block to the end
 /// of the document with a warning, where asciidork refuses it (and 0.38 can first loop
 /// without end): [`with_ast`] closes them at the end.
@@ -83,41 +83,24 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
     // (delimiter, 0-based line, whether anything but blanks and comments came inside)
     let mut open: Vec<(&str, usize, bool)> = Vec::new();
     let mut loops = Vec::new();
-    // tables opened right under a paragraph line (no blank line between)
-    let mut under_prose: Vec<usize> = Vec::new();
-    let mut previous = "";
+    // whether the line above is a line of text: a paragraph runs on over lines that would
+    // be markup at a block's start (`= a` under `i` is text), up to a blank line, a
+    // delimiter or an attribute list, as Asciidoctor reads it
+    let mut text_above = false;
     for (i, line) in source.lines().enumerate() {
         let t = line.trim_end();
-        let above = std::mem::replace(&mut previous, t);
         let delimiter = is_delimiter_line(t);
+        let ends_paragraph = t.trim().is_empty() || delimiter || is_attribute_list(t.trim());
+        let text = is_prose_line(t) || (text_above && !ends_paragraph);
+        let above = std::mem::replace(&mut text_above, text);
         // a fenced listing opens with its language (```` ```bash ````) and closes bare
         let t = if t.starts_with("```") { "```" } else { t };
         let content = !t.trim().is_empty() && !t.starts_with("//");
-        // a delimited block or a blank line directly inside a table opened right under a
-        // paragraph line: asciidork 0.38 loops without end on such tables (the fuzzer found a
-        // blank line before the end, and before an attribute entry, list or block title). The
-        // paragraph line above the table is blanked: the table then stands on its own, as
-        // Asciidoctor reads it (a delimiter line ends a paragraph there).
-        let in_table_under_prose = |open: &[(&str, usize, bool)]| {
-            open.last()
-                .filter(|(d, at, _)| *d == "|===" && under_prose.contains(at))
-                .map(|(_, at, _)| at - 1)
-        };
         if !delimiter {
             if content && let Some(top) = open.last_mut() {
                 top.2 = true;
             }
-            if t.trim().is_empty()
-                && let Some(paragraph) = in_table_under_prose(&open)
-            {
-                loops.push(paragraph);
-            }
             continue;
-        }
-        if t != "|==="
-            && let Some(paragraph) = in_table_under_prose(&open)
-        {
-            loops.push(paragraph);
         }
         // a table's lines run to its closing `|===`, whatever they hold (Asciidoctor reads the
         // cells later): another delimiter inside it is the cells' text here
@@ -143,8 +126,13 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
         {
             continue;
         }
-        if t == "|===" && is_prose_line(above) {
-            under_prose.push(i);
+        // a table opened right under a line of text: asciidork 0.38 loops without end on
+        // such tables when they hold a delimited block, a blank line, an attribute list before
+        // the end, and more (the fuzzer kept finding kinds). The text line above is blanked, so
+        // the table stands on its own, as Asciidoctor reads it (a delimiter line ends a
+        // paragraph there), and the line left out is said.
+        if t == "|===" && above {
+            loops.push(i - 1);
         }
         open.push((t, i, false));
         if open.len() > MAX_NESTING {
@@ -155,12 +143,6 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
             ));
         }
     }
-    // a table left open under a paragraph line is closed at the end: its paragraph line too
-    loops.extend(
-        open.iter()
-            .filter(|(d, at, _)| *d == "|===" && under_prose.contains(at))
-            .map(|(_, at, _)| at - 1),
-    );
     loops.sort_unstable();
     loops.dedup();
     let unclosed = open

@@ -581,8 +581,9 @@ fn a_bare_list_marker_before_a_table_is_read_not_looped_on() {
 #[test]
 fn a_table_right_under_a_paragraph_line_is_read_not_looped_on() {
     // found by the fuzzer: asciidork 0.38 loops without end on a table opened right under a
-    // paragraph line that holds a delimited block or a blank line (before its end, an
-    // attribute entry, an attribute list, a block title); the line is left out, and said
+    // line of text that holds a delimited block, a blank line (before its end, an attribute
+    // entry, an attribute list, a block title), an attribute list before its end, and more;
+    // the line is left out of every such table, and said
     let tables = [
         "|===\n----\n----\n|===\n",
         "|===\n|a\n....\nb\n....\n|===\n",
@@ -594,6 +595,8 @@ fn a_table_right_under_a_paragraph_line_is_read_not_looped_on() {
         "|===\n\n:attr:\n",
         "|===\n```\n```\n|===\n",
         "|===\n```bash\n",
+        "|===\n[source,bash]\n",
+        "|===\n|a |b\n|===\n",
     ];
     // a line that opens with `[` but is no attribute list is a paragraph line too
     let lines = [
@@ -622,6 +625,14 @@ fn a_table_right_under_a_paragraph_line_is_read_not_looped_on() {
             assert_eq!(v["steps"][0]["command"], "echo hi", "{table:?}");
         }
     }
+    // a paragraph runs on over a line that would open a section at a block's start
+    let dir = scratch("d.adoc", "= T\n\ni\n= a\n|===\n[source,bash]\n");
+    let (code, _, stderr) = labrun_in(dir.path(), &["list", "d.adoc"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("d.adoc:4: this line runs into the table under it"),
+        "{stderr}"
+    );
 }
 
 #[test]
