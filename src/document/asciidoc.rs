@@ -393,7 +393,11 @@ pub fn with_ast<R>(
         source.lines().collect()
     };
     for &n in &blank {
-        if lines.get(n).is_some_and(|l| is_prose_line(l)) {
+        // the others blanked are an empty table's delimiters
+        if lines
+            .get(n)
+            .is_some_and(|l| !is_delimiter_line(l.trim_end()))
+        {
             early.push(Warning {
                 line: n + 1,
                 message: "this line runs into the table under it (no blank line between), which the AsciiDoc parser cannot read: the line is left out; put a blank line under it".into(),
