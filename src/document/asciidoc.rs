@@ -72,13 +72,12 @@ type Unclosed = (String, usize);
 /// Refuse delimited blocks nested more than [`MAX_NESTING`] deep, in one pass over the lines:
 /// a delimiter line closes the innermost block it matches, or opens one; inside a listing
 /// (also a ```` ``` ```` fence), literal, passthrough or comment block, delimiters of other
-/// kinds are text. Returns the
-/// lines (0-based) on which asciidork 0.38 loops without end — the delimiters of empty tables
-/// (nothing but blank lines and comments inside), and the line of text right above a table
-/// — which [`with_ast`] blanks; and the blocks
-/// never closed, innermost first (delimiter, 0-based line): Asciidoctor reads such a block to the end
-/// of the document with a warning, where asciidork refuses it (and 0.38 can first loop
-/// without end): [`with_ast`] closes them at the end.
+/// kinds are text. Returns the lines (0-based) on which asciidork 0.38 loops without end —
+/// the delimiters of empty tables (nothing but blank lines and comments inside), and the line
+/// of text right above a table — which [`with_ast`] blanks; and the blocks never closed,
+/// innermost first (delimiter, 0-based line): Asciidoctor reads such a block to the end of
+/// the document with a warning, where asciidork refuses it (and 0.38 can first loop without
+/// end): [`with_ast`] closes them at the end.
 fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
     // (delimiter, 0-based line, whether anything but blanks and comments came inside)
     let mut open: Vec<(&str, usize, bool)> = Vec::new();
@@ -386,7 +385,7 @@ pub fn with_ast<R>(
     } else {
         nesting(path, source)?.0
     };
-    // a paragraph line left out is said, with the way to keep it
+    // a line of text left out is said, with the way to keep it
     let lines: Vec<&str> = if blank.is_empty() {
         Vec::new()
     } else {
