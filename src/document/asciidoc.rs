@@ -19,7 +19,7 @@ pub struct AsciiDoc;
 
 impl Format for AsciiDoc {
     fn parse(&self, path: &Path, source: &str) -> Result<Parsed> {
-        with_ast(path, source, |ast, mut warnings, read| {
+        parse_lenient(path, source, Tables::Skip, |ast, mut warnings, read| {
             let mut parsed = walk(read, ast);
             warnings.extend(includes(source));
             parsed.warnings = warnings;
@@ -69,19 +69,30 @@ pub const MAX_NESTING: usize = 64;
 /// A block never closed: its delimiter and its line (0-based).
 type Unclosed = (String, usize);
 
+/// What [`nesting`] finds.
+struct Nesting {
+    /// Lines asciidork 0.38 loops on, to blank (0-based, in order).
+    loops: Vec<usize>,
+    /// Blocks never closed, innermost first.
+    unclosed: Vec<Unclosed>,
+    /// Each closed `|===` table: its opening and closing lines (0-based).
+    tables: Vec<(usize, usize)>,
+}
+
 /// Refuse delimited blocks nested more than [`MAX_NESTING`] deep, in one pass over the lines:
 /// a delimiter line closes the innermost block it matches, or opens one; inside a listing
 /// (also a ```` ``` ```` fence), literal, passthrough or comment block, delimiters of other
-/// kinds are text. Returns the lines (0-based) on which asciidork 0.38 loops without end —
+/// kinds are text. Finds the lines (0-based) on which asciidork 0.38 loops without end —
 /// the delimiters of empty tables (nothing but blank lines and comments inside), and the line
-/// of text right above a table — which [`with_ast`] blanks; and the blocks never closed,
+/// of text right above a table — which [`with_ast`] blanks; the blocks never closed,
 /// innermost first (delimiter, 0-based line): Asciidoctor reads such a block to the end of
 /// the document with a warning, where asciidork refuses it (and 0.38 can first loop without
-/// end): [`with_ast`] closes them at the end.
-fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
+/// end): [`with_ast`] closes them at the end; and where each table stands.
+fn nesting(path: &Path, source: &str) -> Result<Nesting> {
     // (delimiter, 0-based line, whether anything but blanks and comments came inside)
     let mut open: Vec<(&str, usize, bool)> = Vec::new();
     let mut loops = Vec::new();
+    let mut tables = Vec::new();
     // whether the line above is a line of text: a paragraph runs on over lines that would
     // be markup at a block's start (`= a` under `i` is text), up to a blank line, a
     // delimiter or an attribute list, as Asciidoctor reads it
@@ -113,6 +124,9 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
             let (d, at, full) = open.pop().expect("checked");
             if d == "|===" && !full {
                 loops.extend([at, i]);
+            }
+            if d == "|===" {
+                tables.push((at, i));
             }
             continue;
         }
@@ -149,7 +163,11 @@ fn nesting(path: &Path, source: &str) -> Result<(Vec<usize>, Vec<Unclosed>)> {
         .rev()
         .map(|(d, at, _)| (d.to_string(), *at))
         .collect();
-    Ok((loops, unclosed))
+    Ok(Nesting {
+        loops,
+        unclosed,
+        tables,
+    })
 }
 
 /// Whether `t` (a line without its trailing white space) is a block delimiter.
@@ -197,7 +215,8 @@ fn is_prose_line(line: &str) -> bool {
         .is_some_and(|r| r.starts_with(|c: char| c != '.' && !c.is_whitespace()));
     let level = t.len() - t.trim_start_matches('=').len();
     let section = (1..=6).contains(&level) && t[level..].starts_with(' ');
-    let marker = list || title || section || t.starts_with("//");
+    // a lone `+` attaches the next block to a list item
+    let marker = list || title || section || t.starts_with("//") || t == "+";
     !(t.is_empty() || marker || is_delimiter_line(t))
 }
 
@@ -316,6 +335,29 @@ fn opening_crs(source: &str) -> Option<String> {
     Some(out)
 }
 
+/// `source` with each table (its lines, 0-based, first and last included) blanked, same
+/// length, with the attribute lists and title right above it (left alone, they would be
+/// block metadata attached to nothing).
+fn blank_tables(source: &str, tables: &[(usize, usize)]) -> String {
+    let text: Vec<&str> = source.lines().collect();
+    let metadata = |n: usize| {
+        let t = text.get(n).map_or("", |l| l.trim());
+        let title = t.starts_with('.') && !is_prose_line(t) && !is_delimiter_line(t);
+        is_attribute_list(t) || (title && t.len() > 1)
+    };
+    let mut lines: Vec<usize> = Vec::new();
+    for &(first, last) in tables {
+        let mut top = first;
+        while top > 0 && metadata(top - 1) {
+            top -= 1;
+        }
+        lines.extend(top..=last);
+    }
+    lines.sort_unstable();
+    lines.dedup();
+    blank_lines(source, &lines)
+}
+
 /// [`blank_lines`], or `None` when there is no line to blank (the passes' `Option` form).
 fn blanked(source: &str, lines: &[usize]) -> Option<String> {
     (!lines.is_empty()).then(|| blank_lines(source, lines))
@@ -346,6 +388,28 @@ pub fn with_ast<R>(
     source: &str,
     f: impl FnOnce(&asciidork_ast::Document, Vec<Warning>, &str) -> Result<R>,
 ) -> Result<R> {
+    parse_lenient(path, source, Tables::Keep, f)
+}
+
+/// Whether the parser sees a document's tables.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tables {
+    /// For the book, which shows them.
+    Keep,
+    /// For the steps, which never come from a table: each table (delimiters and all) is
+    /// blanked before the parse, and `f` gets the text with it, so the prose read between two
+    /// blocks is the same. A 49 000-row table (0.76 MB) took 287 MB to list with its cells
+    /// parsed, 27 MB without (`/usr/bin/time`, `labrun list`).
+    Skip,
+}
+
+/// [`with_ast`], with the tables kept or skipped.
+fn parse_lenient<R>(
+    path: &Path,
+    source: &str,
+    tables: Tables,
+    f: impl FnOnce(&asciidork_ast::Document, Vec<Warning>, &str) -> Result<R>,
+) -> Result<R> {
     super::limits::asciidoc(path, source)?;
     let uncr = opening_crs(source);
     let source = uncr.as_deref().unwrap_or(source);
@@ -356,7 +420,8 @@ pub fn with_ast<R>(
     // bare list markers first: a table holding only one is empty, which the nesting then sees
     let unmarked = blanked(source, &bare_markers(source));
     let source = unmarked.as_deref().unwrap_or(source);
-    let (empty_tables, unclosed) = nesting(path, source)?;
+    let first = nesting(path, source)?;
+    let unclosed = first.unclosed;
     let mut early = Vec::new();
     let closed;
     let source = if unclosed.is_empty() {
@@ -380,10 +445,11 @@ pub fn with_ast<R>(
         &closed
     };
     // closing blocks at the end may have made a table empty: read the nesting again then only
-    let blank = if unclosed.is_empty() {
-        empty_tables
+    let (blank, table_lines) = if unclosed.is_empty() {
+        (first.loops, first.tables)
     } else {
-        nesting(path, source)?.0
+        let again = nesting(path, source)?;
+        (again.loops, again.tables)
     };
     // a line of text left out is said, with the way to keep it
     let lines: Vec<&str> = if blank.is_empty() {
@@ -405,6 +471,10 @@ pub fn with_ast<R>(
     }
     let unlooped = blanked(source, &blank);
     let source = unlooped.as_deref().unwrap_or(source);
+    // the text parsed; `source` is what `f` gets
+    let untabled = (tables == Tables::Skip && !table_lines.is_empty())
+        .then(|| blank_tables(source, &table_lines));
+    let parsed = untabled.as_deref().unwrap_or(source);
     let f = |ast: &asciidork_ast::Document, mut warnings: Vec<Warning>, read: &str| {
         early.append(&mut warnings);
         f(ast, early, read)
@@ -413,11 +483,12 @@ pub fn with_ast<R>(
     // document is read again with those lines disarmed (same length: the AST's offsets stay
     // true), and any other panic of the parser is bad input, not a crash.
     let mut f = Some(f);
-    if let Some(r) = parse_checked(path, source, &mut f)? {
+    if let Some(r) = parse_checked(path, parsed, source, &mut f)? {
         return Ok(r);
     }
     let disarmed = disarm_bare_schemes(source);
-    parse_checked(path, &disarmed, &mut f)?.ok_or_else(|| {
+    let parsed = disarm_bare_schemes(parsed);
+    parse_checked(path, &parsed, &disarmed, &mut f)?.ok_or_else(|| {
         Error::input(
             path,
             0,
@@ -468,9 +539,15 @@ fn disarm_bare_schemes(source: &str) -> String {
 /// One parse, lenient as Asciidoctor is: what asciidork reports about a document it could read
 /// (a `toc::[]` with no `:toc:`, a cross reference to another page, a section out of
 /// sequence) is a warning at its line, and the document is read. Only what asciidork cannot
-/// read at all is refused. `f` (taken from its slot) gets the AST. `None` when the parser
-/// panicked (`f` is left in its slot).
-fn parse_checked<R, F>(path: &Path, source: &str, f: &mut Option<F>) -> Result<Option<R>>
+/// read at all is refused. `f` (taken from its slot) gets the AST of `source` and `handed`,
+/// the text the AST's offsets point into (`source` with its tables, where they were blanked
+/// for the parse). `None` when the parser panicked (`f` is left in its slot).
+fn parse_checked<R, F>(
+    path: &Path,
+    source: &str,
+    handed: &str,
+    f: &mut Option<F>,
+) -> Result<Option<R>>
 where
     F: FnOnce(&asciidork_ast::Document, Vec<Warning>, &str) -> Result<R>,
 {
@@ -487,7 +564,7 @@ where
         return Ok(None);
     };
     let result = parsed.map_err(|d| error(&d[0]))?;
-    let warnings = result
+    let mut warnings: Vec<Warning> = result
         .warnings
         .iter()
         .map(|d| Warning {
@@ -495,8 +572,10 @@ where
             message: format!("{} (read as Asciidoctor would, with a warning)", d.message),
         })
         .collect();
+    // asciidork gives two warnings of one line in either order from run to run
+    warnings.sort_by(|a, b| (a.line, &a.message).cmp(&(b.line, &b.message)));
     let f = f.take().expect("the callback runs once");
-    f(&result.document, warnings, source).map(Some)
+    f(&result.document, warnings, handed).map(Some)
 }
 
 /// Sections and code blocks of a parsed AsciiDoc document.

@@ -636,6 +636,29 @@ fn a_table_right_under_a_paragraph_line_is_read_not_looped_on() {
 }
 
 #[test]
+fn tables_are_not_parsed_for_the_steps_yet_stand_between_blocks_as_text() {
+    // the steps never come from a table, so `list` does not parse its cells (a 49 000-row
+    // table took 287 MB); the table's text still stands between the blocks around it
+    let rows: String = (0..2_000).map(|i| format!("|r{i} |v{i}\n")).collect();
+    let doc = format!(
+        "= T\n\n[source,console]\n----\n$ touch x\n----\n\n|===\n{rows}|===\n\n....\nnot output\n....\n\n[source,console]\n----\n$ echo hi\nhi\n----\n"
+    );
+    let dir = scratch("d.adoc", &doc);
+    let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{stdout}");
+    assert_eq!(steps[0]["command"], "touch x");
+    assert_eq!(
+        steps[0]["expected"], "",
+        "the block after the table is no output"
+    );
+    assert_eq!(steps[1]["command"], "echo hi");
+    assert_eq!(steps[1]["line"], 2_000 + 17);
+}
+
+#[test]
 fn a_cr_opening_a_line_is_text_as_asciidoctor_reads_it_not_looped_on() {
     // found by the fuzzer: asciidork 0.38 reads `CR|===` as a table and loops without end;
     // Asciidoctor reads lines at LF only, so the CR is text
