@@ -7,9 +7,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use labrun::compare::compare;
 use labrun::normalize::Normalizer;
 
-#[path = "common/pods.rs"]
-mod pods;
-use pods::pods;
+#[path = "common/work.rs"]
+mod work;
+use work::{check_step, pods};
 
 fn bench(c: &mut Criterion) {
     let norm = Normalizer::default();
@@ -19,7 +19,7 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.throughput(Throughput::Bytes(a.len() as u64));
     g.bench_function("normalize", |bch| {
-        bch.iter(|| norm.lines(&a, "kubectl get pods -A -o wide"))
+        bch.iter(|| norm.lines(&a, work::COMMAND))
     });
     let (la, lb) = (norm.lines(&a, ""), norm.lines(&b, ""));
     let verdict = compare(&norm, &la, &lb, false);
@@ -32,17 +32,6 @@ fn bench(c: &mut Criterion) {
         bch.iter(|| compare(&norm, &la, &lb, false))
     });
     g.finish();
-}
-
-/// What `labrun check` does with one step's two outputs, from text to verdict and bindings.
-fn check_step(norm: &Normalizer, doc: &str, live: &str) -> usize {
-    let command = "kubectl get pods -A -o wide";
-    let (d, l) = (norm.lines(doc, command), norm.lines(live, command));
-    let c = compare(norm, &d, &l, false);
-    assert!(c.pass, "{:?}", c.reason);
-    let mut bindings = labrun::bind::Bindings::default();
-    bindings.learn(&c.pairs);
-    c.pairs.len()
 }
 
 fn curve(c: &mut Criterion) {

@@ -6,8 +6,8 @@
 //!
 //! Usage: bench_count normalize|compare|check ROWS TIMES
 
-#[path = "../benches/common/pods.rs"]
-mod pods;
+#[path = "../benches/common/work.rs"]
+mod work;
 
 use labrun::compare::compare;
 use labrun::normalize::{Line, Normalizer};
@@ -15,23 +15,14 @@ use labrun::normalize::{Line, Normalizer};
 /// One round of `what`: all that is counted.
 #[inline(never)]
 fn counted(what: &str, norm: &Normalizer, a: &str, b: &str, la: &[Line], lb: &[Line]) -> usize {
-    let command = "kubectl get pods -A -o wide";
     match what {
-        "normalize" => norm.lines(a, command).len(),
+        "normalize" => norm.lines(a, work::COMMAND).len(),
         "compare" => {
             let c = compare(norm, la, lb, false);
             assert!(c.pass, "{:?}", c.reason);
             c.pairs.len()
         }
-        // text to verdict and bindings, as `labrun check` does with one step
-        _ => {
-            let (d, l) = (norm.lines(a, command), norm.lines(b, command));
-            let c = compare(norm, &d, &l, false);
-            assert!(c.pass, "{:?}", c.reason);
-            let mut bindings = labrun::bind::Bindings::default();
-            bindings.learn(&c.pairs);
-            c.pairs.len()
-        }
+        _ => work::check_step(norm, a, b),
     }
 }
 
@@ -48,7 +39,7 @@ fn main() {
     let rows: usize = rows.parse().expect("ROWS is a number");
     let times: usize = times.parse().expect("TIMES is a number");
     let norm = Normalizer::default();
-    let (a, b) = (pods::pods(rows, 1), pods::pods(rows, 2));
+    let (a, b) = (work::pods(rows, 1), work::pods(rows, 2));
     let (la, lb) = (norm.lines(&a, ""), norm.lines(&b, ""));
     let mut kept = 0usize;
     for _ in 0..times {

@@ -21,14 +21,14 @@ build() { # DIR OUT
   cp "$1/target/release/examples/bench_count" "$2"
 }
 # the other revision's build is kept, by revision and driver, in target/bench-instructions/
-driver=$(cat examples/bench_count.rs benches/common/pods.rs | sha256sum | cut -c1-12)
+driver=$(cat examples/bench_count.rs benches/common/work.rs | sha256sum | cut -c1-12)
 kept="target/bench-instructions/$(git rev-parse --short "$rev")-$driver"
 if [ ! -x "$kept" ]; then
   git worktree add --detach "$work/tree" "$rev" >/dev/null
   # the driver and its listing, as this tree has them, built against the other revision
   mkdir -p "$work/tree/examples" "$work/tree/benches/common" target/bench-instructions
   cp examples/bench_count.rs "$work/tree/examples/"
-  cp benches/common/pods.rs "$work/tree/benches/common/"
+  cp benches/common/work.rs "$work/tree/benches/common/"
   build "$work/tree" "$kept"
 fi
 cp "$kept" "$work/before"

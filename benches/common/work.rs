@@ -1,5 +1,12 @@
-//! The synthetic `kubectl get pods -A -o wide` listing the benchmarks measure, shared by
-//! `benches/normalize.rs` and the instruction counter `examples/bench_count.rs`.
+//! The work the normalize benchmarks measure, shared by `benches/normalize.rs` and the
+//! instruction counter `examples/bench_count.rs`: a synthetic `kubectl get pods -A -o wide`
+//! listing, and one step's check of two such listings.
+
+use labrun::compare::compare;
+use labrun::normalize::Normalizer;
+
+/// The command the listings stand for.
+pub const COMMAND: &str = "kubectl get pods -A -o wide";
 
 const SAFE: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
@@ -29,4 +36,14 @@ pub fn pods(rows: usize, seed: usize) -> String {
         ));
     }
     s
+}
+
+/// What `labrun check` does with one step's two outputs, from text to verdict and bindings.
+pub fn check_step(norm: &Normalizer, doc: &str, live: &str) -> usize {
+    let (d, l) = (norm.lines(doc, COMMAND), norm.lines(live, COMMAND));
+    let c = compare(norm, &d, &l, false);
+    assert!(c.pass, "{:?}", c.reason);
+    let mut bindings = labrun::bind::Bindings::default();
+    bindings.learn(&c.pairs);
+    c.pairs.len()
 }
