@@ -127,6 +127,15 @@ fn scratch(name: &str, text: &str) -> tempfile::TempDir {
     dir
 }
 
+/// `labrun list --format json` of `doc` as `d.adoc`: exit code, the listing (null when
+/// stdout is no JSON) and stderr.
+fn list_json(doc: &str) -> (i32, serde_json::Value, String) {
+    let dir = scratch("d.adoc", doc);
+    let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+    let v = serde_json::from_str(&stdout).unwrap_or(serde_json::Value::Null);
+    (code, v, stderr)
+}
+
 #[test]
 fn deeply_nested_asciidoc_blocks_are_refused_not_a_crash() {
     let mut doc = String::from("= Deep\n\n");
@@ -535,11 +544,9 @@ fn a_url_scheme_ending_a_line_does_not_crash_the_asciidoc_reader() {
     // asciidork 0.38 panics on it; labrun reads the document all the same
     for scheme in ["http://", "https://", "mailto://", "file:///"] {
         let doc = format!("= T\n\nOpen {scheme}\n\n[source,console]\n----\n$ echo hi\nhi\n----\n");
-        let dir = scratch("d.adoc", &doc);
-        let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+        let (code, v, stderr) = list_json(&doc);
         assert_eq!(code, 0, "{scheme}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
-        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(v["steps"][0]["command"], "echo hi", "{scheme}");
         assert_eq!(v["steps"][0]["line"], 7, "{scheme}: lines as in the source");
     }
@@ -613,14 +620,12 @@ fn a_table_right_under_a_paragraph_line_is_read_not_looped_on() {
     ];
     for (table, line) in tables.iter().flat_map(|t| lines.map(|l| (t, l))) {
         let doc = format!("= T\n\n{line}\n{table}\n[source,console]\n----\n$ echo hi\nhi\n----\n");
-        let dir = scratch("d.adoc", &doc);
-        let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+        let (code, v, stderr) = list_json(&doc);
         assert_eq!(code, 0, "{line:?} {table:?}: {stderr}");
         assert!(
             stderr.contains("d.adoc:3: this line runs into the table under it"),
             "{line:?} {table:?}: {stderr}"
         );
-        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         if table.matches("|===").count() == 2 {
             assert_eq!(v["steps"][0]["command"], "echo hi", "{table:?}");
         }
@@ -643,12 +648,10 @@ fn tables_are_not_parsed_for_the_steps_yet_stand_between_blocks_as_text() {
     let doc = format!(
         "= T\n\n[source,console]\n----\n$ touch x\n----\n\n|===\n{rows}|===\n\n....\nnot output\n....\n\n[source,console]\n----\n$ echo hi\nhi\n----\n"
     );
-    let dir = scratch("d.adoc", &doc);
-    let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+    let (code, v, stderr) = list_json(&doc);
     assert_eq!(code, 0, "{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let steps = v["steps"].as_array().unwrap();
-    assert_eq!(steps.len(), 2, "{stdout}");
+    assert_eq!(steps.len(), 2, "{v}");
     assert_eq!(steps[0]["command"], "touch x");
     assert_eq!(
         steps[0]["expected"], "",
@@ -666,10 +669,8 @@ fn a_cr_opening_a_line_is_text_as_asciidoctor_reads_it_not_looped_on() {
         "\r|===",
         "= T\n\n\r|===\n\n[source,console]\n----\n$ echo hi\nhi\n----\n",
     ] {
-        let dir = scratch("d.adoc", doc);
-        let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+        let (code, v, stderr) = list_json(doc);
         assert_eq!(code, 0, "{doc:?}: {stderr}");
-        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         if doc.contains("echo") {
             assert_eq!(v["steps"][0]["command"], "echo hi");
             assert_eq!(v["steps"][0]["line"], 7);
@@ -684,10 +685,8 @@ fn a_delimiter_line_ending_in_white_space_is_a_delimiter_as_asciidoctor_reads_it
     let (code, _, stderr) = labrun_in(dir.path(), &["list", "d.adoc"]);
     assert_eq!(code, 0, "{stderr}");
     let doc = "= T\n\n[source,console]\n----  \n$ echo hi\nhi\n----\t\n\nAfter.\n";
-    let dir = scratch("d.adoc", doc);
-    let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+    let (code, v, stderr) = list_json(doc);
     assert_eq!(code, 0, "{stderr}");
-    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["steps"][0]["command"], "echo hi");
     assert_eq!(v["steps"][0]["expected"], "hi");
     assert_eq!(v["steps"][0]["line"], 5);
@@ -698,10 +697,8 @@ fn an_empty_table_is_read_not_looped_on() {
     // found by the fuzzer: asciidork 0.38 loops without end on a table with nothing inside
     for body in ["|===\n|===\n", "|===\n\n// nothing\n|===\n"] {
         let doc = format!("= T\n\n{body}\n[source,console]\n----\n$ echo hi\nhi\n----\n");
-        let dir = scratch("d.adoc", &doc);
-        let (code, stdout, stderr) = labrun_in(dir.path(), &["list", "--format", "json", "d.adoc"]);
+        let (code, v, stderr) = list_json(&doc);
         assert_eq!(code, 0, "{stderr}");
-        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
         assert_eq!(v["steps"][0]["command"], "echo hi");
     }
 }
